@@ -1,0 +1,199 @@
+"""`insights`: the command line. A thin shell: each command loads the config, calls the
+library and prints. Library errors become one clear line and an exit code."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from . import __version__
+from .config import Config, load_config
+from .errors import ConfigError, InsightsError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class State:
+    def __init__(self, config_path: str) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def parse_now(value: str | None, config: Config) -> datetime:
+    """--now: an ISO date-time; without an offset it is read in the newsletter's zone."""
+    if not value:
+        return datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected an ISO date-time like 2026-12-07T08:00, got {value!r}",
+                                 param_hint="--now") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=config.newsletter.tz)
+    return when.astimezone(UTC)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", envvar="INSIGHTS_CONFIG", default="config.toml",
+              show_default=True, type=click.Path(dir_okay=False),
+              help="The config file (also INSIGHTS_CONFIG).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")
+@click.version_option(__version__, prog_name="insights")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str, verbose: bool) -> None:
+    """IO Insights: gather society news, research and events each week, compose an
+    issue, render one email variant per segment and deliver it."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Our own progress lines (the scheduler's next run) are INFO; libraries stay quiet.
+    for name in ("insights", "pipeline", "subscribers"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
+    ctx.obj = State(config_path)
+
+
+@cli.command()
+@click.option("--now", help="Pretend it is this moment (ISO; newsletter time zone if no offset).")
+@pass_state
+def run(state: State, now: str | None) -> None:
+    """Run the weekly job once: gather, compose, render, deliver, print the report.
+
+    Safe to repeat: an issue already sent this week is not built or delivered again,
+    and an interrupted delivery resumes where it stopped.
+    """
+    from .job import run_weekly
+    from .report import print_report
+
+    config = state.config
+    report = run_weekly(config, parse_now(now, config))
+    print_report(report, console)
+    if report.status == "incomplete":
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--segment", "segments", multiple=True, help="Only this segment (repeatable).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the variants to.")
+@click.option("--now", help="Pretend it is this moment (to preview a future period).")
+@pass_state
+def preview(state: State, segments: tuple[str, ...], out_dir: Path, now: str | None) -> None:
+    """Write the current draft's variants (HTML, text) to a folder and print their paths.
+
+    When this period has no issue yet, one is composed (as a draft, nothing is sent).
+    """
+    from .preview import write_preview
+
+    config = state.config
+    for path in write_preview(config, out_dir, list(segments), parse_now(now, config)):
+        console.print(str(path))
+
+
+@cli.command()
+@pass_state
+def schedule(state: State) -> None:
+    """Run the weekly job on the [schedule] cron in the newsletter's time zone until
+    stopped with Ctrl-C or SIGTERM."""
+    from .job import run_weekly
+    from .report import print_report
+    from .schedule import run_scheduler
+
+    config = state.config
+
+    def job() -> None:
+        try:
+            print_report(run_weekly(load_config(state.config_path)), console)
+        except InsightsError as e:  # a bad week must not kill the scheduler
+            logging.getLogger("insights.schedule").error("run failed: %s", e)
+
+    run_scheduler(config, job)
+
+
+@cli.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command("upgrade")
+@pass_state
+def db_upgrade(state: State) -> None:
+    """Create or migrate the store's tables to the latest schema (idempotent)."""
+    from .store import db as store_db
+
+    engine = store_db.make_engine(state.config.store_url)
+    store_db.upgrade(engine)
+    console.print(f"Schema at revision {store_db.current_revision(engine)} "
+                  f"({engine.url.render_as_string(hide_password=True)})")
+    engine.dispose()
+
+
+@cli.command("issues")
+@pass_state
+def list_issues(state: State) -> None:
+    """List the issues: period, number, status and when each was sent."""
+    from .store.store import Store
+
+    store = Store.open(state.config.store_url)
+    for issue in store.list_issues():
+        sent = f"sent {issue.sent_at:%Y-%m-%d %H:%M} UTC" if issue.sent_at else ""
+        console.print(f"{issue.id}  no. {issue.number:<4} {issue.status:<9} {sent}")
+    store.close()
+
+
+@cli.command()
+@click.argument("issue_id")
+@click.option("--by", "approver", default="cli", show_default=True, help="Who approves.")
+@pass_state
+def approve(state: State, issue_id: str, approver: str) -> None:
+    """Approve a draft issue so the next `run` delivers it (with require_approval)."""
+    from .store.store import Store
+
+    store = Store.open(state.config.store_url)
+    try:
+        store.approve_issue(issue_id, approver, datetime.now(UTC))
+    finally:
+        store.close()
+    console.print(f"Issue {issue_id} approved by {approver}.")
+
+
+def _register_subcommands() -> None:
+    from subscribers.cli import subscribers as subscribers_group
+
+    cli.add_command(subscribers_group)
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("Aborted.")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except ConfigError as e:
+        for line in str(e).splitlines():
+            click.echo(f"config error: {line}", err=True)
+        sys.exit(e.exit_code)
+    except InsightsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -1,0 +1,268 @@
+"""config.toml: load, validate with pydantic, resolve relative paths.
+
+Every mistake becomes a ConfigError with one line per problem naming the file,
+the key path and what is expected. Secrets never live here: see `secrets_from_env`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from subscribers.segments import MATCH_ALL, Rule, RuleError, compile_rule
+
+from .errors import ConfigError
+
+Section = Literal["news", "research", "events"]
+
+
+class _Strict(BaseModel):
+    # Unknown keys are almost always typos; refusing them beats silently ignoring them.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Newsletter(_Strict):
+    name: str = Field(min_length=1)
+    from_email: EmailStr
+    from_name: str = Field(min_length=1)
+    reply_to: EmailStr | None = None
+    # Offered as the mailto: alternative in List-Unsubscribe when set.
+    unsubscribe_email: EmailStr | None = None
+    postal_address: str = Field(min_length=1)
+    base_url: str
+    timezone: str = "UTC"
+    language: str = "en"
+    logo_url: str | None = None
+    logo_alt: str | None = None
+    subject: str = "{name} — {date}"
+
+    @field_validator("base_url", "logo_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("expected an absolute http(s) URL such as https://news.example.org")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone such as Europe/Paris, got {value!r}")
+        return value
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Schedule(_Strict):
+    cron: str = "0 7 * * mon"
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as e:
+            raise ValueError(f"expected a 5-field crontab like '0 7 * * mon' ({e})")
+        return value
+
+
+class Store(_Strict):
+    url: str = "sqlite:///var/insights.db"
+
+
+class Delivery(_Strict):
+    backend: Literal["outbox", "sendgrid", "smtp"] = "outbox"
+    outbox_dir: Path = Path("outbox")
+    # When true, `run` composes and stops at draft until an editor approves.
+    require_approval: bool = False
+
+
+class Source(_Strict):
+    name: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    kind: Literal["rss", "ics"] = "rss"
+    section: Section
+    enabled: bool = True
+
+
+class ListDef(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = Field(min_length=1)
+    double_opt_in: bool = False
+
+
+class Segment(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str = ""
+    where: dict[str, Any] | None = None
+    _rule: Rule = PrivateAttr(default=MATCH_ALL)
+
+    @field_validator("where")
+    @classmethod
+    def _valid_rule(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            try:
+                compile_rule(value)
+            except RuleError as e:
+                raise ValueError(str(e)) from None
+        return value
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.where is not None:
+            self._rule = compile_rule(self.where)
+
+    @property
+    def rule(self) -> Rule:
+        return self._rule
+
+
+class Compose(_Strict):
+    max_age_days: int = Field(default=30, ge=1)
+    horizon_days: int = Field(default=90, ge=1)
+    max_items_per_section: int = Field(default=10, ge=1, le=50)
+
+
+class Render(_Strict):
+    templates: Path = Path("templates")
+
+
+class Config(_Strict):
+    newsletter: Newsletter
+    schedule: Schedule = Schedule()
+    store: Store = Store()
+    delivery: Delivery = Delivery()
+    compose: Compose = Compose()
+    render: Render = Render()
+    lists: list[ListDef] = Field(min_length=1)
+    sources: list[Source] = Field(default_factory=list)
+    segments: list[Segment] = Field(default_factory=list)
+    # The segment that takes everyone no rule matched; "" turns the catch-all off.
+    default_segment: str = "general"
+    path: Path = Path("config.toml")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        for label, names in (
+            ("sources", [s.name for s in self.sources]),
+            ("segments", [s.name for s in self.segments]),
+            ("lists", [entry.name for entry in self.lists]),
+        ):
+            seen: set[str] = set()
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"{label}: the name {name!r} is used twice")
+                seen.add(name)
+        if self.default_segment in {s.name for s in self.segments}:
+            raise ValueError(
+                f"default_segment: {self.default_segment!r} is also a configured segment name"
+            )
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, p: Path | str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(p)
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def store_url(self) -> str:
+        url = self.store.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+            return prefix + str(self.resolve(url[len(prefix):]))
+        return url
+
+    def source_location(self, source: Source) -> str:
+        if source.url.startswith(("http://", "https://")):
+            return source.url
+        return str(self.resolve(source.url))
+
+    @property
+    def segment_rules(self) -> list[tuple[str, Rule]]:
+        return [(s.name, s.rule) for s in self.segments]
+
+    @property
+    def variant_names(self) -> list[str]:
+        names = [s.name for s in self.segments]
+        return names + ([self.default_segment] if self.default_segment else [])
+
+    def list_def(self, name: str) -> ListDef:
+        for entry in self.lists:
+            if entry.name == name:
+                return entry
+        known = ", ".join(entry.name for entry in self.lists)
+        raise ConfigError(f"{self.path}: no list named {name!r} in [[lists]] (known: {known})")
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind, msg = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see config.toml in the repository for all keys)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "literal_error":
+        return msg.replace("Input should be", "expected") + f" (got {error['input']!r})"
+    msg = msg.removeprefix("Value error, ")
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return msg.replace("Input should be", "expected") + f" (got {error['input']!r})"
+    return msg
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    try:
+        return Config.model_validate({**data, "path": path})
+    except ValidationError as e:
+        lines = [f"{path}: {_key_path(err['loc'])}: {_describe(err)}" for err in e.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path).resolve()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (pass --config PATH)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config file: {e.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    if "path" in data:
+        raise ConfigError(f"{path}: path: unknown key")
+    return parse_config(data, path)

@@ -1,0 +1,53 @@
+"""One exception tree for the whole project.
+
+Library code raises these; the CLI turns them into one clear line and an exit code.
+Foreign exceptions are converted at the boundary with ``raise ... from e``.
+"""
+
+from __future__ import annotations
+
+
+class InsightsError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(InsightsError):
+    """config.toml is missing, unreadable or invalid."""
+
+    exit_code = 2
+
+
+class SourceError(InsightsError):
+    """One source could not be fetched or parsed. Never stops the run."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(f"source {source!r}: {message}")
+        self.source = source
+        self.reason = message
+
+
+class StoreError(InsightsError):
+    """The database could not be reached, migrated or written."""
+
+
+class RenderError(InsightsError):
+    """A template failed to render; the message names the template and line."""
+
+
+class DeliveryError(InsightsError):
+    """A delivery backend refused or failed to send."""
+
+
+class AudienceError(InsightsError):
+    """Subscribers, lists, imports or consent went wrong."""
+
+
+class ImportRowError(AudienceError):
+    """One row of an import file is invalid; the rest of the file still imports."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason

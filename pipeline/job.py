@@ -1,0 +1,155 @@
+"""The weekly job: gather -> compose -> render -> deliver -> report.
+
+The CLI (`insights run`) and the scheduler (`insights schedule`) both call `run_weekly`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.generator import BytesGenerator
+from io import BytesIO
+
+from subscribers.store import Audience
+from subscribers.tokens import Tokens, secret_key
+
+from .compose import compose_issue, period_for
+from .config import Config
+from .deliver import Backend
+from .deliver.message import build_message, personal_values
+from .deliver.outbox import OutboxBackend
+from .deliver.send import send_issue
+from .errors import ConfigError
+from .gather import gather
+from .models import Issue, Recipient, RenderedVariant, RunReport, SegmentReport
+from .render import render_variant
+from .render.context import Audience as VariantAudience
+from .render.context import build_context
+from .store.store import Store
+
+
+def render_issue(config: Config, store: Store, issue: Issue) -> list[RenderedVariant]:
+    """Render every variant of `issue` from its stored sections; store and return them."""
+    sections = store.issue_sections(issue.id)
+    list_titles = [entry.title for entry in config.lists]
+    descriptions = {s.name: s.description for s in config.segments}
+    rendered = []
+    for segment in config.variant_names:
+        audience = VariantAudience(segment, descriptions.get(segment, ""), list_titles)
+        context = build_context(config, issue, sections, audience)
+        rendered.append(render_variant(config.resolve(config.render.templates), segment, context))
+    store.save_variants(issue.id, rendered, datetime.now(UTC))
+    return rendered
+
+
+def build_issue(config: Config, store: Store, now: datetime) -> tuple[Issue | None, datetime]:
+    """Compose and store this period's issue from what is new; None when nothing is.
+
+    Returns the window start too, for the report.
+    """
+    period = period_for(now, config.newsletter.tz)
+    last = store.last_sent_issue()
+    since = now - timedelta(days=config.compose.max_age_days)
+    if last is not None and last.created_at is not None:
+        # A day of grace for entries published just before the last issue was built.
+        since = max(since, last.created_at - timedelta(days=1))
+    content = compose_issue(
+        store.unissued_items(("news", "research"), since),
+        store.upcoming_events(now, now + timedelta(days=config.compose.horizon_days)),
+        store.issued_item_ids(),
+        config.compose.max_items_per_section,
+    )
+    if content is None:
+        return None, since
+    issue = store.create_issue(period.id, period.start, period.end, content.sections,
+                               content.new_item_ids, now)
+    return issue, since
+
+
+def message_bytes(config: Config, tokens: Tokens, now: datetime,
+                  variant: RenderedVariant, recipient: Recipient) -> bytes:
+    personal = personal_values(config, tokens, recipient.email, recipient.first_name)
+    buffer = BytesIO()
+    BytesGenerator(buffer).flatten(build_message(config, variant, recipient, personal, now))
+    return buffer.getvalue()
+
+
+def make_backend(config: Config, now: datetime) -> Backend:
+    backend = config.delivery.backend
+    if backend == "outbox":
+        tokens = Tokens(secret_key(required=False))
+        return OutboxBackend(
+            config.resolve(config.delivery.outbox_dir),
+            lambda v, r: message_bytes(config, tokens, now, v, r), now,
+        )
+    raise ConfigError(f"{config.path}: delivery.backend: {backend!r} is not available yet "
+                      "in this version; use \"outbox\"")
+
+
+def run_weekly(config: Config, now: datetime | None = None, *,
+               clock: Callable[[], datetime] | None = None) -> RunReport:
+    now = now or datetime.now(UTC)
+    clock = clock or (lambda: now)
+    store = Store.open(config.store_url)
+    try:
+        return _run(config, store, now, clock)
+    finally:
+        store.close()
+
+
+def _run(config: Config, store: Store, now: datetime,
+         clock: Callable[[], datetime]) -> RunReport:
+    period = period_for(now, config.newsletter.tz)
+    report = RunReport(now=now, period=period.id)
+    report.sources = gather(config, store, now)
+
+    issue = store.get_issue(period.id)
+    if issue is not None and issue.status == "sent":
+        report.issue_id, report.issue_number, report.status = issue.id, issue.number, "already-sent"
+        report.message = (f"Issue {issue.id} (no. {issue.number}) was already sent on "
+                          f"{issue.sent_at:%Y-%m-%d %H:%M} UTC; nothing delivered again.")
+        _segment_rows(config, store, issue, report)
+        return report
+
+    if issue is None:
+        issue, since = build_issue(config, store, now)
+        if issue is None:
+            report.status = "skipped"
+            report.message = (f"Nothing new since {since:%Y-%m-%d %H:%M} UTC: "
+                              f"issue for {period.id} skipped.")
+            return report
+        variants = render_issue(config, store, issue)
+    else:
+        variants = store.get_variants(issue.id) or render_issue(config, store, issue)
+    report.issue_id, report.issue_number = issue.id, issue.number
+
+    if config.delivery.require_approval and issue.status == "draft":
+        report.status = "awaiting-approval"
+        report.message = (f"Issue {issue.id} is a draft awaiting approval "
+                          f"(`insights approve {issue.id}`); nothing delivered.")
+        _segment_rows(config, store, issue, report, variants)
+        return report
+
+    result = send_issue(config, store, Audience(store.engine), issue, variants,
+                        make_backend(config, now), clock)
+    report.output = result.output
+    report.delivered = sum(result.delivered.values())
+    report.status = "sent" if result.complete else "incomplete"
+    report.message = (f"Issue {issue.id} (no. {issue.number}) delivered to "
+                      f"{report.delivered} recipients via {config.delivery.backend}.")
+    if result.failed:
+        report.message += " Failed: " + "; ".join(result.failed) + ". Rerun to retry."
+    _segment_rows(config, store, issue, report, variants)
+    return report
+
+
+def _segment_rows(config: Config, store: Store, issue: Issue, report: RunReport,
+                  variants: list[RenderedVariant] | None = None) -> None:
+    variants = variants or store.get_variants(issue.id)
+    delivered = store.delivered_count(issue.id)
+    items = sum(len(v) for v in store.issue_sections(issue.id).values())
+    report.segments = [
+        SegmentReport(v.segment, delivered.get(v.segment, 0), v.subject, v.html_bytes, items)
+        for v in sorted(variants, key=lambda v: config.variant_names.index(v.segment)
+                        if v.segment in config.variant_names else 999)
+    ]

@@ -1,0 +1,155 @@
+"""Records passed between the stages. Frozen: a stage returns new records, never edits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
+
+SECTIONS = ("news", "research", "events")
+SECTION_TITLES = {
+    "news": "Society news",
+    "research": "Research highlights",
+    "events": "Upcoming events",
+}
+
+
+def canonical_url(url: str | None) -> str | None:
+    """A URL reduced to what identifies the page: no fragment, no tracking query, no case."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    query = "&".join(
+        q for q in parts.query.split("&") if q and not q.lower().startswith(("utm_", "fbclid"))
+    )
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit(("https", parts.netloc.lower().removeprefix("www."), path, query, ""))
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry from one source: a news post, a paper or an event."""
+
+    source: str
+    guid: str
+    section: str
+    title: str
+    link: str | None = None
+    summary_html: str = ""
+    authors: tuple[str, ...] = ()
+    journal: str | None = None
+    doi: str | None = None
+    pmid: str | None = None
+    published_at: datetime | None = None
+    event_start: datetime | None = None
+    event_end: datetime | None = None
+    event_all_day: bool = False
+    event_timezone: str | None = None
+    event_location: str | None = None
+    topics: tuple[str, ...] = ()
+    id: int | None = None
+    first_seen_at: datetime | None = None
+
+    @property
+    def canonical_url(self) -> str | None:
+        return canonical_url(self.link)
+
+    @property
+    def content_hash(self) -> str:
+        payload = [self.title, self.link, self.summary_html, list(self.authors), self.journal,
+                   self.event_start.isoformat() if self.event_start else None,
+                   self.event_location]
+        return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Period:
+    """One schedule period: the ISO week in the newsletter's time zone."""
+
+    id: str  # "2026-W48"
+    start: datetime  # aware, local midnight Monday
+    end: datetime
+
+
+@dataclass(frozen=True)
+class IssueContent:
+    """What an issue holds, section by section, before any segment tailoring."""
+
+    sections: dict[str, tuple[Item, ...]]
+    new_item_ids: frozenset[int] = frozenset()
+
+    @property
+    def item_count(self) -> int:
+        return sum(len(v) for v in self.sections.values())
+
+
+@dataclass(frozen=True)
+class Issue:
+    id: str
+    number: int
+    period_start: datetime
+    period_end: datetime
+    status: str
+    editor_note: str = ""
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RenderedVariant:
+    segment: str
+    subject: str
+    html: str
+    text: str
+
+    @property
+    def html_bytes(self) -> int:
+        return len(self.html.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Recipient:
+    subscriber_id: int
+    email: str
+    first_name: str
+    segment: str
+    lists: tuple[str, ...] = ()
+
+
+@dataclass
+class SourceReport:
+    name: str
+    new: int = 0
+    seen: int = 0
+    failed: bool = False
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    not_modified: bool = False
+    consecutive_failures: int = 0
+
+
+@dataclass
+class SegmentReport:
+    segment: str
+    recipients: int
+    subject: str
+    html_bytes: int
+    items: int
+
+
+@dataclass
+class RunReport:
+    now: datetime
+    period: str
+    sources: list[SourceReport] = field(default_factory=list)
+    segments: list[SegmentReport] = field(default_factory=list)
+    issue_id: str | None = None
+    issue_number: int | None = None
+    status: str = ""  # built|already-sent|skipped|awaiting-approval|sent
+    message: str = ""
+    output: str | None = None
+    delivered: int = 0

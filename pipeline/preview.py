@@ -1,0 +1,55 @@
+"""Previews for editors: the current draft's variants written to a folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from .compose import period_for
+from .config import Config
+from .errors import InsightsError
+from .gather import gather
+from .job import build_issue, render_issue
+from .models import Issue
+from .store.store import Store
+
+
+def current_issue(config: Config, store: Store, now: datetime) -> Issue:
+    """The newest unsent issue, or this period's issue composed now as a draft."""
+    issue = store.latest_open_issue()
+    if issue is not None:
+        return issue
+    period = period_for(now, config.newsletter.tz)
+    if store.get_issue(period.id) is not None:
+        raise InsightsError(f"this period's issue {period.id} is already sent; "
+                            "nothing to preview (use --now for a later period)")
+    gather(config, store, now)
+    issue, since = build_issue(config, store, now)
+    if issue is None:
+        raise InsightsError(f"nothing new since {since:%Y-%m-%d}: no issue to preview")
+    return issue
+
+
+def write_preview(config: Config, out_dir: Path, segments: Sequence[str],
+                  now: datetime) -> list[Path]:
+    unknown = [s for s in segments if s not in config.variant_names]
+    if unknown:
+        raise InsightsError(f"unknown segment {unknown[0]!r}; known: "
+                            f"{', '.join(config.variant_names)}")
+    store = Store.open(config.store_url)
+    try:
+        issue = current_issue(config, store, now)
+        variants = store.get_variants(issue.id) or render_issue(config, store, issue)
+    finally:
+        store.close()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for v in variants:
+        if segments and v.segment not in segments:
+            continue
+        for suffix, body in ((".html", v.html), (".txt", v.text)):
+            path = out_dir / f"{issue.id}-{v.segment}{suffix}"
+            path.write_text(body, encoding="utf-8")
+            written.append(path)
+    return written

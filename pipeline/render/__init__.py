@@ -1,0 +1,70 @@
+"""Render: context -> Jinja2 (autoescaped) -> MJML -> mjml-python -> css-inline -> HTML,
+and context -> text template -> plain text. One rendering per variant, not per person."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import css_inline
+import jinja2
+from mjml import mjml2html
+
+from ..errors import RenderError
+from ..models import RenderedVariant
+
+HTML_TEMPLATE = "issue.mjml.j2"
+TEXT_TEMPLATE = "issue.txt.j2"
+
+
+@lru_cache(maxsize=8)
+def environment(templates: Path, text: bool = False) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        # Autoescape everything in the HTML/MJML templates: feed text is untrusted.
+        autoescape=not text,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _render_template(templates: Path, name: str, context: dict[str, Any], text: bool) -> str:
+    try:
+        return environment(templates, text).get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as e:
+        raise RenderError(f"{e.filename or name}:{e.lineno}: template syntax error: {e.message}") from e
+    except jinja2.TemplateNotFound as e:
+        raise RenderError(f"template {e.name!r} not found in {templates}") from e
+    except jinja2.UndefinedError as e:
+        raise RenderError(f"{templates / name}:{_template_line(e, name)}: {e.message}") from e
+
+
+def _template_line(error: BaseException, name: str) -> str:
+    # Jinja rewrites tracebacks so template frames carry the template's own line numbers.
+    tb = error.__traceback__
+    line = "?"
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(name):
+            line = str(tb.tb_lineno)
+        tb = tb.tb_next
+    return line
+
+
+def mjml_to_html(mjml: str) -> str:
+    try:
+        html = mjml2html(mjml, disable_comments=True)
+    except Exception as e:  # mjml-python raises a bare Exception carrying MRML's message
+        raise RenderError(f"MJML compile failed: {e}") from e
+    # MRML keeps <mj-style inline="inline"> rules in <head>; Outlook and Gmail's app
+    # need them on the elements themselves.
+    return css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False).inline(html)
+
+
+def render_variant(templates: Path, segment: str, context: dict[str, Any]) -> RenderedVariant:
+    mjml = _render_template(templates, HTML_TEMPLATE, context, text=False)
+    html = mjml_to_html(mjml)
+    text = _render_template(templates, TEXT_TEMPLATE, context, text=True)
+    return RenderedVariant(segment=segment, subject=context["subject"], html=html, text=text)

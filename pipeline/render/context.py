@@ -1,0 +1,139 @@
+"""The data a template sees: built from an issue, its sections and a segment. Pure.
+
+Per-recipient values stay as placeholders (see PLACEHOLDERS) so each variant is
+rendered once and delivery fills them in for each person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..config import Config
+from ..gather.sanitize import html_to_text
+from ..models import SECTION_TITLES, Issue, Item
+
+# Filled per recipient by delivery (SendGrid substitutions, SMTP and outbox alike).
+PLACEHOLDERS = {
+    "first_name": "%first_name%",
+    "unsubscribe_url": "%unsubscribe_url%",
+    "preferences_url": "%preferences_url%",
+    "email": "%email%",
+}
+SUMMARY_CHARS = 280
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a variant is for, in words the footer can use."""
+
+    segment: str
+    description: str
+    list_titles: Sequence[str]
+
+
+def author_line(authors: Sequence[str], limit: int = 2) -> str:
+    """'Smith J, Lee K, et al.' — the citation style readers of IO journals expect."""
+    shown = [a for a in authors if a][:limit]
+    if not shown:
+        return ""
+    return ", ".join(shown) + (", et al." if len(authors) > limit else "")
+
+
+def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.-")
+    return cut + "…"
+
+
+def _date_label(when: datetime, tz: ZoneInfo) -> str:
+    local = when.astimezone(tz)
+    return f"{local.day} {local:%B %Y}"
+
+
+def _event_view(item: Item, tz: ZoneInfo, base_url: str) -> dict[str, Any]:
+    assert item.event_start is not None
+    zone = ZoneInfo(item.event_timezone) if _valid_zone(item.event_timezone) else tz
+    start = item.event_start.astimezone(zone)
+    if item.event_all_day:
+        when = f"{start:%A} {start.day} {start:%B %Y} (all day)"
+    else:
+        when = f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M} {start:%Z}"
+    location = item.event_location or "Online"
+    return {
+        "month": f"{start:%b}".upper(),
+        "day": str(start.day),
+        "when": when,
+        "location": location,
+        "online": location.strip().casefold() in ("online", "virtual", "webinar"),
+        "ics_url": f"{base_url}/events/{item.id}.ics" if item.id is not None else None,
+    }
+
+
+def _valid_zone(name: str | None) -> bool:
+    if not name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
+def item_view(item: Item, tz: ZoneInfo, base_url: str) -> dict[str, Any]:
+    summary = shorten(html_to_text(item.summary_html))
+    view: dict[str, Any] = {
+        "id": item.id,
+        "title": item.title,
+        "link": item.link,
+        "summary": summary,
+        "authors": author_line(item.authors),
+        "journal": item.journal,
+        "year": item.published_at.year if item.published_at else None,
+        "doi": item.doi,
+        "doi_url": f"https://doi.org/{item.doi}" if item.doi else None,
+        "pmid": item.pmid,
+        "date": _date_label(item.published_at, tz) if item.published_at else None,
+        "event": _event_view(item, tz, base_url) if item.section == "events" else None,
+    }
+    return view
+
+
+def build_context(
+    config: Config,
+    issue: Issue,
+    sections: Mapping[str, Sequence[Item]],
+    audience: Audience,
+    section_order: Sequence[str] = ("news", "research", "events"),
+) -> dict[str, Any]:
+    nl = config.newsletter
+    tz = nl.tz
+    date_label = _date_label(issue.period_start, tz)
+    shown = [
+        {"key": key, "title": SECTION_TITLES[key],
+         "items": [item_view(i, tz, nl.base_url) for i in sections[key]]}
+        for key in section_order if sections.get(key)
+    ]
+    lead = next((s["items"][0]["title"] for s in shown if s["items"]), "")
+    count = sum(len(s["items"]) for s in shown)
+    return {
+        "newsletter": {
+            "name": nl.name, "postal_address": nl.postal_address, "base_url": nl.base_url,
+            "logo_url": nl.logo_url, "logo_alt": nl.logo_alt or nl.name,
+            "language": nl.language, "from_email": nl.from_email,
+        },
+        "issue": {"id": issue.id, "number": issue.number, "date": date_label},
+        "subject": nl.subject.format(name=nl.name, date=date_label, number=issue.number),
+        "preheader": shorten(f"{count} updates this week: {lead}", 140),
+        "sections": shown,
+        "audience": {"segment": audience.segment, "description": audience.description,
+                     "lists": list(audience.list_titles)},
+        "links": {
+            **PLACEHOLDERS,
+            "view_in_browser": f"{nl.base_url}/issues/{issue.id}/{audience.segment}",
+        },
+    }

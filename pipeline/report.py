@@ -1,0 +1,48 @@
+"""Print a RunReport for the operator: sources, segments, the issue and the outcome."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from .gather import FLAG_AFTER_FAILURES
+from .models import RunReport
+
+
+def print_report(report: RunReport, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(f"[bold]IO Insights run[/bold] at {report.now:%Y-%m-%d %H:%M %Z} "
+                  f"(period {report.period})")
+    if report.sources:
+        table = Table(title="Sources", title_justify="left")
+        for col in ("source", "new", "already seen", "status"):
+            table.add_column(col, justify="right" if col in ("new", "already seen") else "left")
+        for s in report.sources:
+            if s.failed:
+                status = f"[red]failed[/red]: {s.error}"
+                if s.consecutive_failures >= FLAG_AFTER_FAILURES:
+                    status += f" [bold red](failing {s.consecutive_failures} runs in a row)[/]"
+            elif s.not_modified:
+                status = "not modified"
+            else:
+                status = "ok" + (f" [yellow]({'; '.join(s.warnings)})[/yellow]"
+                                 if s.warnings else "")
+            table.add_row(s.name, str(s.new), str(s.seen), status)
+        console.print(table)
+    if report.segments:
+        table = Table(title=f"Issue {report.issue_id} (no. {report.issue_number}) by segment",
+                      title_justify="left")
+        for col in ("segment", "recipients", "subject", "HTML size", "items"):
+            table.add_column(col, justify="right" if col in ("recipients", "HTML size",
+                                                             "items") else "left")
+        for seg in report.segments:
+            size = f"{seg.html_bytes / 1024:.1f} KB"
+            if seg.html_bytes > 102 * 1024:
+                size = f"[red]{size} (over Gmail's 102 KB clip)[/red]"
+            table.add_row(seg.segment, str(seg.recipients), seg.subject, size, str(seg.items))
+        console.print(table)
+    style = {"sent": "green", "skipped": "yellow", "already-sent": "yellow"}.get(
+        report.status, "red")
+    console.print(f"[{style}]{report.message}[/{style}]")
+    if report.output:
+        console.print(f"Output: {report.output}")

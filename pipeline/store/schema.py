@@ -1,0 +1,146 @@
+"""The pipeline's tables: source state, items, issues, variants and the send ledger.
+
+Changing a table means adding an Alembic revision in pipeline/migrations/versions.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from .types import UTCDateTime
+
+# Explicit constraint names so Alembic migrations are identical on every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("guid", String(1000), nullable=False),
+    Column("section", String(20), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("link", Text),
+    Column("canonical_url", Text),
+    Column("summary_html", Text, nullable=False, default=""),
+    Column("authors", JSON, nullable=False, default=list),
+    Column("journal", Text),
+    Column("doi", String(300)),
+    Column("pmid", String(20)),
+    Column("published_at", UTCDateTime),
+    Column("event_start", UTCDateTime),
+    Column("event_end", UTCDateTime),
+    Column("event_all_day", Boolean, nullable=False, default=False),
+    Column("event_timezone", String(64)),
+    Column("event_location", Text),
+    Column("topics", JSON, nullable=False, default=list),
+    Column("content_hash", String(64), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source", "guid", name="uq_items_source_guid"),
+    Index("ix_items_doi", "doi"),
+    Index("ix_items_pmid", "pmid"),
+    Index("ix_items_first_seen_at", "first_seen_at"),
+    Index("ix_items_event_start", "event_start"),
+)
+
+issues = Table(
+    "issues",
+    metadata,
+    Column("id", String(20), primary_key=True),  # the period, e.g. "2026-W48"
+    Column("number", Integer, nullable=False, unique=True),
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("status", String(12), nullable=False),  # draft|approved|sending|sent|skipped
+    Column("editor_note", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("approved_at", UTCDateTime),
+    Column("approved_by", Text),
+    Column("sent_at", UTCDateTime),
+)
+
+issue_items = Table(
+    "issue_items",
+    metadata,
+    Column("issue_id", String(20), ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("section", String(20), nullable=False),
+    Column("position", Integer, nullable=False),
+    # New items make an issue worth sending; carried-over events only remind.
+    Column("is_new", Boolean, nullable=False, default=True),
+)
+
+variants = Table(
+    "variants",
+    metadata,
+    Column("issue_id", String(20), ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True),
+    Column("segment", String(100), primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("rendered_at", UTCDateTime, nullable=False),
+)
+
+# The send ledger: a batch and its recipients are written before the batch is handed to
+# the backend, and its state after, so a crash can always be resumed without resending.
+send_batches = Table(
+    "send_batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue_id", String(20), ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column("segment", String(100), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("state", String(12), nullable=False),  # pending|in_flight|accepted|failed
+    Column("size", Integer, nullable=False),
+    Column("message_id", Text),
+    Column("error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("issue_id", "segment", "seq", name="uq_send_batches_issue_segment_seq"),
+)
+
+send_recipients = Table(
+    "send_recipients",
+    metadata,
+    Column("issue_id", String(20), ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True),
+    # Primary key on (issue, address): the database itself refuses a second copy.
+    Column("email_key", String(320), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("first_name", Text, nullable=False, default=""),
+    Column("subscriber_id", Integer, nullable=False),
+    Column("segment", String(100), nullable=False),
+    Column("batch_id", Integer, ForeignKey("send_batches.id", ondelete="CASCADE"), nullable=False),
+    Index("ix_send_recipients_batch_id", "batch_id"),
+)

@@ -1,0 +1,402 @@
+"""The pipeline's storage interface: items, source state, issues, variants, send ledger.
+
+Everything above this module talks to `Store`; nothing else writes SQL for these tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..errors import StoreError
+from ..models import Issue, Item, RenderedVariant
+from . import db
+from .schema import (
+    issue_items,
+    issues,
+    items,
+    send_batches,
+    send_recipients,
+    source_state,
+    variants,
+)
+
+ISSUE_STATUSES = ("draft", "approved", "sending", "sent")
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    new: tuple[Item, ...]
+    seen: int
+
+
+@dataclass(frozen=True)
+class SourceState:
+    name: str
+    etag: str | None
+    last_modified: str | None
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    issue_id: str
+    segment: str
+    seq: int
+    state: str
+    size: int
+    message_id: str | None
+    error: str | None
+
+
+def _item_from_row(row: Any) -> Item:
+    return Item(
+        id=row.id, source=row.source, guid=row.guid, section=row.section, title=row.title,
+        link=row.link, summary_html=row.summary_html, authors=tuple(row.authors or ()),
+        journal=row.journal, doi=row.doi, pmid=row.pmid, published_at=row.published_at,
+        event_start=row.event_start, event_end=row.event_end,
+        event_all_day=bool(row.event_all_day), event_timezone=row.event_timezone,
+        event_location=row.event_location, topics=tuple(row.topics or ()),
+        first_seen_at=row.first_seen_at,
+    )
+
+
+def _issue_from_row(row: Any) -> Issue:
+    return Issue(
+        id=row.id, number=row.number, period_start=row.period_start, period_end=row.period_end,
+        status=row.status, editor_note=row.editor_note, created_at=row.created_at,
+        sent_at=row.sent_at,
+    )
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        engine = db.make_engine(url)
+        if migrate:
+            db.upgrade(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- items ---------------------------------------------------------------------------
+
+    def save_items(self, batch: Sequence[Item], now: datetime) -> SaveResult:
+        """Insert what is new; an entry already stored (same source and guid, or the same
+        paper or page from another source) is counted as seen. Edited text updates the
+        stored copy but does not make the entry new again."""
+        new: list[Item] = []
+        seen = 0
+        try:
+            with self.engine.begin() as conn:
+                for item in batch:
+                    existing = conn.execute(
+                        select(items.c.id, items.c.content_hash).where(
+                            items.c.source == item.source, items.c.guid == item.guid
+                        )
+                    ).first()
+                    if existing is not None:
+                        seen += 1
+                        if existing.content_hash != item.content_hash:
+                            conn.execute(
+                                update(items).where(items.c.id == existing.id)
+                                .values(**self._item_values(item), updated_at=now)
+                            )
+                        continue
+                    if self._duplicate_elsewhere(conn, item):
+                        seen += 1
+                        continue
+                    row_id = conn.execute(
+                        insert(items).values(
+                            source=item.source, guid=item.guid, first_seen_at=now,
+                            updated_at=now, **self._item_values(item),
+                        )
+                    ).inserted_primary_key[0]
+                    new.append(replace(item, id=row_id, first_seen_at=now))
+        except SQLAlchemyError as e:
+            raise StoreError(f"could not save items: {e}") from e
+        return SaveResult(new=tuple(new), seen=seen)
+
+    @staticmethod
+    def _item_values(item: Item) -> dict[str, Any]:
+        return dict(
+            section=item.section, title=item.title, link=item.link,
+            canonical_url=item.canonical_url, summary_html=item.summary_html,
+            authors=list(item.authors), journal=item.journal, doi=item.doi, pmid=item.pmid,
+            published_at=item.published_at, event_start=item.event_start,
+            event_end=item.event_end, event_all_day=item.event_all_day,
+            event_timezone=item.event_timezone, event_location=item.event_location,
+            topics=list(item.topics), content_hash=item.content_hash,
+        )
+
+    @staticmethod
+    def _duplicate_elsewhere(conn: Any, item: Item) -> bool:
+        keys = []
+        if item.doi:
+            keys.append(items.c.doi == item.doi)
+        if item.pmid:
+            keys.append(items.c.pmid == item.pmid)
+        if item.canonical_url and item.section != "events":
+            # Recurring events share one URL across occurrences; only pages dedupe by URL.
+            keys.append(items.c.canonical_url == item.canonical_url)
+        if not keys:
+            return False
+        query = select(items.c.id).where(items.c.source != item.source, or_(*keys)).limit(1)
+        return conn.execute(query).first() is not None
+
+    def unissued_items(self, sections: Iterable[str], since: datetime) -> list[Item]:
+        """Items of `sections` never placed in an issue, dated (or first seen) since `since`."""
+        in_issue = select(issue_items.c.item_id)
+        dated = func.coalesce(items.c.published_at, items.c.first_seen_at)
+        query = (
+            select(items)
+            .where(items.c.section.in_(list(sections)), items.c.id.not_in(in_issue), dated >= since)
+            .order_by(dated.desc(), items.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [_item_from_row(r) for r in conn.execute(query)]
+
+    def upcoming_events(self, start: datetime, end: datetime) -> list[Item]:
+        query = (
+            select(items)
+            .where(items.c.section == "events", items.c.event_start >= start,
+                   items.c.event_start < end)
+            .order_by(items.c.event_start, items.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [_item_from_row(r) for r in conn.execute(query)]
+
+    def issued_item_ids(self) -> set[int]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(issue_items.c.item_id)).scalars())
+
+    # -- source state --------------------------------------------------------------------
+
+    def source_state(self, name: str) -> SourceState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(source_state).where(source_state.c.name == name)).first()
+        return SourceState(**row._mapping) if row else None
+
+    def all_source_states(self) -> list[SourceState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(source_state).order_by(source_state.c.name))
+            return [SourceState(**r._mapping) for r in rows]
+
+    def record_source_result(
+        self, name: str, now: datetime, *, error: str | None = None,
+        etag: str | None = None, last_modified: str | None = None,
+    ) -> SourceState:
+        previous = self.source_state(name)
+        failures = previous.consecutive_failures if previous else 0
+        values: dict[str, Any] = {"last_attempt_at": now}
+        if error is None:
+            values.update(last_success_at=now, consecutive_failures=0, last_error=None,
+                          etag=etag, last_modified=last_modified)
+        else:
+            values.update(consecutive_failures=failures + 1, last_error=error)
+        with self.engine.begin() as conn:
+            if previous is None:
+                conn.execute(insert(source_state).values(name=name, **values))
+            else:
+                conn.execute(update(source_state).where(source_state.c.name == name)
+                             .values(**values))
+        state = self.source_state(name)
+        assert state is not None
+        return state
+
+    # -- issues --------------------------------------------------------------------------
+
+    def get_issue(self, issue_id: str) -> Issue | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(issues).where(issues.c.id == issue_id)).first()
+        return _issue_from_row(row) if row else None
+
+    def list_issues(self) -> list[Issue]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(issues).order_by(issues.c.number.desc()))
+            return [_issue_from_row(r) for r in rows]
+
+    def latest_open_issue(self) -> Issue | None:
+        """The newest issue not yet sent (what `preview` and `send` work on)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(issues).where(issues.c.status != "sent")
+                .order_by(issues.c.number.desc()).limit(1)
+            ).first()
+        return _issue_from_row(row) if row else None
+
+    def last_sent_issue(self) -> Issue | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(issues).where(issues.c.status == "sent")
+                .order_by(issues.c.number.desc()).limit(1)
+            ).first()
+        return _issue_from_row(row) if row else None
+
+    def create_issue(
+        self, issue_id: str, period_start: datetime, period_end: datetime,
+        sections: dict[str, Sequence[Item]], new_ids: frozenset[int], now: datetime,
+    ) -> Issue:
+        try:
+            with self.engine.begin() as conn:
+                number = (conn.execute(select(func.max(issues.c.number))).scalar() or 0) + 1
+                conn.execute(insert(issues).values(
+                    id=issue_id, number=number, period_start=period_start,
+                    period_end=period_end, status="draft", editor_note="",
+                    created_at=now, updated_at=now,
+                ))
+                rows = [
+                    {"issue_id": issue_id, "item_id": item.id, "section": section,
+                     "position": pos, "is_new": item.id in new_ids}
+                    for section, entries in sections.items()
+                    for pos, item in enumerate(entries)
+                ]
+                if rows:
+                    conn.execute(insert(issue_items), rows)
+        except SQLAlchemyError as e:
+            raise StoreError(f"could not create issue {issue_id}: {e}") from e
+        issue = self.get_issue(issue_id)
+        assert issue is not None
+        return issue
+
+    def issue_sections(self, issue_id: str) -> dict[str, list[Item]]:
+        query = (
+            select(items, issue_items.c.section.label("placed_in"))
+            .join(issue_items, issue_items.c.item_id == items.c.id)
+            .where(issue_items.c.issue_id == issue_id)
+            .order_by(issue_items.c.section, issue_items.c.position)
+        )
+        out: dict[str, list[Item]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                out.setdefault(row.placed_in, []).append(_item_from_row(row))
+        return out
+
+    def set_issue_status(self, issue_id: str, status: str, now: datetime,
+                         *, expect: Sequence[str] | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "updated_at": now}
+        if status == "sent":
+            values["sent_at"] = now
+        query = update(issues).where(issues.c.id == issue_id)
+        if expect:
+            query = query.where(issues.c.status.in_(list(expect)))
+        with self.engine.begin() as conn:
+            changed = conn.execute(query.values(**values)).rowcount
+        if expect and changed != 1:
+            raise StoreError(
+                f"issue {issue_id} is not in state {' or '.join(expect)}; refusing to mark {status}"
+            )
+
+    def approve_issue(self, issue_id: str, approver: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(issues).where(issues.c.id == issue_id, issues.c.status == "draft")
+                .values(status="approved", approved_by=approver, approved_at=now, updated_at=now)
+            ).rowcount
+        if changed != 1:
+            issue = self.get_issue(issue_id)
+            state = f"is {issue.status}" if issue else "does not exist"
+            raise StoreError(f"issue {issue_id} {state}; only a draft can be approved")
+
+    # -- variants ------------------------------------------------------------------------
+
+    def save_variants(self, issue_id: str, rendered: Sequence[RenderedVariant],
+                      now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(variants.delete().where(variants.c.issue_id == issue_id))
+            if rendered:
+                conn.execute(insert(variants), [
+                    {"issue_id": issue_id, "segment": v.segment, "subject": v.subject,
+                     "html": v.html, "text": v.text, "rendered_at": now} for v in rendered
+                ])
+
+    def get_variants(self, issue_id: str) -> list[RenderedVariant]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(variants).where(variants.c.issue_id == issue_id)
+                                .order_by(variants.c.segment))
+            return [RenderedVariant(r.segment, r.subject, r.html, r.text) for r in rows]
+
+    # -- send ledger ---------------------------------------------------------------------
+
+    def record_batch(self, issue_id: str, segment: str, recipients: Sequence[Any],
+                     now: datetime) -> tuple[Batch, int] | None:
+        """Write a pending batch with its recipients before anything is sent.
+
+        Recipients already in the issue's ledger are dropped here, in the same
+        transaction, so nobody can be put in two batches. Returns the batch and how many
+        were dropped, or None when every recipient was already recorded.
+        """
+        with self.engine.begin() as conn:
+            keys = [r.email.casefold() for r in recipients]
+            already = set(conn.execute(
+                select(send_recipients.c.email_key).where(
+                    send_recipients.c.issue_id == issue_id, send_recipients.c.email_key.in_(keys)
+                )
+            ).scalars())
+            fresh, fresh_keys = [], set()
+            for r, key in zip(recipients, keys, strict=True):
+                if key not in already and key not in fresh_keys:
+                    fresh.append(r)
+                    fresh_keys.add(key)
+            if not fresh:
+                return None
+            seq = (conn.execute(
+                select(func.max(send_batches.c.seq)).where(
+                    send_batches.c.issue_id == issue_id, send_batches.c.segment == segment)
+            ).scalar() or 0) + 1
+            batch_id = conn.execute(insert(send_batches).values(
+                issue_id=issue_id, segment=segment, seq=seq, state="pending", size=len(fresh),
+                created_at=now, updated_at=now,
+            )).inserted_primary_key[0]
+            conn.execute(insert(send_recipients), [
+                {"issue_id": issue_id, "email_key": r.email.casefold(), "email": r.email,
+                 "first_name": r.first_name, "subscriber_id": r.subscriber_id,
+                 "segment": segment, "batch_id": batch_id} for r in fresh
+            ])
+        batch = Batch(batch_id, issue_id, segment, seq, "pending", len(fresh), None, None)
+        return batch, len(recipients) - len(fresh)
+
+    def set_batch_state(self, batch_id: int, state: str, now: datetime, *,
+                        message_id: str | None = None, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(send_batches).where(send_batches.c.id == batch_id).values(
+                state=state, updated_at=now, message_id=message_id, error=error))
+
+    def batches(self, issue_id: str, states: Sequence[str] | None = None) -> list[Batch]:
+        query = select(send_batches).where(send_batches.c.issue_id == issue_id)
+        if states:
+            query = query.where(send_batches.c.state.in_(list(states)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(send_batches.c.id))
+            return [Batch(r.id, r.issue_id, r.segment, r.seq, r.state, r.size, r.message_id,
+                          r.error) for r in rows]
+
+    def batch_recipients(self, batch_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(send_recipients).where(send_recipients.c.batch_id == batch_id)
+                .order_by(send_recipients.c.email_key)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def delivered_count(self, issue_id: str) -> dict[str, int]:
+        query = (
+            select(send_batches.c.segment, func.sum(send_batches.c.size))
+            .where(and_(send_batches.c.issue_id == issue_id, send_batches.c.state == "accepted"))
+            .group_by(send_batches.c.segment)
+        )
+        with self.engine.connect() as conn:
+            return {seg: int(n) for seg, n in conn.execute(query)}
