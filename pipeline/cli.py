@@ -100,7 +100,7 @@ def preview(state: State, segments: tuple[str, ...], out_dir: Path, now: str | N
 
     config = state.config
     for path in write_preview(config, out_dir, list(segments), parse_now(now, config)):
-        console.print(str(path))
+        click.echo(str(path))
 
 
 @cli.command()

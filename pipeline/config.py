@@ -65,7 +65,8 @@ class Newsletter(_Strict):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"expected an IANA time zone such as Europe/Paris, got {value!r}")
+            raise ValueError(
+                f"expected an IANA time zone such as Europe/Paris, got {value!r}") from None
         return value
 
     @property
@@ -82,7 +83,7 @@ class Schedule(_Strict):
         try:
             CronTrigger.from_crontab(value)
         except ValueError as e:
-            raise ValueError(f"expected a 5-field crontab like '0 7 * * mon' ({e})")
+            raise ValueError(f"expected a 5-field crontab like '0 7 * * mon' ({e})") from None
         return value
 
 
@@ -191,8 +192,9 @@ class Config(_Strict):
     def store_url(self) -> str:
         url = self.store.url
         prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
-            return prefix + str(self.resolve(url[len(prefix):]))
+        path = url.removeprefix(prefix)
+        if url.startswith(prefix) and not path.startswith("/") and path != ":memory:":
+            return prefix + str(self.resolve(path))
         return url
 
     def source_location(self, source: Source) -> str:

@@ -43,6 +43,6 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
         console.print(table)
     style = {"sent": "green", "skipped": "yellow", "already-sent": "yellow"}.get(
         report.status, "red")
-    console.print(f"[{style}]{report.message}[/{style}]")
+    console.print(f"[{style}]{report.message}[/{style}]", soft_wrap=True)
     if report.output:
-        console.print(f"Output: {report.output}")
+        console.print(f"Output: {report.output}", soft_wrap=True, highlight=False)

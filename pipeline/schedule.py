@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_SCHEDULER_STARTED
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -33,7 +35,10 @@ def run_scheduler(config: Config, job: Callable[[], None]) -> None:
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping the scheduler", signal.Signals(signum).name)
-        scheduler.shutdown(wait=False)
+        try:
+            scheduler.shutdown(wait=False)
+        except SchedulerNotRunningError:  # the signal came before start(): just leave
+            raise SystemExit(0) from None
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
@@ -43,10 +48,12 @@ def run_scheduler(config: Config, job: Callable[[], None]) -> None:
         if job_ is not None and job_.next_run_time is not None:
             log.info("next run at %s", job_.next_run_time.isoformat())
 
-    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+    def started(_event: object) -> None:
+        log.info("scheduler started: cron %r in %s", config.schedule.cron,
+                 config.newsletter.timezone)
+        announce()
+
+    scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
     scheduler.add_listener(announce, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-    log.info("scheduler started: cron %r in %s", config.schedule.cron, config.newsletter.timezone)
-    next_time = next_run_time(config, datetime.now(config.newsletter.tz))
-    log.info("next run at %s", next_time.isoformat() if next_time else "never")
     scheduler.start()
     log.info("scheduler stopped")

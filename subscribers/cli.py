@@ -28,7 +28,8 @@ def _open(ctx: click.Context):  # -> (Config, Store); ctx.obj is pipeline.cli.St
 
 @subscribers.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--list", "list_name", required=True, help="The list (from [[lists]]) to add them to.")
+@click.option("--list", "list_name", required=True,
+              help="The list (from [[lists]]) to add them to.")
 @click.pass_context
 def import_(ctx: click.Context, file: Path, list_name: str) -> None:
     """Import subscribers from a CSV file (email, name and attribute columns).

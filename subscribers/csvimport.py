@@ -64,7 +64,8 @@ def read_generic_csv(path: Path) -> Iterator[Row | tuple[int, str]]:
                 yield _row(line, {fields[k]: v for k, v in record.items() if k is not None},
                            record.get(None))  # type: ignore[call-overload]
         except UnicodeDecodeError as e:
-            raise AudienceError(f"{path}: undecodable bytes near line {reader.line_num}: {e}")
+            raise AudienceError(
+                f"{path}: undecodable bytes near line {reader.line_num}: {e}") from None
         except csv.Error as e:
             raise AudienceError(f"{path}: line {reader.line_num}: malformed CSV: {e}") from None
 

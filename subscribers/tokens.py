@@ -59,7 +59,8 @@ class Tokens:
         except SignatureExpired:
             raise AudienceError("this link has expired; ask for a new one") from None
         except BadSignature:
-            raise AudienceError("this link is not valid (it may have been cut or altered)") from None
+            raise AudienceError(
+                "this link is not valid (it may have been cut or altered)") from None
 
     def unsubscribe(self, email: str) -> str:
         return self.make("unsubscribe", {"e": email.casefold()})

@@ -15,7 +15,6 @@ from ..config import Config
 from ..models import Recipient, RenderedVariant
 from ..render.context import PLACEHOLDERS
 
-
 # CRLF line ends as on the wire; long header lines are kept whole rather than folded into
 # RFC 2047 encoded-words, which mail clients do not accept in List-Unsubscribe.
 MESSAGE_POLICY = SMTP.clone(max_line_length=998)

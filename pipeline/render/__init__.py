@@ -35,7 +35,8 @@ def _render_template(templates: Path, name: str, context: dict[str, Any], text: 
     try:
         return environment(templates, text).get_template(name).render(context)
     except jinja2.TemplateSyntaxError as e:
-        raise RenderError(f"{e.filename or name}:{e.lineno}: template syntax error: {e.message}") from e
+        where = f"{e.filename or name}:{e.lineno}"
+        raise RenderError(f"{where}: template syntax error: {e.message}") from e
     except jinja2.TemplateNotFound as e:
         raise RenderError(f"template {e.name!r} not found in {templates}") from e
     except jinja2.UndefinedError as e:

@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-23 16:42:23.597411
 """
 
-from alembic import op
 import sqlalchemy as sa
-import pipeline.store.types
+from alembic import op
 
+import pipeline.store.types
 
 revision = '0001'
 down_revision = None

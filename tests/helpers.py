@@ -1,0 +1,58 @@
+"""Small helpers shared by tests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pipeline.config import Config, load_config
+from pipeline.job import run_weekly
+from pipeline.models import RunReport
+from pipeline.store.store import Store
+from subscribers.csvimport import read_generic_csv
+from subscribers.store import Audience
+
+CHICAGO = ZoneInfo("America/Chicago")
+MONDAY = datetime(2026, 11, 23, 8, 0, tzinfo=CHICAGO)  # first issue of the examples
+NEXT_MONDAY = datetime(2026, 11, 30, 8, 0, tzinfo=CHICAGO)
+
+
+def edit_config(project: Path, old: str, new: str) -> None:
+    path = project / "config.toml"
+    text = path.read_text()
+    assert old in text, f"{old!r} not in config.toml"
+    path.write_text(text.replace(old, new, 1))
+
+
+def use_store(project: Path, url: str) -> None:
+    edit_config(project, 'url = "sqlite:///var/insights.db"', f'url = "{url}"')
+
+
+def seed(config: Config) -> None:
+    store = Store.open(config.store_url)
+    try:
+        Audience(store.engine).import_rows(
+            read_generic_csv(config.resolve("examples/subscribers.csv")), "members",
+            status="confirmed", source="test", now=MONDAY)
+    finally:
+        store.close()
+
+
+def first_run(project: Path, now: datetime = MONDAY) -> tuple[Config, RunReport]:
+    config = load_config(project / "config.toml")
+    seed(config)
+    return config, run_weekly(config, now)
+
+
+def manifest(project: Path, issue_id: str) -> list[list[str]]:
+    lines = (project / "outbox" / issue_id / "manifest.csv").read_text().splitlines()
+    return [line.split(",") for line in lines[1:]]
+
+
+def add_rss_item(feed: Path, guid: str, title: str, pubdate: str, body: str = "") -> None:
+    text = feed.read_text(encoding="utf-8")
+    item = (f"<item><title>{title}</title><link>https://www.example.org/news/{guid}</link>"
+            f"<guid isPermaLink=\"false\">{guid}</guid><pubDate>{pubdate}</pubDate>"
+            f"<description>{body}</description></item>")
+    feed.write_text(text.replace("<item>", item + "<item>", 1), encoding="utf-8")

@@ -1,0 +1,94 @@
+"""The command line: help everywhere, preview, schedule stopping on signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+
+
+def all_commands(group: click.Group, prefix=()):
+    for name, command in group.commands.items():
+        yield prefix + (name,), command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, prefix + (name,))
+
+
+@pytest.mark.parametrize("path,command", list(all_commands(cli)), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_every_command_has_help(path, command):
+    assert command.help and len(command.help.strip()) > 20, f"{' '.join(path)} lacks help"
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_top_level_help_lists_commands():
+    result = CliRunner().invoke(cli, ["--help"])
+    for name in ("run", "preview", "schedule", "subscribers", "db"):
+        assert name in result.output
+
+
+def invoke(project, *args):
+    return subprocess.run([sys.executable, "-m", "pipeline", "--config",
+                           str(project / "config.toml"), *args],
+                          capture_output=True, text=True, timeout=120, cwd=project)
+
+
+def test_run_prints_the_report(project):
+    assert invoke(project, "subscribers", "import", "examples/subscribers.csv",
+                  "--list", "members").returncode == 0
+    result = invoke(project, "run", "--now", "2026-11-23T08:00")
+    assert result.returncode == 0, result.stderr
+    for text in ("society-news", "already seen", "trainees", "HTML size",
+                 "Issue 2026-W48 (no. 1) delivered to 320 recipients", "outbox"):
+        assert text in result.stdout
+    again = invoke(project, "run", "--now", "2026-11-23T10:00")
+    assert "already sent" in again.stdout and again.returncode == 0
+    skipped = invoke(project, "run", "--now", "2026-11-30T08:00")
+    assert skipped.returncode == 0 and "skipped" in skipped.stdout
+
+
+def test_preview_writes_each_variant_and_prints_paths(project, tmp_path):
+    out = tmp_path / "preview"
+    result = invoke(project, "preview", "--out", str(out), "--now", "2026-11-23T08:00")
+    assert result.returncode == 0, result.stderr
+    paths = result.stdout.split()
+    assert len(paths) == 12 and all(os.path.exists(p) for p in paths)
+    only = invoke(project, "preview", "--segment", "lung", "--out", str(out / "lung"))
+    assert [p.rsplit("/", 1)[1] for p in only.stdout.split()] == [
+        "2026-W48-lung.html", "2026-W48-lung.txt"]
+    bad = invoke(project, "preview", "--segment", "nope", "--out", str(out))
+    assert bad.returncode == 1 and "unknown segment 'nope'" in bad.stderr
+
+
+def test_preview_does_not_send(project, tmp_path):
+    result = invoke(project, "preview", "--out", str(tmp_path / "p"), "--now", "2026-11-23T08:00")
+    assert result.returncode == 0
+    assert not (project / "outbox").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_schedule_logs_next_run_and_stops_on_signal(project, sig):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "--config", str(project / "config.toml"), "schedule"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=project)
+    lines = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "next run at" in line:
+            break
+    assert any("next run at" in line for line in lines), lines
+    assert any("-06:00" in line or "-05:00" in line for line in lines)  # Chicago time
+    proc.send_signal(sig)
+    assert proc.wait(timeout=15) == 0
+    rest = proc.stdout.read()
+    assert "stopping the scheduler" in rest and "Traceback" not in rest

@@ -1,0 +1,72 @@
+"""config.toml validation: one clear line per mistake, naming file, key path, expectation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+
+from .helpers import edit_config
+
+
+def error_for(project, old, new) -> str:
+    edit_config(project, old, new)
+    with pytest.raises(ConfigError) as info:
+        load_config(project / "config.toml")
+    return str(info.value)
+
+
+def test_bundled_config_loads_and_resolves_paths(project):
+    config = load_config(project / "config.toml")
+    assert config.store_url == f"sqlite:///{project / 'var/insights.db'}"
+    assert config.source_location(config.sources[0]) == str(project / "examples/feeds/society-news.rss")
+    assert config.variant_names[-1] == "general"
+
+
+@pytest.mark.parametrize("old,new,expected", [
+    ('kind = "ics"', 'kind = "atom"', "sources[3].kind: expected 'rss' or 'ics' (got 'atom')"),
+    ('backend = "outbox"', 'backnd = "outbox"', "delivery.backnd: unknown key"),
+    ('max_age_days = 30', 'max_age_days = "thirty"', "compose.max_age_days: expected a valid integer"),
+    ('timezone = "America/Chicago"', 'timezone = "Mars/Olympus"', "newsletter.timezone: expected an IANA time zone"),
+    ('cron = "0 7 * * mon"', 'cron = "every monday"', "schedule.cron: expected a 5-field crontab"),
+    ('base_url = "https://news.example.org"', 'base_url = "news.example.org"', "newsletter.base_url: expected an absolute http(s) URL"),
+    ('from_email = "insights@news.example.org"', 'from_email = "not an address"', "newsletter.from_email:"),
+    ('where = { role = "industry" }', 'where = { role = { like = "ind" } }', "segments[2].where: where.role.like: unknown operator 'like'"),
+    ('name = "lung"', 'name = "liver"', "segments: the name 'liver' is used twice"),
+])
+def test_mistakes_name_the_key_and_what_is_expected(project, old, new, expected):
+    message = error_for(project, old, new)
+    assert message.startswith(str(project / "config.toml") + ": ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_required_key(project):
+    message = error_for(project, 'postal_address = "', 'x_postal_address = "')
+    assert "newsletter.postal_address: required key is missing" in message
+
+
+def test_invalid_toml_names_line(project):
+    message = error_for(project, "[schedule]", "[schedule")
+    assert "invalid TOML" in message and "line" in message
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_cli_exits_2_with_one_line_and_no_traceback(project):
+    edit_config(project, 'kind = "ics"', 'kind = "atom"')
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--config", str(project / "config.toml"), "run"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"config error: {project / 'config.toml'}: sources[3].kind: "
+                     "expected 'rss' or 'ics' (got 'atom')"]

@@ -1,0 +1,76 @@
+"""The store on SQLite and PostgreSQL: migrations, item dedupe, the send ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pipeline.models import Item, Recipient
+from pipeline.store import db
+from pipeline.store.store import Store
+
+NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+
+
+def paper(source, guid, doi=None, title="Microwave ablation for small HCC", link=None):
+    return Item(source=source, guid=guid, section="research", title=title, doi=doi,
+                link=link or f"https://{source}.example.org/{guid}", published_at=NOW)
+
+
+def test_migrations_reach_head_and_are_idempotent(store_url):
+    engine = db.make_engine(store_url)
+    db.upgrade(engine)
+    db.upgrade(engine)
+    assert db.current_revision(engine) == db.head_revision()
+    engine.dispose()
+
+
+def test_items_dedupe_by_guid_doi_and_url(store_url):
+    store = Store.open(store_url)
+    first = store.save_items([paper("pubmed", "pubmed:41", doi="10.5555/a"),
+                              paper("news", "n1", link="https://www.example.org/x?utm_source=rss")],
+                             NOW)
+    assert len(first.new) == 2
+    again = store.save_items([
+        paper("pubmed", "pubmed:41", doi="10.5555/a"),            # same guid
+        paper("journal", "tag:j,2026:1", doi="10.5555/a"),          # same paper elsewhere
+        paper("blog", "b1", link="https://example.org/x/"),          # same page, other URL form
+        paper("journal", "tag:j,2026:2", doi="10.5555/b"),          # new
+    ], NOW)
+    assert [i.guid for i in again.new] == ["tag:j,2026:2"] and again.seen == 3
+    store.close()
+
+
+def test_edited_entry_updates_but_is_not_new(store_url):
+    store = Store.open(store_url)
+    store.save_items([paper("pubmed", "p1", doi="10.5555/c")], NOW)
+    edited = paper("pubmed", "p1", doi="10.5555/c", title="Microwave ablation (corrected)")
+    result = store.save_items([edited], NOW)
+    assert result.new == () and result.seen == 1
+    [stored] = store.unissued_items(["research"], NOW.replace(year=2025))
+    assert stored.title == "Microwave ablation (corrected)"
+    store.close()
+
+
+def test_ledger_never_records_an_address_twice_per_issue(store_url):
+    store = Store.open(store_url)
+    store.create_issue("2026-W48", NOW, NOW, {}, frozenset(), NOW)
+    people = [Recipient(i, f"p{i}@example.org", "P", "general") for i in range(5)]
+    batch, dropped = store.record_batch("2026-W48", "general", people, NOW)
+    assert batch.size == 5 and dropped == 0
+    # The same people (one in other case) plus one new: only the new one is recorded.
+    again = [Recipient(0, "P0@EXAMPLE.ORG", "P", "general"),
+             Recipient(9, "p9@example.org", "P", "general"), *people[1:]]
+    batch2, dropped2 = store.record_batch("2026-W48", "general", again, NOW)
+    assert batch2.size == 1 and dropped2 == 5 and batch2.seq == 2
+    assert store.record_batch("2026-W48", "general", people, NOW) is None
+    store.close()
+
+
+def test_source_health_counts_consecutive_failures(store_url):
+    store = Store.open(store_url)
+    for _ in range(3):
+        state = store.record_source_result("flaky", NOW, error="HTTP 500")
+    assert state.consecutive_failures == 3 and state.last_error == "HTTP 500"
+    state = store.record_source_result("flaky", NOW, etag='"v2"')
+    assert state.consecutive_failures == 0 and state.last_success_at == NOW and state.etag == '"v2"'
+    store.close()

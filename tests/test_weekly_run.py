@@ -1,0 +1,184 @@
+"""The weekly job end to end on the bundled examples."""
+
+from __future__ import annotations
+
+import email
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.deliver.outbox import OutboxBackend
+from pipeline.job import run_weekly
+from pipeline.store.store import Store
+
+from .helpers import (
+    MONDAY,
+    NEXT_MONDAY,
+    add_rss_item,
+    edit_config,
+    first_run,
+    manifest,
+    use_store,
+)
+
+SEGMENTS = ["trainees", "nurses-techs", "industry", "liver", "lung", "general"]
+
+
+def test_first_run_builds_and_delivers_every_variant(project):
+    config, report = first_run(project)
+    assert report.status == "sent", report.message
+    assert report.issue_id == "2026-W48" and report.issue_number == 1
+    by_source = {s.name: s for s in report.sources}
+    assert (by_source["society-news"].new, by_source["pubmed-io"].new) == (8, 7)
+    # Two journal papers are the PubMed ones (same DOI): stored once.
+    assert (by_source["jior-toc"].new, by_source["jior-toc"].seen) == (4, 2)
+    assert not any(s.failed or s.warnings for s in report.sources)
+    assert [s.segment for s in report.segments] == SEGMENTS
+    assert sum(s.recipients for s in report.segments) == 320 == report.delivered
+
+    folder = project / "outbox" / "2026-W48"
+    for segment in SEGMENTS:
+        for suffix in (".html", ".txt", ".eml"):
+            assert (folder / f"{segment}{suffix}").stat().st_size > 1000
+    rows = manifest(project, "2026-W48")
+    assert len(rows) == 320
+    assert len({r[0].lower() for r in rows}) == 320  # nobody twice
+    counts = Counter(r[1] for r in rows)
+    assert counts == {s.segment: s.recipients for s in report.segments}
+
+
+def test_trainees_land_in_their_segment_and_nowhere_else(project):
+    _config, report = first_run(project)
+    rows = {r[0]: r[1] for r in manifest(project, report.issue_id)}
+    csv_rows = (project / "examples/subscribers.csv").read_text().splitlines()[1:]
+    for line in csv_rows:
+        address, role = line.split(",")[0], line.split(",")[2]
+        if role in ("resident", "fellow"):
+            assert rows[address] == "trainees"
+        elif role == "industry":
+            assert rows[address] == "industry"
+
+
+def test_eml_is_a_complete_personalised_message(project):
+    first_run(project)
+    raw = (project / "outbox/2026-W48/liver.eml").read_bytes()
+    msg = email.message_from_bytes(raw)
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = [p.get_content_type() for p in msg.get_payload()]
+    assert parts == ["text/plain", "text/html"]
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg["List-Unsubscribe"].startswith("<https://news.example.org/u/")
+    assert "=?" not in msg["List-Unsubscribe"]
+    html = msg.get_payload()[1].get_payload(decode=True).decode()
+    text = msg.get_payload()[0].get_payload(decode=True).decode()
+    for body in (html, text):
+        assert "%first_name%" not in body and "%unsubscribe_url%" not in body
+        assert "https://news.example.org/u/" in body  # the visible unsubscribe link
+        assert "1200 Example Avenue" in body  # postal address
+        assert "tailored for physicians interested in liver tumours" in body
+
+
+def test_second_run_same_week_delivers_nothing(project):
+    config, first = first_run(project)
+    before = (project / "outbox/2026-W48/manifest.csv").read_bytes()
+    again = run_weekly(config, MONDAY + timedelta(hours=3))
+    assert again.status == "already-sent"
+    assert "already sent" in again.message
+    assert again.delivered == 0
+    assert (project / "outbox/2026-W48/manifest.csv").read_bytes() == before
+    store = Store.open(config.store_url)
+    assert len(store.list_issues()) == 1
+    store.close()
+
+
+def test_next_week_contains_only_what_is_new(project):
+    config, _ = first_run(project)
+    add_rss_item(project / "examples/feeds/society-news.rss", "ios-news-2026-099",
+                 "Registration opens for the 2027 Annual Meeting",
+                 "Wed, 25 Nov 2026 15:00:00 GMT", "Early-bird rates until January.")
+    report = run_weekly(config, NEXT_MONDAY)
+    assert report.status == "sent", report.message
+    assert report.issue_id == "2026-W49" and report.issue_number == 2
+    assert {s.name: s.new for s in report.sources}["society-news"] == 1
+    store = Store.open(config.store_url)
+    sections = store.issue_sections("2026-W49")
+    store.close()
+    assert [i.title for i in sections["news"]] == ["Registration opens for the 2027 Annual Meeting"]
+    assert "research" not in sections
+    # Upcoming events are repeated as reminders, past ones dropped.
+    assert all(e.event_start >= NEXT_MONDAY for e in sections["events"])
+    assert len(manifest(project, "2026-W49")) == 320
+
+
+def test_next_week_with_nothing_new_is_skipped(project):
+    config, _ = first_run(project)
+    report = run_weekly(config, NEXT_MONDAY)
+    assert report.status == "skipped"
+    assert "Nothing new" in report.message and "skipped" in report.message
+    assert not (project / "outbox" / "2026-W49").exists()
+
+
+def test_a_broken_source_is_reported_and_the_rest_publish(project):
+    edit_config(project, 'url = "examples/feeds/jvir-toc.atom"', 'url = "examples/feeds/missing.atom"')
+    (project / "examples/feeds/society-news.rss").write_bytes(b"<rss><channel><item>\x00<<<")
+    _config, report = first_run(project)
+    by_source = {s.name: s for s in report.sources}
+    assert by_source["jior-toc"].failed and "not found" in by_source["jior-toc"].error
+    assert by_source["jior-toc"].consecutive_failures == 1
+    assert by_source["pubmed-io"].new == 7
+    assert report.status == "sent"
+
+
+class CrashAfter(Exception):
+    pass
+
+
+def test_crash_mid_send_resumes_without_duplicates(project, monkeypatch):
+    edit_config(project, "require_approval = false", "require_approval = false")
+    import pipeline.deliver.send as send_module
+
+    monkeypatch.setattr(send_module, "BATCH_SIZE", 20)
+    original = OutboxBackend.send_batch
+    calls = {"n": 0}
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise CrashAfter("power cut")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(OutboxBackend, "send_batch", flaky)
+    config = load_config(project / "config.toml")
+    with pytest.raises(CrashAfter):
+        first_run(project)
+    store = Store.open(config.store_url)
+    assert store.get_issue("2026-W48").status == "sending"
+    states = Counter(b.state for b in store.batches("2026-W48"))
+    assert states == {"accepted": 3, "in_flight": 1}
+    store.close()
+
+    report = run_weekly(config, MONDAY + timedelta(minutes=5))
+    assert report.status == "sent", report.message
+    rows = manifest(project, "2026-W48")
+    assert len(rows) == 320 and len({r[0] for r in rows}) == 320
+
+
+def test_run_on_each_store_backend(project, store_url):
+    use_store(project, store_url)
+    config, report = first_run(project)
+    assert report.status == "sent" and report.delivered == 320
+    assert run_weekly(config, MONDAY + timedelta(hours=1)).status == "already-sent"
+
+
+def test_require_approval_holds_the_draft_until_approved(project):
+    edit_config(project, "require_approval = false", "require_approval = true")
+    config, report = first_run(project)
+    assert report.status == "awaiting-approval" and report.delivered == 0
+    assert not (project / "outbox" / "2026-W48").exists()
+    store = Store.open(config.store_url)
+    store.approve_issue("2026-W48", "editor@example.org", MONDAY)
+    store.close()
+    report = run_weekly(config, MONDAY + timedelta(hours=1))
+    assert report.status == "sent" and report.delivered == 320
