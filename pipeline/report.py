@@ -30,16 +30,23 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
             table.add_row(s.name, str(s.new), str(s.seen), status)
         console.print(table)
     if report.segments:
+        subjects = {seg.subject for seg in report.segments}
+        columns = ["segment", "recipients", "HTML size", "items"]
+        if len(subjects) > 1:
+            columns.insert(2, "subject")
+        else:
+            console.print(f"Subject: {subjects.pop()}", soft_wrap=True, highlight=False)
         table = Table(title=f"Issue {report.issue_id} (no. {report.issue_number}) by segment",
                       title_justify="left")
-        for col in ("segment", "recipients", "subject", "HTML size", "items"):
-            table.add_column(col, justify="right" if col in ("recipients", "HTML size",
-                                                             "items") else "left")
+        for col in columns:
+            table.add_column(col, justify="left" if col in ("segment", "subject") else "right")
         for seg in report.segments:
             size = f"{seg.html_bytes / 1024:.1f} KB"
             if seg.html_bytes > 102 * 1024:
                 size = f"[red]{size} (over Gmail's 102 KB clip)[/red]"
-            table.add_row(seg.segment, str(seg.recipients), seg.subject, size, str(seg.items))
+            cells = {"segment": seg.segment, "recipients": str(seg.recipients),
+                     "subject": seg.subject, "HTML size": size, "items": str(seg.items)}
+            table.add_row(*(cells[c] for c in columns))
         console.print(table)
     style = {"sent": "green", "skipped": "yellow", "already-sent": "yellow"}.get(
         report.status, "red")
