@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from datetime import datetime
-from types import FrameType
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_SCHEDULER_STARTED
-from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -33,15 +32,16 @@ def run_scheduler(config: Config, job: Callable[[], None]) -> None:
     scheduler.add_job(job, make_trigger(config), id="weekly", name="weekly issue",
                       coalesce=True, max_instances=1, misfire_grace_time=24 * 3600)
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping the scheduler", signal.Signals(signum).name)
-        try:
-            scheduler.shutdown(wait=False)
-        except SchedulerNotRunningError:  # the signal came before start(): just leave
-            raise SystemExit(0) from None
+    # Signals are blocked in every thread and taken by one watcher thread with sigwait.
+    # A Python signal handler would run only between two bytecodes of the main thread,
+    # and a signal landing just before it blocks for the week-long wait would be lost.
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    def watch_signals() -> None:
+        signum = signal.sigwait(stop_signals)
+        log.info("received %s, stopping the scheduler", signal.Signals(signum).name)
+        scheduler.shutdown(wait=False)
 
     def announce(_event: object = None) -> None:
         job_ = scheduler.get_job("weekly")
@@ -49,11 +49,17 @@ def run_scheduler(config: Config, job: Callable[[], None]) -> None:
             log.info("next run at %s", job_.next_run_time.isoformat())
 
     def started(_event: object) -> None:
+        # Only now can shutdown() work, so only now start listening for signals; one
+        # that came earlier is still pending and is taken at once.
+        threading.Thread(target=watch_signals, name="signals", daemon=True).start()
         log.info("scheduler started: cron %r in %s", config.schedule.cron,
                  config.newsletter.timezone)
         announce()
 
     scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
     scheduler.add_listener(announce, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-    scheduler.start()
+    try:
+        scheduler.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
     log.info("scheduler stopped")

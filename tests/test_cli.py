@@ -92,3 +92,18 @@ def test_schedule_logs_next_run_and_stops_on_signal(project, sig):
     assert proc.wait(timeout=15) == 0
     rest = proc.stdout.read()
     assert "stopping the scheduler" in rest and "Traceback" not in rest
+
+
+def test_next_run_is_monday_7am_in_the_newsletter_zone(project):
+    from datetime import datetime
+
+    from pipeline.config import load_config
+    from pipeline.schedule import next_run_time
+
+    from .helpers import CHICAGO
+
+    config = load_config(project / "config.toml")
+    # Tuesday 24 Nov 2026 -> Monday 30 Nov 07:00 Chicago (CST, UTC-6).
+    when = next_run_time(config, datetime(2026, 11, 24, 12, 0, tzinfo=CHICAGO))
+    assert when == datetime(2026, 11, 30, 7, 0, tzinfo=CHICAGO)
+    assert when.utcoffset().total_seconds() == -6 * 3600
