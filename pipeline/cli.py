@@ -155,6 +155,34 @@ def list_issues(state: State) -> None:
 
 
 @cli.command()
+@pass_state
+def sources(state: State) -> None:
+    """Show each source's health: last success, consecutive failures, last error."""
+    from rich.table import Table
+
+    from .store.store import Store
+
+    config = state.config
+    store = Store.open(config.store_url)
+    try:
+        known = {s.name: s for s in store.all_source_states()}
+    finally:
+        store.close()
+    table = Table(title="Sources")
+    for col in ("source", "kind", "section", "last success", "failures in a row", "last error"):
+        table.add_column(col)
+    for source in config.sources:
+        st = known.get(source.name)
+        last = f"{st.last_success_at:%Y-%m-%d %H:%M} UTC" if st and st.last_success_at else "never"
+        failures = st.consecutive_failures if st else 0
+        flag = " [bold red]FLAGGED[/]" if failures >= config.gather.flag_after_failures else ""
+        table.add_row(source.name + ("" if source.enabled else " (disabled)"), source.kind,
+                      source.section, last, f"{failures}{flag}",
+                      (st.last_error or "") if st else "not fetched yet")
+    console.print(table)
+
+
+@cli.command()
 @click.argument("issue_id")
 @click.option("--by", "approver", default="cli", show_default=True, help="Who approves.")
 @pass_state

@@ -143,6 +143,22 @@ class Compose(_Strict):
     max_items_per_section: int = Field(default=10, ge=1, le=50)
 
 
+class Gather(_Strict):
+    # Requests in flight to one host at a time (politeness) ...
+    concurrency: int = Field(default=8, ge=1, le=64)
+    # ... and across all hosts.
+    max_workers: int = Field(default=64, ge=1, le=256)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=10.0, gt=0)
+    total_timeout: float = Field(default=20.0, gt=0)
+    max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    retries: int = Field(default=2, ge=0, le=10)
+    backoff: float = Field(default=0.5, ge=0)
+    # A source failing this many runs in a row is flagged in the report.
+    flag_after_failures: int = Field(default=3, ge=1)
+
+
 class Render(_Strict):
     templates: Path = Path("templates")
 
@@ -154,6 +170,9 @@ class Config(_Strict):
     delivery: Delivery = Delivery()
     compose: Compose = Compose()
     render: Render = Render()
+    gather: Gather = Gather()
+    # Topic name -> keywords, matched on title and summary as whole words, any case.
+    topics: dict[str, list[str]] = Field(default_factory=dict)
     lists: list[ListDef] = Field(min_length=1)
     sources: list[Source] = Field(default_factory=list)
     segments: list[Segment] = Field(default_factory=list)
@@ -178,6 +197,14 @@ class Config(_Strict):
                 f"default_segment: {self.default_segment!r} is also a configured segment name"
             )
         return self
+
+    @field_validator("topics")
+    @classmethod
+    def _topic_keywords(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for topic, words in value.items():
+            if not words or not all(w.strip() for w in words):
+                raise ValueError(f"{topic}: expected a non-empty list of non-empty keywords")
+        return value
 
     @property
     def base_dir(self) -> Path:

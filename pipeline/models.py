@@ -130,6 +130,8 @@ class SourceReport:
     warnings: list[str] = field(default_factory=list)
     not_modified: bool = False
     consecutive_failures: int = 0
+    last_success_at: datetime | None = None
+    flagged: bool = False  # failing for `gather.flag_after_failures` runs in a row
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from .gather import FLAG_AFTER_FAILURES
 from .models import RunReport
 
 
@@ -15,19 +14,21 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
                   f"(period {report.period})")
     if report.sources:
         table = Table(title="Sources", title_justify="left")
-        for col in ("source", "new", "already seen", "status"):
+        for col in ("source", "new", "already seen", "last success", "status"):
             table.add_column(col, justify="right" if col in ("new", "already seen") else "left")
         for s in report.sources:
             if s.failed:
                 status = f"[red]failed[/red]: {s.error}"
-                if s.consecutive_failures >= FLAG_AFTER_FAILURES:
-                    status += f" [bold red](failing {s.consecutive_failures} runs in a row)[/]"
+                if s.flagged:
+                    runs = s.consecutive_failures
+                    status += f" [bold red](FLAGGED: failing {runs} runs in a row)[/]"
             elif s.not_modified:
                 status = "not modified"
             else:
                 status = "ok" + (f" [yellow]({'; '.join(s.warnings)})[/yellow]"
                                  if s.warnings else "")
-            table.add_row(s.name, str(s.new), str(s.seen), status)
+            last = f"{s.last_success_at:%Y-%m-%d %H:%M}" if s.last_success_at else "never"
+            table.add_row(s.name, str(s.new), str(s.seen), last, status)
         console.print(table)
     if report.segments:
         subjects = {seg.subject for seg in report.segments}

@@ -1,22 +1,45 @@
-"""Gather: fetch every source, parse it, store what is new, record each source's health.
-
-One failing source never stops the run: its failure is recorded and reported.
-"""
+"""Gather: fetch every source (concurrently), parse it, tag topics, store what is new,
+and record each source's health. One failing source never stops the run."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
 
 from ..config import Config, Source
 from ..errors import SourceError, StoreError
 from ..models import Item, SourceReport
-from ..store.store import Store
+from ..store.store import SourceState, Store
 from .feeds import parse_feed
-from .fetch import fetch_http, fetch_local, make_client
+from .fetch import FetchPolicy, fetch_http, fetch_local, make_client
 from .ics import parse_ics
+from .topics import compile_topics, tag
 
-# A source failing this many runs in a row is flagged in the report.
-FLAG_AFTER_FAILURES = 3
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one source yielded, before storage: items, or why there are none."""
+
+    source: Source
+    items: tuple[Item, ...] = ()
+    warnings: tuple[str, ...] = ()
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None
+
+
+def policy_from(config: Config) -> FetchPolicy:
+    g = config.gather
+    return FetchPolicy(connect_timeout=g.connect_timeout,
+                       read_timeout=min(g.read_timeout, g.total_timeout),
+                       total_timeout=g.total_timeout, max_bytes=g.max_bytes,
+                       max_redirects=g.max_redirects, retries=g.retries, backoff=g.backoff)
 
 
 def parse_source(source: Source, body: bytes, url: str, now: datetime, horizon_days: int,
@@ -26,44 +49,75 @@ def parse_source(source: Source, body: bytes, url: str, now: datetime, horizon_d
     return parse_feed(source.name, source.section, body, url, content_type)
 
 
+def fetch_and_parse(config: Config, client: httpx.Client, policy: FetchPolicy, source: Source,
+                    state: SourceState | None, now: datetime) -> Parsed:
+    """Network and parsing for one source; safe to run on a worker thread (no store)."""
+    location = config.source_location(source)
+    try:
+        if location.startswith(("http://", "https://")):
+            fetched = fetch_http(client, source.name, location, policy,
+                                 etag=state.etag if state else None,
+                                 last_modified=state.last_modified if state else None)
+        else:
+            fetched = fetch_local(source.name, location, policy)
+        if fetched.body is None:  # 304: nothing to parse
+            return Parsed(source, not_modified=True, etag=fetched.etag,
+                          last_modified=fetched.last_modified)
+        items, warnings = parse_source(source, fetched.body, fetched.url, now,
+                                       config.compose.horizon_days, fetched.content_type)
+    except SourceError as e:
+        return Parsed(source, error=e.reason)
+    except Exception as e:  # a parser bug on one hostile feed must not stop the run
+        return Parsed(source, error=f"unexpected {type(e).__name__} while parsing: {e}"[:300])
+    patterns = compile_topics(config.topics)
+    return Parsed(source, tuple(tag(i, patterns) for i in items), tuple(warnings),
+                  etag=fetched.etag, last_modified=fetched.last_modified)
+
+
+def _host(config: Config, source: Source) -> str:
+    return urlsplit(config.source_location(source)).hostname or "(local files)"
+
+
 def gather(config: Config, store: Store, now: datetime) -> list[SourceReport]:
-    reports = []
-    with make_client() as client:
-        for source in config.sources:
-            if source.enabled:
-                reports.append(_gather_one(config, store, client, source, now))
+    sources = [s for s in config.sources if s.enabled]
+    states = {s.name: s for s in store.all_source_states()}
+    policy = policy_from(config)
+    per_host: dict[str, threading.Semaphore] = {}
+    for source in sources:
+        per_host.setdefault(_host(config, source),
+                            threading.Semaphore(config.gather.concurrency))
+
+    def work(source: Source) -> Parsed:
+        with per_host[_host(config, source)]:
+            return fetch_and_parse(config, client, policy, source, states.get(source.name),
+                                   now)
+
+    workers = max(1, min(config.gather.max_workers, len(sources)))
+    with make_client(policy, workers) as client, ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(work, s) for s in sources]
+        # Storage stays on this thread, in the configured order: reports are stable.
+        parsed = [f.result() for f in futures]
+    # Storage stays on this thread, in the configured order: reports are stable.
+    reports = [_store_items(store, p, now) for p in parsed]
+    states = store.record_source_results(
+        [(p.source.name, r.error, p.etag, p.last_modified) for p, r in zip(parsed, reports, strict=True)],
+        now)
+    for report in reports:
+        state = states[report.name]
+        report.consecutive_failures = state.consecutive_failures
+        report.last_success_at = state.last_success_at
+        report.flagged = state.consecutive_failures >= config.gather.flag_after_failures
     return reports
 
 
-def _gather_one(config: Config, store: Store, client, source: Source,
-                now: datetime) -> SourceReport:
-    report = SourceReport(name=source.name)
-    location = config.source_location(source)
-    state = store.source_state(source.name)
-    try:
-        if location.startswith(("http://", "https://")):
-            fetched = fetch_http(
-                client, source.name, location,
-                etag=state.etag if state else None,
-                last_modified=state.last_modified if state else None,
-            )
-        else:
-            fetched = fetch_local(source.name, location)
-        if fetched.body is None:
-            report.not_modified = True
-            etag, modified = fetched.etag, fetched.last_modified
-        else:
-            found, report.warnings = parse_source(
-                source, fetched.body, fetched.url, now, config.compose.horizon_days,
-                fetched.content_type,
-            )
-            saved = store.save_items(found, now)
+def _store_items(store: Store, parsed: Parsed, now: datetime) -> SourceReport:
+    report = SourceReport(name=parsed.source.name, warnings=list(parsed.warnings),
+                          not_modified=parsed.not_modified, error=parsed.error)
+    if report.error is None and parsed.items:
+        try:
+            saved = store.save_items(parsed.items, now)
             report.new, report.seen = len(saved.new), saved.seen
-            etag, modified = fetched.etag, fetched.last_modified
-        state = store.record_source_result(source.name, now, etag=etag, last_modified=modified)
-    except (SourceError, StoreError) as e:
-        report.failed = True
-        report.error = e.reason if isinstance(e, SourceError) else str(e)
-        state = store.record_source_result(source.name, now, error=report.error)
-    report.consecutive_failures = state.consecutive_failures
+        except StoreError as e:
+            report.error = str(e)
+    report.failed = report.error is not None
     return report

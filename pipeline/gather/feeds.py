@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import hashlib
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -59,7 +60,12 @@ def _one_line(error: Any) -> str:
 def _entry_to_item(name: str, section: str, entry: Any, feed_title: str | None) -> Item | None:
     link = safe_url(entry.get("link"))
     title = plain(entry.get("title"))[:500]
+    summary = _summary(entry)
     guid = (entry.get("id") or link or title or "").strip()[:1000]
+    if not guid and summary:
+        # No identity at all: the content is the identity, so an unchanged entry
+        # is recognised next week (what feed readers such as `reader` do too).
+        guid = "sha256:" + hashlib.sha256(summary.encode()).hexdigest()
     if not guid:
         return None
     doi, pmid = _identifiers(entry)
@@ -69,7 +75,7 @@ def _entry_to_item(name: str, section: str, entry: Any, feed_title: str | None) 
         section=section,
         title=title or "(untitled)",
         link=link or (f"https://doi.org/{doi}" if doi else None),
-        summary_html=_summary(entry),
+        summary_html=summary,
         authors=_authors(entry),
         journal=_journal(entry, feed_title) if section == "research" else None,
         doi=doi,

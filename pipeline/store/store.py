@@ -199,23 +199,32 @@ class Store:
         self, name: str, now: datetime, *, error: str | None = None,
         etag: str | None = None, last_modified: str | None = None,
     ) -> SourceState:
-        previous = self.source_state(name)
-        failures = previous.consecutive_failures if previous else 0
-        values: dict[str, Any] = {"last_attempt_at": now}
-        if error is None:
-            values.update(last_success_at=now, consecutive_failures=0, last_error=None,
-                          etag=etag, last_modified=last_modified)
-        else:
-            values.update(consecutive_failures=failures + 1, last_error=error)
+        return self.record_source_results([(name, error, etag, last_modified)], now)[name]
+
+    def record_source_results(
+        self, results: Sequence[tuple[str, str | None, str | None, str | None]], now: datetime,
+    ) -> dict[str, SourceState]:
+        """Record each source's outcome (name, error, etag, last_modified) in one
+        transaction; a failure increments its consecutive failures, a success resets."""
+        names = [r[0] for r in results]
         with self.engine.begin() as conn:
-            if previous is None:
-                conn.execute(insert(source_state).values(name=name, **values))
-            else:
-                conn.execute(update(source_state).where(source_state.c.name == name)
-                             .values(**values))
-        state = self.source_state(name)
-        assert state is not None
-        return state
+            previous = {row.name: row for row in conn.execute(
+                select(source_state).where(source_state.c.name.in_(names)))}
+            for name, error, etag, last_modified in results:
+                values: dict[str, Any] = {"last_attempt_at": now}
+                if error is None:
+                    values.update(last_success_at=now, consecutive_failures=0, last_error=None,
+                                  etag=etag, last_modified=last_modified)
+                else:
+                    failures = previous[name].consecutive_failures if name in previous else 0
+                    values.update(consecutive_failures=failures + 1, last_error=error)
+                if name in previous:
+                    conn.execute(update(source_state).where(source_state.c.name == name)
+                                 .values(**values))
+                else:
+                    conn.execute(insert(source_state).values(name=name, **values))
+            rows = conn.execute(select(source_state).where(source_state.c.name.in_(names)))
+            return {row.name: SourceState(**row._mapping) for row in rows}
 
     # -- issues --------------------------------------------------------------------------
 
