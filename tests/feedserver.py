@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import socket
@@ -26,6 +27,12 @@ BILLION_LAUGHS = b'<?xml version="1.0"?>\n<!DOCTYPE lolz [\n<!ENTITY lol "lol">\
     for i in range(1, 10)
 ) + b']>\n<rss version="2.0"><channel><title>&lol9;</title><item><title>&lol9;</title>' \
     b"<link>https://example.org/laughs</link><guid>laughs-1</guid></item></channel></rss>"
+
+
+@functools.cache
+def gzip_bomb() -> bytes:
+    """About 60 KB on the wire, 64 MB once decompressed."""
+    return gzip.compress(b"<" + b"a" * (64 * 1024 * 1024), compresslevel=9)
 
 
 class FeedServer:
@@ -112,8 +119,7 @@ class FeedServer:
                     pass
 
             def route_gzip_bomb(self, path, hits):
-                body = gzip.compress(b"<" + b"a" * (200 * 1024 * 1024), compresslevel=9)
-                self.send_body(body, headers={"Content-Encoding": "gzip"})
+                self.send_body(gzip_bomb(), headers={"Content-Encoding": "gzip"})
 
             def route_laughs(self, path, hits):
                 self.send_body(BILLION_LAUGHS, ctype="application/xml")

@@ -99,9 +99,9 @@ def gather(config: Config, store: Store, now: datetime) -> list[SourceReport]:
         parsed = [f.result() for f in futures]
     # Storage stays on this thread, in the configured order: reports are stable.
     reports = [_store_items(store, p, now) for p in parsed]
-    states = store.record_source_results(
-        [(p.source.name, r.error, p.etag, p.last_modified) for p, r in zip(parsed, reports, strict=True)],
-        now)
+    outcomes = [(p.source.name, r.error, p.etag, p.last_modified)
+                for p, r in zip(parsed, reports, strict=True)]
+    states = store.record_source_results(outcomes, now)
     for report in reports:
         state = states[report.name]
         report.consecutive_failures = state.consecutive_failures
