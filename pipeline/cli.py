@@ -199,9 +199,10 @@ def approve(state: State, issue_id: str, approver: str) -> None:
 
 
 def _register_subcommands() -> None:
-    from subscribers.cli import subscribers as subscribers_group
+    from subscribers.cli import segments, subscribers
 
-    cli.add_command(subscribers_group)
+    cli.add_command(subscribers)
+    cli.add_command(segments)
 
 
 _register_subcommands()

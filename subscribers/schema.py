@@ -13,6 +13,8 @@ subscribers = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("email", String(320), nullable=False),
     Column("email_key", String(320), nullable=False, unique=True),
+    # sha256 of email_key: joins against the suppression list without exposing addresses.
+    Column("email_hash", String(64), nullable=False, index=True),
     Column("name", Text, nullable=False, default=""),
     Column("attributes", JSON, nullable=False, default=dict),
     Column("created_at", UTCDateTime, nullable=False),
@@ -31,6 +33,10 @@ memberships = Table(
     Column("list_name", String(100), primary_key=True),
     Column("status", String(12), nullable=False),  # unconfirmed|confirmed|unsubscribed
     Column("changed_at", UTCDateTime, nullable=False),
+    # The consent this membership rests on: where it came from, when, from which IP.
+    Column("consent_source", Text, nullable=False, server_default=""),
+    Column("consent_at", UTCDateTime),
+    Column("consent_ip", String(64)),
     Index("ix_memberships_list_name_status", "list_name", "status"),
 )
 

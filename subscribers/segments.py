@@ -149,3 +149,19 @@ def assign_segment(subject: Subject, segments: Sequence[tuple[str, Rule]]) -> st
         if rule.matches(subject):
             return name
     return None
+
+
+def referenced(rules: Sequence[Rule]) -> tuple[tuple[str, ...], bool]:
+    """The attributes the rules read, and whether any reads list membership: a
+    subscriber's segment depends on nothing else, which lets resolution memoise."""
+    attributes: set[str] = set()
+    uses_lists = False
+    stack = list(rules)
+    while stack:
+        rule = stack.pop()
+        if rule.kind == "attr":
+            attributes.add(rule.attribute)
+        elif rule.kind == "list":
+            uses_lists = True
+        stack.extend(rule.children)
+    return tuple(sorted(attributes)), uses_lists

@@ -10,7 +10,7 @@ from pipeline.config import Config, load_config
 from pipeline.job import run_weekly
 from pipeline.models import RunReport
 from pipeline.store.store import Store
-from subscribers.csvimport import read_generic_csv
+from subscribers.formats import read_file
 from subscribers.store import Audience
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -33,7 +33,7 @@ def seed(config: Config) -> None:
     store = Store.open(config.store_url)
     try:
         Audience(store.engine).import_rows(
-            read_generic_csv(config.resolve("examples/subscribers.csv")), "members",
+            read_file(config.resolve("examples/subscribers.csv")).rows, "members",
             status="confirmed", source="test", now=MONDAY)
     finally:
         store.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Protocol
 
 from ..models import Recipient, RenderedVariant
@@ -28,6 +29,9 @@ class Backend(Protocol):
         """Deliver one batch or raise DeliveryError. Must be safe to call again for the
         same batch id after a crash (the outbox overwrites; SendGrid is told by the
         ledger not to repeat an accepted batch)."""
+
+    def send_message(self, message: EmailMessage) -> str:
+        """Send one complete message to its one recipient (confirmations); returns an id."""
 
     def finish(self, issue_id: str) -> str:
         """Called after every batch went; returns where the output is, for the report."""

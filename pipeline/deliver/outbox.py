@@ -5,14 +5,17 @@ outbox/<issue-id>/
     <segment>.eml             a complete message as the first recipient would receive it
     batches/<segment>-NNNN.csv  each batch's recipients (rewritten whole on a resend)
     manifest.csv              every recipient of the issue: email, segment, batch
+outbox/transactional/<time>-<hash>.eml   one-off messages (double opt-in confirmations)
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 from ..errors import DeliveryError
@@ -70,6 +73,16 @@ class OutboxBackend:
         except OSError as e:
             raise DeliveryError(f"cannot write to outbox {folder}: {e.strerror}") from e
         return BatchOutcome(message_id=f"outbox-{issue_id}-{batch_id}")
+
+    def send_message(self, message: EmailMessage) -> str:
+        folder = self.root / "transactional"
+        name = f"{self.now:%Y%m%dT%H%M%S}-{hashlib.sha256(bytes(message)).hexdigest()[:12]}.eml"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomically(folder / name, bytes(message))
+        except OSError as e:
+            raise DeliveryError(f"cannot write to outbox {folder}: {e.strerror}") from e
+        return str(folder / name)
 
     def finish(self, issue_id: str) -> str:
         folder = self.folder(issue_id)

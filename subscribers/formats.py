@@ -1,0 +1,263 @@
+"""Read subscriber files: generic CSV, Mailchimp audience exports, listmonk exports.
+
+Each reader yields Row or Invalid per data line, streaming, so a file of any size
+imports in bounded memory. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import AudienceError
+
+from .model import LIST_ATTRIBUTES, normalise_email
+
+FORMATS = ("auto", "csv", "mailchimp", "listmonk")
+# Status a file may carry for a person; None means "subscribe as the list says".
+FILE_STATUSES = (None, "unsubscribed", "bounced", "blocklisted")
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    email: str
+    name: str
+    attributes: dict[str, Any]
+    status: str | None = None
+    consent_at: datetime | None = None
+    consent_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class Invalid:
+    line: int
+    reason: str
+
+
+@dataclass
+class Reader:
+    format: str
+    rows: Iterator[Row | Invalid]
+    notes: list[str] = field(default_factory=list)
+
+
+def open_text(path: Path) -> io.TextIOWrapper:
+    """UTF-8 (a BOM is dropped); Latin-1 when the start of the file is not UTF-8."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError as e:
+        raise AudienceError(f"{path}: cannot read: {e.strerror}") from None
+    encoding = "utf-8-sig"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # A multibyte character cut at the 1 MiB boundary is still UTF-8.
+        if e.start < len(head) - 3:
+            encoding = "latin-1"
+    return path.open("r", encoding=encoding, newline="")
+
+
+def detect_format(header: list[str]) -> str:
+    names = {h.strip().lower() for h in header}
+    if "email address" in names:
+        return "mailchimp"
+    if {"uuid", "email", "attributes"} <= names:
+        return "listmonk"
+    if "email" in names:
+        return "csv"
+    raise AudienceError(
+        f"cannot tell the format from the header {header[:8]}: expected an 'email' column "
+        "(generic CSV), 'Email Address' (Mailchimp) or uuid/email/attributes (listmonk)")
+
+
+def read_file(path: Path, fmt: str = "auto") -> Reader:
+    """A Reader over `path`; the header is checked now, the rows are read lazily."""
+    if fmt not in FORMATS:
+        raise AudienceError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    fh = open_text(path)
+    reader = csv.reader(fh)
+    try:
+        header = next(reader)
+    except StopIteration:
+        fh.close()
+        raise AudienceError(f"{path}: empty file, expected a header row") from None
+    except (csv.Error, UnicodeDecodeError) as e:
+        fh.close()
+        raise AudienceError(f"{path}: unreadable header: {e}") from None
+    detected = detect_format(header)
+    if fmt == "auto":
+        fmt = detected
+    parse = {"csv": _generic, "mailchimp": _mailchimp, "listmonk": _listmonk}[fmt]
+    keys = [h.strip() for h in header]
+    if fmt != "mailchimp":
+        keys = [k.lower() for k in keys]
+    if fmt == "csv" and "email" not in keys or fmt == "listmonk" and "email" not in keys:
+        fh.close()
+        raise AudienceError(f"{path}: no 'email' column in the header {header[:8]}")
+    if fmt == "mailchimp" and "Email Address" not in keys:
+        fh.close()
+        raise AudienceError(f"{path}: no 'Email Address' column: not a Mailchimp export")
+    return Reader(fmt, _rows(path, fh, reader, keys, parse))
+
+
+def _rows(path: Path, fh: io.TextIOWrapper, reader: Any, keys: list[str],
+          parse: Callable[[int, dict[str, str]], Row | Invalid]) -> Iterator[Row | Invalid]:
+    with fh:
+        line = 1
+        try:
+            for values in reader:
+                line = reader.line_num
+                if not any(v.strip() for v in values):
+                    continue  # blank lines are not rows
+                if len(values) > len(keys):
+                    yield Invalid(line, f"{len(values) - len(keys)} more fields than the header")
+                    continue
+                yield parse(line, dict(zip(keys, values, strict=False)))
+        except UnicodeDecodeError as e:
+            raise AudienceError(f"{path}: line {line + 1}: not valid text in this "
+                                f"encoding ({e.reason}); save the file as UTF-8") from None
+        except csv.Error as e:
+            raise AudienceError(f"{path}: line {reader.line_num}: malformed CSV: {e}") from None
+
+
+def _email(line: int, raw: str | None) -> str | Invalid:
+    raw = (raw or "").strip()
+    if not raw:
+        return Invalid(line, "email is empty")
+    try:
+        return normalise_email(raw)
+    except ValueError as e:
+        return Invalid(line, str(e))
+
+
+def split_values(value: str) -> list[str]:
+    sep = ";" if ";" in value else ","
+    return [v.strip() for v in value.split(sep) if v.strip()]
+
+
+def _attribute(key: str, value: str) -> Any:
+    return split_values(value) if key in LIST_ATTRIBUTES else value
+
+
+# -- generic CSV: email, name, status (optional), any attribute columns -------------------
+
+def _generic(line: int, record: dict[str, str]) -> Row | Invalid:
+    email = _email(line, record.get("email"))
+    if isinstance(email, Invalid):
+        return email
+    status = (record.get("status") or "").strip().lower() or None
+    if status in ("subscribed", "confirmed", "unconfirmed"):
+        status = None
+    if status not in FILE_STATUSES:
+        return Invalid(line, f"unknown status {status!r}")
+    attributes: dict[str, Any] = {}
+    extra = (record.get("attributes") or "").strip()
+    if extra:  # our own export keeps attributes without a column of their own as JSON
+        try:
+            attributes = json.loads(extra)
+        except json.JSONDecodeError as e:
+            return Invalid(line, f"attributes is not JSON: {e.msg} at character {e.pos}")
+        if not isinstance(attributes, dict):
+            return Invalid(line, "attributes must be a JSON object")
+    attributes.update({k: _attribute(k, v.strip()) for k, v in record.items()
+                       if k not in RESERVED_COLUMNS and k and v and v.strip()})
+    return Row(line, email, (record.get("name") or "").strip(), attributes, status)
+
+
+RESERVED_COLUMNS = ("email", "name", "status", "attributes", "lists")
+
+
+# -- Mailchimp audience export --------------------------------------------------------------
+
+MAILCHIMP_STANDARD = {
+    "Email Address", "First Name", "Last Name", "Address", "Phone Number", "Birthday",
+    "MEMBER_RATING", "OPTIN_TIME", "OPTIN_IP", "CONFIRM_TIME", "CONFIRM_IP", "LATITUDE",
+    "LONGITUDE", "GMTOFF", "DSTOFF", "TIMEZONE", "CC", "REGION", "LAST_CHANGED", "LEID",
+    "EUID", "NOTES", "TAGS", "UNSUB_TIME", "UNSUB_CAMPAIGN_TITLE", "UNSUB_CAMPAIGN_ID",
+    "UNSUB_REASON", "UNSUB_REASON_OTHER", "CLEAN_TIME", "CLEAN_CAMPAIGN_TITLE",
+    "CLEAN_CAMPAIGN_ID", "SSL_OPTIN",
+}
+# Merge fields and interest groups whose names say which of our attributes they fill.
+MAILCHIMP_ATTRIBUTES = {"role": "role", "profession": "role", "interests": "interests",
+                        "interest": "interests", "topics": "interests", "region": "region",
+                        "organisation": "organisation", "organization": "organisation",
+                        "company": "organisation", "institution": "organisation"}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _mailchimp_time(value: str | None) -> datetime | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _mailchimp(line: int, record: dict[str, str]) -> Row | Invalid:
+    email = _email(line, record.get("Email Address"))
+    if isinstance(email, Invalid):
+        return email
+    name = " ".join(p for p in ((record.get("First Name") or "").strip(),
+                                (record.get("Last Name") or "").strip()) if p)
+    attributes: dict[str, Any] = {}
+    for key, value in record.items():
+        value = (value or "").strip()
+        if not value or key in MAILCHIMP_STANDARD:
+            continue
+        target = MAILCHIMP_ATTRIBUTES.get(key.strip().lower(), _snake(key))
+        if not target:
+            continue
+        if target == "interests":
+            attributes[target] = [v.lower() for v in split_values(value)]
+        elif target in ("role", "region"):
+            attributes[target] = _snake(value).replace("_", "-")
+        else:
+            attributes[target] = value
+    tags = (record.get("TAGS") or "").strip()
+    if tags:  # exported as "tag one","tag two"
+        attributes["tags"] = sorted({t.strip() for t in next(csv.reader([tags])) if t.strip()})
+    if (record.get("CC") or "").strip():
+        attributes.setdefault("country", record["CC"].strip().upper())
+    status = None
+    if (record.get("UNSUB_TIME") or "").strip():
+        status = "unsubscribed"
+    elif (record.get("CLEAN_TIME") or "").strip():
+        status = "bounced"  # Mailchimp "cleans" addresses that hard-bounce
+    consent_at = _mailchimp_time(record.get("CONFIRM_TIME")) or _mailchimp_time(
+        record.get("OPTIN_TIME"))
+    ip = (record.get("CONFIRM_IP") or record.get("OPTIN_IP") or "").strip() or None
+    return Row(line, email, name, attributes, status, consent_at, ip)
+
+
+# -- listmonk export: uuid, email, name, attributes (JSON), status -------------------------
+
+def _listmonk(line: int, record: dict[str, str]) -> Row | Invalid:
+    email = _email(line, record.get("email"))
+    if isinstance(email, Invalid):
+        return email
+    raw = (record.get("attributes") or "").strip() or "{}"
+    try:
+        attributes = json.loads(raw)
+    except json.JSONDecodeError as e:
+        return Invalid(line, f"attributes is not JSON: {e.msg} at character {e.pos}")
+    if not isinstance(attributes, dict):
+        return Invalid(line, "attributes must be a JSON object")
+    status = "blocklisted" if (record.get("status") or "").strip() == "blocklisted" else None
+    for key in LIST_ATTRIBUTES:
+        if isinstance(attributes.get(key), str):
+            attributes[key] = split_values(attributes[key])
+    return Row(line, email, (record.get("name") or "").strip(), attributes, status)

@@ -1,0 +1,156 @@
+"""Idempotent, streaming upsert of import rows into one list.
+
+Rules a real list depends on: the same file twice changes nothing; nobody who
+unsubscribed or is suppressed is ever resubscribed; a bad row is reported with its line
+and the good ones still import; memory stays bounded whatever the file's size.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+
+from .formats import Invalid, Row
+from .model import ImportSummary, email_hash, email_key
+from .schema import consent_events, memberships, subscribers, suppressions
+
+CHUNK = 5000
+# Statuses a file can carry that suppress the address everywhere; "unsubscribed" in a
+# file only ends membership of the list being imported.
+SUPPRESS_FOR = {"bounced": "bounce", "blocklisted": "manual"}
+
+
+def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def import_rows(engine: Engine, rows: Iterable[Row | Invalid], list_name: str, *,
+                status: str, source: str, now: datetime) -> ImportSummary:
+    summary = ImportSummary()
+    reasons: Counter[str] = Counter()
+    for chunk in _chunks(rows, CHUNK):
+        valid: dict[str, Row] = {}
+        for row in chunk:
+            if isinstance(row, Invalid):
+                summary.invalid += 1
+                summary.errors.append((row.line, row.reason))
+                continue
+            key = email_key(row.email)
+            if key in valid:
+                reasons["duplicate address in the file"] += 1
+                summary.notes.append((row.line, f"{row.email}: duplicate of line "
+                                                f"{valid[key].line}, skipped"))
+                continue
+            valid[key] = row
+        with engine.begin() as conn:
+            _import_chunk(conn, valid, list_name, status, source, now, summary, reasons)
+    summary.skipped = sum(reasons.values())
+    summary.skip_reasons = dict(reasons)
+    return summary
+
+
+def _import_chunk(conn: Connection, rows: dict[str, Row], list_name: str, status: str,
+                  source: str, now: datetime, summary: ImportSummary,
+                  reasons: Counter[str]) -> None:
+    keys = list(rows)
+    hashes = {email_hash(k): k for k in keys}
+    existing = {r.email_key: r for r in conn.execute(
+        select(subscribers.c.id, subscribers.c.email_key, subscribers.c.name,
+               subscribers.c.attributes, subscribers.c.created_at)
+        .where(subscribers.c.email_key.in_(keys)))}
+    suppressed = {hashes[h] for h in conn.execute(
+        select(suppressions.c.email_hash).where(suppressions.c.email_hash.in_(list(hashes)))
+    ).scalars()}
+    member = {r.subscriber_id: r.status for r in conn.execute(
+        select(memberships.c.subscriber_id, memberships.c.status).where(
+            memberships.c.subscriber_id.in_([r.id for r in existing.values()]),
+            memberships.c.list_name == list_name))}
+
+    new_people, updates, joins, leaves, suppress = [], [], [], [], []
+    for key, row in rows.items():
+        found = existing.get(key)
+        if key in suppressed:
+            reasons["suppressed (unsubscribed, bounced or complained)"] += 1
+            continue
+        if row.status is not None:
+            # The file says this person left or bounced: record it, never subscribe.
+            reasons[f"{row.status} in the file"] += 1
+            if row.status in SUPPRESS_FOR:
+                suppress.append((key, SUPPRESS_FOR[row.status]))
+            if found is None:
+                if row.status == "unsubscribed":  # kept, so no later import re-adds them
+                    new_people.append(row)
+            elif member.get(found.id, "unsubscribed") != "unsubscribed":
+                leaves.append(found.id)
+            elif found.id not in member and row.status == "unsubscribed":
+                joins.append((found.id, row))
+            continue
+        if found is None:
+            new_people.append(row)
+            summary.added += 1
+            continue
+        if found.created_at == now:  # added earlier in this same import
+            reasons["duplicate address in the file"] += 1
+            continue
+        if member.get(found.id) == "unsubscribed":
+            reasons["previously unsubscribed from this list"] += 1
+            continue
+        merged = {**(found.attributes or {}), **row.attributes}
+        name = row.name or found.name
+        changed = merged != (found.attributes or {}) or name != found.name
+        if changed:
+            updates.append({"b_id": found.id, "b_name": name, "b_attributes": merged,
+                            "b_now": now})
+        if found.id not in member:
+            joins.append((found.id, row))
+        if changed or found.id not in member:
+            summary.updated += 1
+        else:
+            summary.unchanged += 1
+
+    if new_people:
+        inserted = conn.execute(
+            insert(subscribers).returning(subscribers.c.id, subscribers.c.email_key),
+            [{"email": r.email, "email_key": email_key(r.email), "email_hash": email_hash(r.email),
+              "name": r.name, "attributes": r.attributes, "created_at": now, "updated_at": now}
+             for r in new_people],
+        ).all()
+        ids = {k: i for i, k in inserted}
+        joins.extend((ids[email_key(r.email)], r) for r in new_people)
+    if updates:
+        conn.execute(
+            update(subscribers).where(subscribers.c.id == bindparam("b_id")).values(
+                name=bindparam("b_name"), attributes=bindparam("b_attributes"),
+                updated_at=bindparam("b_now")),
+            updates)
+    if joins:
+        conn.execute(insert(memberships), [
+            {"subscriber_id": sid, "list_name": list_name,
+             "status": "unsubscribed" if row.status == "unsubscribed" else status,
+             "changed_at": now, "consent_source": source,
+             "consent_at": row.consent_at or now, "consent_ip": row.consent_ip}
+            for sid, row in joins])
+    if leaves:
+        conn.execute(update(memberships).where(
+            memberships.c.subscriber_id.in_(leaves), memberships.c.list_name == list_name)
+            .values(status="unsubscribed", changed_at=now))
+        conn.execute(insert(consent_events), [
+            {"subscriber_id": sid, "list_name": list_name, "action": "unsubscribed",
+             "source": source, "at": now} for sid in leaves])
+    if suppress:
+        fresh = {}
+        for key, reason in suppress:
+            fresh.setdefault(email_hash(key), reason)
+        known = set(conn.execute(select(suppressions.c.email_hash).where(
+            suppressions.c.email_hash.in_(list(fresh)))).scalars())
+        rows_ = [{"email_hash": h, "reason": r, "note": source, "at": now}
+                 for h, r in fresh.items() if h not in known]
+        if rows_:
+            conn.execute(insert(suppressions), rows_)
