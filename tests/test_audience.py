@@ -1,0 +1,153 @@
+"""The audience: imports in every format, consent, suppression, privacy, segments."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import AudienceError
+from pipeline.store.store import Store
+from subscribers.cli import write_export
+from subscribers.formats import read_file
+from subscribers.store import Audience
+
+DATA = Path(__file__).parent / "data"
+NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+LATER = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def audience(store_url):
+    store = Store.open(store_url)
+    yield Audience(store.engine)
+    store.close()
+
+
+def load(audience, path, list_name="members", fmt="auto", now=NOW):
+    reader = read_file(path, fmt)
+    return audience.import_rows(reader.rows, list_name, status="confirmed",
+                                source=f"import:{path.name}", now=now)
+
+
+def test_messy_mailchimp_export_imports_with_the_exact_summary(audience):
+    summary = load(audience, DATA / "mailchimp_messy.csv")
+    assert summary.counts() == (5, 0, 0, 1, 3)
+    assert [line for line, _ in summary.errors] == [5, 6, 9]
+    assert "email is empty" in summary.errors[0][1]
+    assert "not-an-email" in summary.errors[1][1]
+    assert summary.notes == [(3, "ANA.SILVA@example.org: duplicate of line 2, skipped")]
+    ana = audience.get("Ana.Silva@example.org")
+    assert ana.name == "Ana Silva" and ana.lists == {"members": "confirmed"}
+    assert ana.attributes == {"role": "physician", "interests": ["liver", "lung"],
+                              "region": "europe", "organisation": "Hospital Santa Maria",
+                              "tags": ["speaker", "vip"], "country": "PT"}
+    assert audience.get("zoe.muller@example.com").name == "Zoë Müller"
+    assert audience.get("lan.nguyen@example.net").attributes["interests"] == [
+        "liver", "immuno-oncology"]
+    assert audience.get("kim.park@example.org") is not None  # padding spaces trimmed
+    consent = audience.show("ana.silva@example.org")["memberships"][0]
+    assert consent["consent_ip"] == "203.0.113.5"
+    assert consent["consent_at"] == datetime(2026, 1, 5, 10, 5, tzinfo=UTC)
+
+
+def test_importing_the_same_file_twice_changes_nothing(audience):
+    load(audience, DATA / "mailchimp_messy.csv")
+    again = load(audience, DATA / "mailchimp_messy.csv", now=LATER)
+    assert again.counts() == (0, 0, 5, 1, 3)
+
+
+def test_an_unsubscribed_export_is_honoured_and_never_undone(audience):
+    load(audience, DATA / "mailchimp_messy.csv")
+    summary = load(audience, DATA / "mailchimp_unsubscribed.csv", now=LATER)
+    assert summary.counts() == (0, 0, 0, 2, 0)
+    assert audience.get("kim.park@example.org").lists == {"members": "unsubscribed"}
+    assert audience.get("new.leaver@example.org").lists == {"members": "unsubscribed"}
+    # A later import of the subscribed export does not bring them back.
+    again = load(audience, DATA / "mailchimp_messy.csv", now=LATER)
+    assert again.skip_reasons["previously unsubscribed from this list"] == 1
+    eligible = {r.email for r in audience.resolve(["members"], [], "general")}
+    assert "kim.park@example.org" not in eligible and "new.leaver@example.org" not in eligible
+    assert len(eligible) == 4
+
+
+def test_listmonk_export(audience, tmp_path):
+    path = tmp_path / "listmonk.csv"
+    path.write_text(
+        'uuid,email,name,attributes,status,created_at,updated_at\n'
+        '5e1a,sam@example.org,Sam Lee,"{""role"": ""nurse"", ""interests"": [""kidney""]}",enabled,2026-01-01,2026-01-01\n'
+        '5e1b,blocked@example.org,Blocked,{},blocklisted,2026-01-01,2026-01-01\n'
+        '5e1c,broken@example.org,Broken,{not json,enabled,2026-01-01,2026-01-01\n')
+    summary = load(audience, path)
+    assert summary.counts() == (1, 0, 0, 1, 1)
+    assert summary.errors[0][0] == 4 and "not JSON" in summary.errors[0][1]
+    assert audience.get("sam@example.org").attributes == {"role": "nurse", "interests": ["kidney"]}
+    assert audience.is_suppressed("BLOCKED@example.org")
+
+
+def test_latin1_file_and_malformed_rows(audience, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("email,name,role\njose@example.org,José Núñez,fellow\n"
+                     "x@example.org,Too,Many,Fields\n".encode("latin-1"))
+    summary = load(audience, path)
+    assert summary.counts() == (1, 0, 0, 0, 1)
+    assert summary.errors == [(3, "1 more fields than the header")]
+    assert audience.get("jose@example.org").name == "José Núñez"
+
+
+def test_header_without_email_fails_clearly(audience, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("mail,name\na@example.org,A\n")
+    with pytest.raises(AudienceError, match="expected an 'email' column"):
+        read_file(path)
+
+
+def test_suppressed_people_are_never_imported_or_resolved(audience, tmp_path):
+    audience.suppress("zoe.muller@example.com", "complaint", "test", NOW)
+    summary = load(audience, DATA / "mailchimp_messy.csv")
+    assert summary.skip_reasons["suppressed (unsubscribed, bounced or complained)"] == 1
+    assert "zoe.muller@example.com" not in {r.email for r in audience.resolve(["members"], [], "g")}
+
+
+def test_forget_erases_everything_but_a_hashed_suppression(audience):
+    load(audience, DATA / "mailchimp_messy.csv")
+    assert audience.forget("Ana.Silva@example.org", LATER)
+    shown = audience.show("ana.silva@example.org")
+    assert shown["subscriber"] is None and shown["memberships"] == []
+    assert shown["suppression"]["reason"] == "forgotten"
+    assert "ana" not in json.dumps(shown["suppression"], default=str)
+    again = load(audience, DATA / "mailchimp_messy.csv", now=LATER)
+    assert again.added == 0 and audience.get("ana.silva@example.org") is None
+
+
+def test_double_opt_in_add_and_confirm(audience):
+    person, outcome = audience.add("New.Person@example.org", "digest", status="unconfirmed",
+                                   source="web", now=NOW, ip="192.0.2.1")
+    assert outcome == "added" and person.lists == {"digest": "unconfirmed"}
+    assert list(audience.resolve(["digest"], [], "general")) == []
+    assert audience.confirm("new.person@example.org", "digest", source="link", now=LATER)
+    assert [r.email for r in audience.resolve(["digest"], [], "general")] == [
+        "New.Person@example.org"]
+    assert audience.add("new.person@example.org", "digest", status="unconfirmed",
+                        source="web", now=LATER)[1] == "already"
+    audience.unsubscribe("new.person@example.org", None, source="test", now=LATER)
+    assert audience.add("new.person@example.org", "digest", status="unconfirmed",
+                        source="web", now=LATER)[1] == "refused"
+
+
+def test_export_round_trips(audience, tmp_path):
+    load(audience, DATA / "mailchimp_messy.csv")
+    load(audience, DATA / "mailchimp_unsubscribed.csv", now=LATER)
+    before = io.StringIO()
+    write_export(audience, "members", "csv", before)
+    path = tmp_path / "export.csv"
+    path.write_text(before.getvalue(), encoding="utf-8")
+    summary = load(audience, path, now=LATER)
+    assert summary.added == summary.updated == summary.invalid == 0
+    after = io.StringIO()
+    write_export(audience, "members", "csv", after)
+    assert after.getvalue() == before.getvalue()
+    assert len(before.getvalue().splitlines()) == 1 + 6

@@ -1,0 +1,106 @@
+"""Property tests: resolution puts every eligible subscriber in exactly one variant and
+nobody else; export then import changes nothing."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.store.db import make_engine
+from pipeline.store.schema import metadata
+from subscribers.cli import write_export
+from subscribers.formats import Row, read_file
+from subscribers.segments import Subject, assign_segment, compile_rule
+from subscribers.store import Audience
+
+NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+SEGMENTS = [
+    ("trainees", compile_rule({"role": ["resident", "fellow"]})),
+    ("liver", compile_rule({"interests": {"contains": "liver"}})),
+    ("eu-nurses", compile_rule({"all": [{"role": "nurse"}, {"region": "europe"}]})),
+    ("not-industry-lung", compile_rule({"not": {"role": "industry"},
+                                        "interests": {"contains": "lung"}})),
+]
+
+person = st.fixed_dictionaries({
+    "role": st.sampled_from(["physician", "resident", "fellow", "nurse", "industry"]),
+    "interests": st.lists(st.sampled_from(["liver", "lung", "kidney", "bone"]), max_size=3,
+                          unique=True),
+    "region": st.sampled_from(["europe", "north-america", "asia-pacific"]),
+    "fate": st.sampled_from(["confirmed", "confirmed", "unsubscribed", "suppressed",
+                             "unconfirmed", "other-list"]),
+    "name": st.text(alphabet="abcdéßø ", max_size=12),
+})
+
+
+def fresh_audience() -> Audience:
+    engine = make_engine("sqlite:///:memory:")
+    import subscribers.schema  # noqa: F401
+
+    metadata.create_all(engine)
+    return Audience(engine)
+
+
+def populate(audience: Audience, people: list[dict]) -> dict[str, dict]:
+    by_email = {}
+    rows = []
+    for i, p in enumerate(people):
+        email = f"Person{i}@Example.org"
+        by_email[email] = p
+        rows.append(Row(i + 2, email, p["name"].strip(),
+                        {"role": p["role"], "interests": p["interests"], "region": p["region"]}))
+    confirmed = [r for r, p in zip(rows, people, strict=True) if p["fate"] != "unconfirmed"
+                 and p["fate"] != "other-list"]
+    audience.import_rows(confirmed, "members", status="confirmed", source="t", now=NOW)
+    audience.import_rows([r for r, p in zip(rows, people, strict=True) if p["fate"] == "unconfirmed"],
+                         "members", status="unconfirmed", source="t", now=NOW)
+    audience.import_rows([r for r, p in zip(rows, people, strict=True) if p["fate"] == "other-list"],
+                         "other", status="confirmed", source="t", now=NOW)
+    for email, p in by_email.items():
+        if p["fate"] == "unsubscribed":
+            audience.unsubscribe(email.upper(), "members", source="t", now=NOW)
+        elif p["fate"] == "suppressed":
+            audience.suppress(email.lower(), "bounce", "t", NOW)
+    return by_email
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(person, max_size=40), st.sampled_from(["general", None]))
+def test_every_eligible_subscriber_gets_exactly_one_variant(people, default):
+    audience = fresh_audience()
+    by_email = populate(audience, people)
+    got = list(audience.resolve(["members"], SEGMENTS, default))
+    emails = [r.email for r in got]
+    assert len(emails) == len(set(emails)), "someone got two variants"
+    eligible = {e for e, p in by_email.items() if p["fate"] == "confirmed"}
+    expected = {}
+    for e in eligible:
+        p = by_email[e]
+        subject = Subject({"role": p["role"], "interests": p["interests"], "region": p["region"]},
+                          frozenset({"members"}))
+        segment = assign_segment(subject, SEGMENTS) or default
+        if segment:
+            expected[e] = segment
+    assert {r.email: r.segment for r in got} == expected
+    blocked = {e for e, p in by_email.items() if p["fate"] in ("unsubscribed", "suppressed")}
+    assert not blocked & set(emails)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(person, max_size=25))
+def test_export_then_import_changes_nothing(tmp_path_factory, people):
+    audience = fresh_audience()
+    populate(audience, people)
+    before = io.StringIO()
+    write_export(audience, "members", "csv", before)
+    path = tmp_path_factory.mktemp("export") / "members.csv"
+    path.write_text(before.getvalue(), encoding="utf-8")
+    summary = audience.import_rows(read_file(path).rows, "members", status="confirmed",
+                                   source="roundtrip", now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert (summary.added, summary.updated, summary.invalid) == (0, 0, 0)
+    after = io.StringIO()
+    write_export(audience, "members", "csv", after)
+    assert after.getvalue() == before.getvalue()
