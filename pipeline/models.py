@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 SECTIONS = ("news", "research", "events")
@@ -111,8 +112,9 @@ class RenderedVariant:
         return len(self.html.encode("utf-8"))
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
+    """One person in one send. (A NamedTuple: a send may make a million.)"""
+
     subscriber_id: int
     email: str
     first_name: str

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.errors import AudienceError
 
@@ -25,8 +25,9 @@ FORMATS = ("auto", "csv", "mailchimp", "listmonk")
 FILE_STATUSES = (None, "unsubscribed", "bounced", "blocklisted")
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
+    """One valid person from a file. (A NamedTuple: a million of them are made.)"""
+
     line: int
     email: str
     name: str
@@ -36,8 +37,7 @@ class Row:
     consent_ip: str | None = None
 
 
-@dataclass(frozen=True)
-class Invalid:
+class Invalid(NamedTuple):
     line: int
     reason: str
 
@@ -96,7 +96,6 @@ def read_file(path: Path, fmt: str = "auto") -> Reader:
     detected = detect_format(header)
     if fmt == "auto":
         fmt = detected
-    parse = {"csv": _generic, "mailchimp": _mailchimp, "listmonk": _listmonk}[fmt]
     keys = [h.strip() for h in header]
     if fmt != "mailchimp":
         keys = [k.lower() for k in keys]
@@ -106,11 +105,16 @@ def read_file(path: Path, fmt: str = "auto") -> Reader:
     if fmt == "mailchimp" and "Email Address" not in keys:
         fh.close()
         raise AudienceError(f"{path}: no 'Email Address' column: not a Mailchimp export")
+    if fmt == "csv":
+        parse = _generic_parser(keys)
+    else:
+        by_name = _mailchimp if fmt == "mailchimp" else _listmonk
+        parse = lambda line, values: by_name(line, dict(zip(keys, values, strict=False)))  # noqa: E731
     return Reader(fmt, _rows(path, fh, reader, keys, parse))
 
 
 def _rows(path: Path, fh: io.TextIOWrapper, reader: Any, keys: list[str],
-          parse: Callable[[int, dict[str, str]], Row | Invalid]) -> Iterator[Row | Invalid]:
+          parse: Callable[[int, list[str]], Row | Invalid]) -> Iterator[Row | Invalid]:
     with fh:
         line = 1
         try:
@@ -121,7 +125,9 @@ def _rows(path: Path, fh: io.TextIOWrapper, reader: Any, keys: list[str],
                 if len(values) > len(keys):
                     yield Invalid(line, f"{len(values) - len(keys)} more fields than the header")
                     continue
-                yield parse(line, dict(zip(keys, values, strict=False)))
+                if len(values) < len(keys):
+                    values = values + [""] * (len(keys) - len(values))
+                yield parse(line, values)
         except UnicodeDecodeError as e:
             raise AudienceError(f"{path}: line {line + 1}: not valid text in this "
                                 f"encoding ({e.reason}); save the file as UTF-8") from None
@@ -144,36 +150,46 @@ def split_values(value: str) -> list[str]:
     return [v.strip() for v in value.split(sep) if v.strip()]
 
 
-def _attribute(key: str, value: str) -> Any:
-    return split_values(value) if key in LIST_ATTRIBUTES else value
-
-
 # -- generic CSV: email, name, status (optional), any attribute columns -------------------
 
-def _generic(line: int, record: dict[str, str]) -> Row | Invalid:
-    email = _email(line, record.get("email"))
-    if isinstance(email, Invalid):
-        return email
-    status = (record.get("status") or "").strip().lower() or None
-    if status in ("subscribed", "confirmed", "unconfirmed"):
-        status = None
-    if status not in FILE_STATUSES:
-        return Invalid(line, f"unknown status {status!r}")
-    attributes: dict[str, Any] = {}
-    extra = (record.get("attributes") or "").strip()
-    if extra:  # our own export keeps attributes without a column of their own as JSON
-        try:
-            attributes = json.loads(extra)
-        except json.JSONDecodeError as e:
-            return Invalid(line, f"attributes is not JSON: {e.msg} at character {e.pos}")
-        if not isinstance(attributes, dict):
-            return Invalid(line, "attributes must be a JSON object")
-    attributes.update({k: _attribute(k, v.strip()) for k, v in record.items()
-                       if k not in RESERVED_COLUMNS and k and v and v.strip()})
-    return Row(line, email, (record.get("name") or "").strip(), attributes, status)
-
-
 RESERVED_COLUMNS = ("email", "name", "status", "attributes", "lists")
+
+
+def _generic_parser(keys: list[str]) -> Callable[[int, list[str]], Row | Invalid]:
+    """A row parser for this header; column positions are worked out once per file."""
+    email_at = keys.index("email")
+    name_at = keys.index("name") if "name" in keys else None
+    status_at = keys.index("status") if "status" in keys else None
+    json_at = keys.index("attributes") if "attributes" in keys else None
+    columns = [(i, k, k in LIST_ATTRIBUTES) for i, k in enumerate(keys)
+               if k and k not in RESERVED_COLUMNS]
+
+    def parse(line: int, values: list[str]) -> Row | Invalid:
+        email = _email(line, values[email_at])
+        if isinstance(email, Invalid):
+            return email
+        status = values[status_at].strip().lower() or None if status_at is not None else None
+        if status in ("subscribed", "confirmed", "unconfirmed"):
+            status = None
+        if status not in FILE_STATUSES:
+            return Invalid(line, f"unknown status {status!r}")
+        attributes: dict[str, Any] = {}
+        if json_at is not None and values[json_at].strip():
+            # Our own export keeps attributes without a column of their own as JSON.
+            try:
+                attributes = json.loads(values[json_at])
+            except json.JSONDecodeError as e:
+                return Invalid(line, f"attributes is not JSON: {e.msg} at character {e.pos}")
+            if not isinstance(attributes, dict):
+                return Invalid(line, "attributes must be a JSON object")
+        for i, key, many in columns:
+            value = values[i].strip()
+            if value:
+                attributes[key] = split_values(value) if many else value
+        name = values[name_at].strip() if name_at is not None else ""
+        return Row(line, email, name, attributes, status)
+
+    return parse
 
 
 # -- Mailchimp audience export --------------------------------------------------------------

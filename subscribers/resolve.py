@@ -7,9 +7,8 @@ it is computed once per distinct combination rather than once per person.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, and_, exists, select
 
@@ -17,13 +16,12 @@ from pipeline.models import Recipient
 
 from .model import first_name
 from .schema import memberships, subscribers, suppressions
-from .segments import Rule, Subject, assign_segment, referenced
+from .segments import Rule, Subject, referenced
 
 STREAM_ROWS = 5000
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """One eligible person and every segment they match, in priority order."""
 
     subscriber_id: int
@@ -66,29 +64,53 @@ def eligible_rows(engine: Engine, lists: Sequence[str]) -> Iterator[tuple[Any, .
             yield tuple(current)
 
 
+def matcher(segments: Sequence[tuple[str, Rule]]) -> Callable[[dict[str, Any], list[str]],
+                                                            tuple[str, ...]]:
+    """attributes, lists -> names of every matching segment in priority order, memoised
+    on exactly what the rules read (bounded, as free-form values could all differ)."""
+    attributes, uses_lists = referenced([rule for _, rule in segments])
+    reads = list(attributes.items())
+    memo: dict[Any, tuple[str, ...]] = {}
+
+    def matches(attrs: dict[str, Any], member_of: list[str]) -> tuple[str, ...]:
+        key: list[Any] = [frozenset(member_of) if uses_lists else None]
+        for a, by_value in reads:
+            value = attrs.get(a)
+            if not by_value:
+                key.append(value not in ("", None, []))
+            elif value.__class__ is list:
+                key.append(tuple(value))  # nested values are caught below
+            else:
+                key.append(value)
+        key_ = tuple(key)
+        try:
+            found = memo.get(key_)
+        except TypeError:  # an unhashable value (a list of lists, a dict)
+            key_ = tuple(_key_value(k) for k in key)
+            found = memo.get(key_)
+        if found is None:
+            subject = Subject(attributes=attrs, lists=frozenset(member_of))
+            found = tuple(n for n, rule in segments if rule.matches(subject))
+            if len(memo) < 100_000:
+                memo[key_] = found
+        return found
+
+    return matches
+
+
 def candidates(engine: Engine, lists: Sequence[str],
                segments: Sequence[tuple[str, Rule]]) -> Iterator[Candidate]:
-    attributes, uses_lists = referenced([rule for _, rule in segments])
-    memo: dict[Any, tuple[str, ...]] = {}
+    matches = matcher(segments)
     for sid, email, name, attrs, member_of in eligible_rows(engine, lists):
-        key = (tuple(_key_value(attrs.get(a)) for a in attributes),
-               frozenset(member_of) if uses_lists else None)
-        matches = memo.get(key)
-        if matches is None:
-            subject = Subject(attributes=attrs, lists=frozenset(member_of))
-            matches = tuple(n for n, rule in segments if rule.matches(subject))
-            if len(memo) < 100_000:  # bounded: free-form attributes could make every key new
-                memo[key] = matches
-        yield Candidate(sid, email, name, tuple(sorted(member_of)), matches)
+        yield Candidate(sid, email, name, tuple(sorted(member_of)), matches(attrs, member_of))
 
 
 def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, Rule]],
             default_segment: str | None) -> Iterator[Recipient]:
     """Every eligible subscriber exactly once, with the first segment that matches."""
-    for c in candidates(engine, lists, segments):
-        segment = c.matches[0] if c.matches else default_segment
+    matches = matcher(segments)
+    for sid, email, name, attrs, member_of in eligible_rows(engine, lists):
+        found = matches(attrs, member_of)
+        segment = found[0] if found else default_segment
         if segment:
-            yield Recipient(c.subscriber_id, c.email, first_name(c.name), segment, c.lists)
-
-
-__all__ = ["Candidate", "assign_segment", "candidates", "eligible_rows", "resolve"]
+            yield Recipient(sid, email, first_name(name), segment, tuple(member_of))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text
 
 from pipeline.store.schema import metadata
 from pipeline.store.types import UTCDateTime
@@ -14,7 +14,8 @@ subscribers = Table(
     Column("email", String(320), nullable=False),
     Column("email_key", String(320), nullable=False, unique=True),
     # sha256 of email_key: joins against the suppression list without exposing addresses.
-    Column("email_hash", String(64), nullable=False, index=True),
+    # No index of its own: lookups go the other way, through suppressions' primary key.
+    Column("email_hash", String(64), nullable=False),
     Column("name", Text, nullable=False, default=""),
     Column("attributes", JSON, nullable=False, default=dict),
     Column("created_at", UTCDateTime, nullable=False),
@@ -37,7 +38,8 @@ memberships = Table(
     Column("consent_source", Text, nullable=False, server_default=""),
     Column("consent_at", UTCDateTime),
     Column("consent_ip", String(64)),
-    Index("ix_memberships_list_name_status", "list_name", "status"),
+    # No (list, status) index: sends read memberships per subscriber (the primary key),
+    # and every extra index slows a large import.
 )
 
 consent_events = Table(

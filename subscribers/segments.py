@@ -151,17 +151,19 @@ def assign_segment(subject: Subject, segments: Sequence[tuple[str, Rule]]) -> st
     return None
 
 
-def referenced(rules: Sequence[Rule]) -> tuple[tuple[str, ...], bool]:
-    """The attributes the rules read, and whether any reads list membership: a
-    subscriber's segment depends on nothing else, which lets resolution memoise."""
-    attributes: set[str] = set()
+def referenced(rules: Sequence[Rule]) -> tuple[dict[str, bool], bool]:
+    """What the rules read: attribute -> whether its value matters (False when only
+    `exists` looks at it), and whether any rule reads list membership. A subscriber's
+    segment depends on nothing else, which lets resolution memoise."""
+    attributes: dict[str, bool] = {}
     uses_lists = False
     stack = list(rules)
     while stack:
         rule = stack.pop()
         if rule.kind == "attr":
-            attributes.add(rule.attribute)
+            attributes[rule.attribute] = attributes.get(rule.attribute, False) or (
+                rule.op != "exists")
         elif rule.kind == "list":
             uses_lists = True
         stack.extend(rule.children)
-    return tuple(sorted(attributes)), uses_lists
+    return dict(sorted(attributes.items())), uses_lists

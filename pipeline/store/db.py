@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -24,12 +25,18 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(url)
+        # orjson: JSON columns (subscriber attributes) are read and written per person,
+        # a million times in a large send; the stdlib json is several times slower.
+        engine = create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
     except (SQLAlchemyError, ImportError) as e:
         raise StoreError(f"cannot open store {url!r}: {e}") from e
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -40,6 +47,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # 64 MB of page cache (default 2 MB): the email index of a million-subscriber import
+    # stays in memory instead of being re-read page by page.
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

@@ -1,4 +1,5 @@
-"""subscribers.email_hash; consent (source, time, ip) on each membership
+"""subscribers.email_hash; consent (source, time, ip) on each membership; no
+(list, status) index on memberships (it slowed large imports and no query needs it)
 
 Revision ID: 0002
 Revises: 0001
@@ -27,8 +28,8 @@ def upgrade() -> None:
                      {"h": hashlib.sha256(key.encode("utf-8")).hexdigest(), "i": row_id})
     with op.batch_alter_table("subscribers") as batch:
         batch.alter_column("email_hash", existing_type=sa.String(64), nullable=False)
-        batch.create_index("ix_subscribers_email_hash", ["email_hash"])
     with op.batch_alter_table("memberships") as batch:
+        batch.drop_index("ix_memberships_list_name_status")
         batch.add_column(sa.Column("consent_source", sa.Text(), nullable=False,
                                    server_default=""))
         batch.add_column(sa.Column("consent_at", pipeline.store.types.UTCDateTime(timezone=True),
@@ -41,6 +42,6 @@ def downgrade() -> None:
         batch.drop_column("consent_ip")
         batch.drop_column("consent_at")
         batch.drop_column("consent_source")
+        batch.create_index("ix_memberships_list_name_status", ["list_name", "status"])
     with op.batch_alter_table("subscribers") as batch:
-        batch.drop_index("ix_subscribers_email_hash")
         batch.drop_column("email_hash")
