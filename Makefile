@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing into $(VENV) (log: $(VENV)/install.log)"
 	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1 \
-	  && $(BIN)/python -m pip install -e '.[test,postgres]' >> $(VENV)/install.log 2>&1 \
+	  && $(BIN)/python -m pip install -e '.[test,postgres,preview]' >> $(VENV)/install.log 2>&1 \
 	  || { tail -40 $(VENV)/install.log; exit 1; }
 	rm -f $(VENV)/.installed-* && touch $@
 

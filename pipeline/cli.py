@@ -90,8 +90,11 @@ def run(state: State, now: str | None) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the variants to.")
 @click.option("--now", help="Pretend it is this moment (to preview a future period).")
+@click.option("--png", is_flag=True,
+              help="Also screenshot each variant at 375 and 600 px wide (needs chromium).")
 @pass_state
-def preview(state: State, segments: tuple[str, ...], out_dir: Path, now: str | None) -> None:
+def preview(state: State, segments: tuple[str, ...], out_dir: Path, now: str | None,
+            png: bool) -> None:
     """Write the current draft's variants (HTML, text) to a folder and print their paths.
 
     When this period has no issue yet, one is composed (as a draft, nothing is sent).
@@ -99,7 +102,12 @@ def preview(state: State, segments: tuple[str, ...], out_dir: Path, now: str | N
     from .preview import write_preview
 
     config = state.config
-    for path in write_preview(config, out_dir, list(segments), parse_now(now, config)):
+    paths = write_preview(config, out_dir, list(segments), parse_now(now, config))
+    if png:
+        from .screenshots import screenshot
+
+        paths += screenshot([p for p in paths if p.suffix == ".html"])
+    for path in paths:
         click.echo(str(path))
 
 
@@ -152,6 +160,32 @@ def list_issues(state: State) -> None:
         sent = f"sent {issue.sent_at:%Y-%m-%d %H:%M} UTC" if issue.sent_at else ""
         console.print(f"{issue.id}  no. {issue.number:<4} {issue.status:<9} {sent}")
     store.close()
+
+
+@cli.command()
+@click.argument("issue_id")
+@click.option("--file", "note_file", type=click.File("r", encoding="utf-8"),
+              help="Read the note (Markdown) from this file ('-' for standard input).")
+@click.option("--text", "note_text", help="The note (Markdown) itself.")
+@pass_state
+def note(state: State, issue_id: str, note_file, note_text: str | None) -> None:
+    """Set the editor's note (Markdown) of a draft issue and re-render its variants.
+    An approved issue goes back to draft."""
+    from .job import render_issue
+    from .store.store import Store
+
+    if (note_file is None) == (note_text is None):
+        raise click.UsageError("give the note with exactly one of --file or --text")
+    text = note_file.read() if note_file is not None else note_text
+    store = Store.open(state.config.store_url)
+    try:
+        store.set_editor_note(issue_id, text, datetime.now(UTC))
+        issue = store.get_issue(issue_id)
+        variants = render_issue(state.config, store, issue)
+    finally:
+        store.close()
+    console.print(f"Note set on {issue_id} (now {issue.status}); "
+                  f"{len(variants)} variants re-rendered.")
 
 
 @cli.command()

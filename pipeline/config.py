@@ -46,6 +46,7 @@ class Newsletter(_Strict):
     base_url: str
     timezone: str = "UTC"
     language: str = "en"
+    society: str | None = None  # the publisher, shown in the footer (default: name)
     logo_url: str | None = None
     logo_alt: str | None = None
     subject: str = "{name} — {date}"
@@ -112,7 +113,23 @@ class ListDef(_Strict):
     double_opt_in: bool = False
 
 
-class Segment(_Strict):
+class VariantOptions(_Strict):
+    """How one segment's variant differs: section order, items per section, topics first."""
+
+    sections: list[Section] = Field(default_factory=lambda: ["news", "research", "events"],
+                                    min_length=1)
+    max_items: int | None = Field(default=None, ge=1, le=50)
+    prefer_topics: list[str] = Field(default_factory=list)
+
+    @field_validator("sections")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a section is listed twice")
+        return value
+
+
+class Segment(VariantOptions):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str = ""
     where: dict[str, Any] | None = None
@@ -178,6 +195,7 @@ class Config(_Strict):
     segments: list[Segment] = Field(default_factory=list)
     # The segment that takes everyone no rule matched; "" turns the catch-all off.
     default_segment: str = "general"
+    default_variant: VariantOptions = VariantOptions()
     path: Path = Path("config.toml")
 
     @model_validator(mode="after")
@@ -192,6 +210,12 @@ class Config(_Strict):
                 if name in seen:
                     raise ValueError(f"{label}: the name {name!r} is used twice")
                 seen.add(name)
+        known = set(self.topics)
+        for i, seg in enumerate(self.segments):
+            unknown = [t for t in seg.prefer_topics if t not in known]
+            if unknown:
+                raise ValueError(f"segments[{i}].prefer_topics: {unknown[0]!r} is not a topic "
+                                 f"in [topics] (known: {', '.join(sorted(known)) or 'none'})")
         if self.default_segment in {s.name for s in self.segments}:
             raise ValueError(
                 f"default_segment: {self.default_segment!r} is also a configured segment name"
@@ -237,6 +261,12 @@ class Config(_Strict):
     def variant_names(self) -> list[str]:
         names = [s.name for s in self.segments]
         return names + ([self.default_segment] if self.default_segment else [])
+
+    def variant_options(self, segment: str) -> VariantOptions:
+        for s in self.segments:
+            if s.name == segment:
+                return s
+        return self.default_variant
 
     def list_def(self, name: str) -> ListDef:
         for entry in self.lists:

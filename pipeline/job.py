@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.generator import BytesGenerator
-from io import BytesIO
 
 from subscribers.store import Audience
 from subscribers.tokens import Tokens, secret_key
@@ -16,7 +14,7 @@ from subscribers.tokens import Tokens, secret_key
 from .compose import compose_issue, period_for
 from .config import Config
 from .deliver import Backend
-from .deliver.message import build_message, personal_values
+from .deliver.message import build_message, message_bytes, personal_values
 from .deliver.outbox import OutboxBackend
 from .deliver.send import send_issue
 from .errors import ConfigError
@@ -26,9 +24,17 @@ from .render import render_variant
 from .render.context import Audience as VariantAudience
 from .render.context import build_context
 from .store.store import Store
+from .variants import Overrides, VariantSpec, plan_variant
 
 
-def render_issue(config: Config, store: Store, issue: Issue) -> list[RenderedVariant]:
+def variant_spec(config: Config, segment: str) -> VariantSpec:
+    options = config.variant_options(segment)
+    return VariantSpec(order=tuple(options.sections), max_items=options.max_items,
+                       prefer_topics=frozenset(options.prefer_topics))
+
+
+def render_issue(config: Config, store: Store, issue: Issue,
+                 overrides: Overrides | None = None) -> list[RenderedVariant]:
     """Render every variant of `issue` from its stored sections; store and return them."""
     sections = store.issue_sections(issue.id)
     list_titles = [entry.title for entry in config.lists]
@@ -36,7 +42,8 @@ def render_issue(config: Config, store: Store, issue: Issue) -> list[RenderedVar
     rendered = []
     for segment in config.variant_names:
         audience = VariantAudience(segment, descriptions.get(segment, ""), list_titles)
-        context = build_context(config, issue, sections, audience)
+        planned = plan_variant(sections, variant_spec(config, segment), overrides or Overrides())
+        context = build_context(config, issue, planned, audience)
         rendered.append(render_variant(config.resolve(config.render.templates), segment, context))
     store.save_variants(issue.id, rendered, datetime.now(UTC))
     return rendered
@@ -66,12 +73,10 @@ def build_issue(config: Config, store: Store, now: datetime) -> tuple[Issue | No
     return issue, since
 
 
-def message_bytes(config: Config, tokens: Tokens, now: datetime,
-                  variant: RenderedVariant, recipient: Recipient) -> bytes:
+def recipient_message(config: Config, tokens: Tokens, now: datetime,
+                      variant: RenderedVariant, recipient: Recipient) -> bytes:
     personal = personal_values(config, tokens, recipient.email, recipient.first_name)
-    buffer = BytesIO()
-    BytesGenerator(buffer).flatten(build_message(config, variant, recipient, personal, now))
-    return buffer.getvalue()
+    return message_bytes(build_message(config, variant, recipient, personal, now))
 
 
 def make_backend(config: Config, now: datetime) -> Backend:
@@ -80,7 +85,7 @@ def make_backend(config: Config, now: datetime) -> Backend:
         tokens = Tokens(secret_key(required=False))
         return OutboxBackend(
             config.resolve(config.delivery.outbox_dir),
-            lambda v, r: message_bytes(config, tokens, now, v, r), now,
+            lambda v, r: recipient_message(config, tokens, now, v, r), now,
         )
     raise ConfigError(f"{config.path}: delivery.backend: {backend!r} is not available yet "
                       "in this version; use \"outbox\"")
@@ -147,9 +152,14 @@ def _segment_rows(config: Config, store: Store, issue: Issue, report: RunReport,
                   variants: list[RenderedVariant] | None = None) -> None:
     variants = variants or store.get_variants(issue.id)
     delivered = store.delivered_count(issue.id)
-    items = sum(len(v) for v in store.issue_sections(issue.id).values())
+    sections = store.issue_sections(issue.id)
+
+    def items(segment: str) -> int:
+        return sum(len(v) for v in plan_variant(sections, variant_spec(config, segment)).values())
+
     report.segments = [
-        SegmentReport(v.segment, delivered.get(v.segment, 0), v.subject, v.html_bytes, items)
+        SegmentReport(v.segment, delivered.get(v.segment, 0), v.subject, v.html_bytes,
+                      items(v.segment))
         for v in sorted(variants, key=lambda v: config.variant_names.index(v.segment)
                         if v.segment in config.variant_names else 999)
     ]

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from subscribers.tokens import Tokens, secret_key
+
 from .compose import period_for
 from .config import Config
+from .deliver.message import fill, personal_values
 from .errors import InsightsError
 from .gather import gather
 from .job import build_issue, render_issue
@@ -44,11 +47,15 @@ def write_preview(config: Config, out_dir: Path, segments: Sequence[str],
     finally:
         store.close()
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Editors see the email as a reader would: placeholders filled for a sample reader.
+    sample = personal_values(config, Tokens(secret_key(required=False)),
+                             "reader@example.org", "Alex")
     written = []
     for v in variants:
         if segments and v.segment not in segments:
             continue
-        for suffix, body in ((".html", v.html), (".txt", v.text)):
+        for suffix, body in ((".html", fill(v.html, sample.values)),
+                             (".txt", fill(v.text, sample.values))):
             path = out_dir / f"{issue.id}-{v.segment}{suffix}"
             path.write_text(body, encoding="utf-8")
             written.append(path)

@@ -15,9 +15,16 @@ from ..config import Config
 from ..models import Recipient, RenderedVariant
 from ..render.context import PLACEHOLDERS
 
-# CRLF line ends as on the wire; long header lines are kept whole rather than folded into
-# RFC 2047 encoded-words, which mail clients do not accept in List-Unsubscribe.
-MESSAGE_POLICY = SMTP.clone(max_line_length=998)
+# Bodies are encoded with SMTP's 78-column lines (quoted-printable stays within 76);
+# when written out, long header lines are kept whole rather than folded into RFC 2047
+# encoded-words, which clients do not accept in List-Unsubscribe. See `message_bytes`.
+MESSAGE_POLICY = SMTP
+WIRE_POLICY = SMTP.clone(max_line_length=998)
+
+
+def message_bytes(msg: EmailMessage) -> bytes:
+    """The message as it goes on the wire."""
+    return msg.as_bytes(policy=WIRE_POLICY)
 
 
 @dataclass(frozen=True)

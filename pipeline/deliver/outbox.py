@@ -21,6 +21,7 @@ from pathlib import Path
 from ..errors import DeliveryError
 from ..models import Recipient, RenderedVariant
 from . import BatchOutcome
+from .message import message_bytes
 
 MessageFactory = Callable[[RenderedVariant, Recipient], bytes]
 
@@ -76,10 +77,11 @@ class OutboxBackend:
 
     def send_message(self, message: EmailMessage) -> str:
         folder = self.root / "transactional"
-        name = f"{self.now:%Y%m%dT%H%M%S}-{hashlib.sha256(bytes(message)).hexdigest()[:12]}.eml"
+        data = message_bytes(message)
+        name = f"{self.now:%Y%m%dT%H%M%S}-{hashlib.sha256(data).hexdigest()[:12]}.eml"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            write_atomically(folder / name, bytes(message))
+            write_atomically(folder / name, data)
         except OSError as e:
             raise DeliveryError(f"cannot write to outbox {folder}: {e.strerror}") from e
         return str(folder / name)

@@ -40,9 +40,15 @@ def text_to_html(text: str) -> str:
     return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
 
 
+_BLOCK = re.compile(r"<(?:/?(?:p|div|li|ul|ol|h[1-6]|blockquote|tr|table)\b[^>]*|br\s*/?)>",
+                    re.IGNORECASE)
+
+
 def html_to_text(fragment: str) -> str:
-    """The visible text of a fragment, whitespace collapsed (for summaries, subjects)."""
-    stripped = nh3.clean(fragment, tags=set(), clean_content_tags={"script", "style"})
+    """The visible text of a fragment, whitespace collapsed (for summaries, subjects).
+    Block boundaries become spaces, so "<p>a</p><p>b</p>" reads "a b", not "ab"."""
+    spaced = _BLOCK.sub(lambda m: " " + m.group(0) + " ", fragment)
+    stripped = nh3.clean(spaced, tags=set(), clean_content_tags={"script", "style"})
     return _SPACES.sub(" ", html.unescape(stripped)).strip()
 
 

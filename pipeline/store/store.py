@@ -320,6 +320,22 @@ class Store:
             state = f"is {issue.status}" if issue else "does not exist"
             raise StoreError(f"issue {issue_id} {state}; only a draft can be approved")
 
+    def set_editor_note(self, issue_id: str, note: str, now: datetime) -> None:
+        """Change the editor's note. Any change returns an approved issue to draft: what
+        was approved is no longer what would be sent."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(issues).where(issues.c.id == issue_id,
+                                     issues.c.status.in_(["draft", "approved"]))
+                .values(editor_note=note, status="draft", approved_by=None, approved_at=None,
+                        updated_at=now)
+            ).rowcount
+        if changed != 1:
+            issue = self.get_issue(issue_id)
+            state = f"is {issue.status}" if issue else "does not exist"
+            raise StoreError(f"issue {issue_id} {state}; only a draft or approved issue "
+                             "can be edited")
+
     # -- variants ------------------------------------------------------------------------
 
     def save_variants(self, issue_id: str, rendered: Sequence[RenderedVariant],
