@@ -92,11 +92,37 @@ class Store(_Strict):
     url: str = "sqlite:///var/insights.db"
 
 
+class SendGridOptions(_Strict):
+    # The API key is never here: it comes from SENDGRID_API_KEY.
+    host: str = "https://api.sendgrid.com"
+    timeout: float = Field(default=30.0, gt=0)
+    asm_group_id: int | None = Field(default=None, ge=1)  # unsubscribe group, if used
+    sandbox_mode: bool = False
+    click_tracking: bool = False
+    open_tracking: bool = False
+    ip_pool_name: str | None = None
+
+
+class SmtpOptions(_Strict):
+    # The password is never here: it comes from INSIGHTS_SMTP_PASSWORD.
+    host: str = "localhost"
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    timeout: float = Field(default=30.0, gt=0)
+
+
 class Delivery(_Strict):
     backend: Literal["outbox", "sendgrid", "smtp"] = "outbox"
     outbox_dir: Path = Path("outbox")
     # When true, `run` composes and stops at draft until an editor approves.
     require_approval: bool = False
+    batch_size: int = Field(default=1000, ge=1, le=1000)  # SendGrid's personalization cap
+    concurrency: int = Field(default=4, ge=1, le=32)  # batches in flight at once
+    max_retries: int = Field(default=5, ge=0, le=20)  # for 5xx and connection errors
+    backoff: float = Field(default=1.0, ge=0)  # seconds before the first retry
+    sendgrid: SendGridOptions = SendGridOptions()
+    smtp: SmtpOptions = SmtpOptions()
 
 
 class Source(_Strict):

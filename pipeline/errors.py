@@ -51,3 +51,36 @@ class ImportRowError(AudienceError):
         super().__init__(f"line {line}: {reason}")
         self.line = line
         self.reason = reason
+
+
+# -- delivery outcomes a backend reports for one batch -------------------------------------
+
+class BatchRejected(DeliveryError):
+    """The provider refused this batch (HTTP 400): retrying the same request cannot help."""
+
+
+class BatchTooLarge(DeliveryError):
+    """The provider refused the batch's size (HTTP 413): split it and send the halves."""
+
+
+class RateLimited(DeliveryError):
+    """Too many requests (HTTP 429): wait `retry_after` seconds and send again."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientFailure(DeliveryError):
+    """Nothing was delivered (5xx, connection refused): safe to send again later."""
+
+
+class OutcomeUnknown(DeliveryError):
+    """The request went out and no answer came back: it may or may not have been sent.
+    Never resent without the operator's decision (`insights send --resolve-unknown`)."""
+
+
+class AuthFailed(DeliveryError):
+    """The provider refused our credentials (HTTP 401/403): stop the whole send."""
+
+    exit_code = 3

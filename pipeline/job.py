@@ -16,6 +16,7 @@ from .config import Config
 from .deliver import Backend
 from .deliver.message import build_message, message_bytes, personal_values
 from .deliver.outbox import OutboxBackend
+from .deliver.payload import mail_body
 from .deliver.send import send_issue
 from .errors import ConfigError
 from .gather import gather
@@ -85,10 +86,16 @@ def make_backend(config: Config, now: datetime) -> Backend:
         tokens = Tokens(secret_key(required=False))
         return OutboxBackend(
             config.resolve(config.delivery.outbox_dir),
-            lambda v, r: recipient_message(config, tokens, now, v, r), now,
+            lambda v, r: recipient_message(config, tokens, now, v, r),
+            lambda issue_id, batch_id, v, rs: mail_body(config, tokens, issue_id, batch_id, v, rs),
+            now,
         )
+    if backend == "sendgrid":
+        from .deliver.sendgrid import SendGridBackend
+
+        return SendGridBackend(config, Tokens(secret_key(required=True)))
     raise ConfigError(f"{config.path}: delivery.backend: {backend!r} is not available yet "
-                      "in this version; use \"outbox\"")
+                      "in this version; use \"outbox\" or \"sendgrid\"")
 
 
 def run_weekly(config: Config, now: datetime | None = None, *,

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, select, update
 
 from pipeline.errors import AudienceError
 from pipeline.models import Recipient
@@ -39,6 +39,23 @@ class Audience:
     def candidates(self, lists: Sequence[str],
                    segments: Sequence[tuple[str, Rule]]) -> Iterator[resolve.Candidate]:
         return resolve.candidates(self.engine, lists, segments)
+
+    def still_eligible(self, subscriber_ids: Sequence[int], lists: Sequence[str]) -> set[int]:
+        """Which of these people may still be mailed right now: confirmed on one of the
+        lists and not suppressed. Asked right before each batch goes, so an unsubscribe
+        made during a long send is honoured by the next batch."""
+        if not subscriber_ids:
+            return set()
+        query = (
+            select(subscribers.c.id)
+            .join(memberships, and_(memberships.c.subscriber_id == subscribers.c.id,
+                                    memberships.c.status == "confirmed",
+                                    memberships.c.list_name.in_(list(lists))))
+            .where(subscribers.c.id.in_(list(subscriber_ids)),
+                   ~exists().where(suppressions.c.email_hash == subscribers.c.email_hash))
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
 
     def export(self, list_name: str | None) -> Iterator[dict[str, Any]]:
         """Everyone (on a list), with name, attributes and list statuses, in id order;

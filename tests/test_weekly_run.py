@@ -136,10 +136,8 @@ class CrashAfter(Exception):
 
 
 def test_crash_mid_send_resumes_without_duplicates(project, monkeypatch):
-    edit_config(project, "require_approval = false", "require_approval = false")
-    import pipeline.deliver.send as send_module
-
-    monkeypatch.setattr(send_module, "BATCH_SIZE", 20)
+    edit_config(project, "require_approval = false",
+                "require_approval = false\nbatch_size = 20\nconcurrency = 1")
     original = OutboxBackend.send_batch
     calls = {"n": 0}
 
@@ -156,7 +154,9 @@ def test_crash_mid_send_resumes_without_duplicates(project, monkeypatch):
     store = Store.open(config.store_url)
     assert store.get_issue("2026-W48").status == "sending"
     states = Counter(b.state for b in store.batches("2026-W48"))
-    assert states == {"accepted": 3, "in_flight": 1}
+    # The batch being sent when the "power cut" hit stays in flight; batches already
+    # handed to the worker may have finished; the rest wait as pending.
+    assert states["in_flight"] == 1 and states["accepted"] >= 3
     store.close()
 
     report = run_weekly(config, MONDAY + timedelta(minutes=5))

@@ -3,7 +3,8 @@
 outbox/<issue-id>/
     <segment>.html / .txt     the variant as rendered, placeholders intact
     <segment>.eml             a complete message as the first recipient would receive it
-    batches/<segment>-NNNN.csv  each batch's recipients (rewritten whole on a resend)
+    batches/<segment>-NNNN.json  the exact SendGrid request body of each batch
+                                 (rewritten whole if the batch is sent again)
     manifest.csv              every recipient of the issue: email, segment, batch
 outbox/transactional/<time>-<hash>.eml   one-off messages (double opt-in confirmations)
 """
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from ..errors import DeliveryError
 from ..models import Recipient, RenderedVariant
@@ -24,6 +27,7 @@ from . import BatchOutcome
 from .message import message_bytes
 
 MessageFactory = Callable[[RenderedVariant, Recipient], bytes]
+BodyFactory = Callable[[str, int, RenderedVariant, Sequence[Recipient]], dict[str, Any]]
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -38,10 +42,13 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 class OutboxBackend:
     name = "outbox"
+    idempotent = True  # sending a batch again rewrites the same file
 
-    def __init__(self, root: Path, make_message: MessageFactory, now: datetime) -> None:
+    def __init__(self, root: Path, make_message: MessageFactory, make_body: BodyFactory,
+                 now: datetime) -> None:
         self.root = root
         self.make_message = make_message
+        self.make_body = make_body
         self.now = now
         self._samples: set[str] = set()
 
@@ -61,12 +68,10 @@ class OutboxBackend:
     def send_batch(self, issue_id: str, batch_id: int, seq: int, variant: RenderedVariant,
                    recipients: Sequence[Recipient]) -> BatchOutcome:
         folder = self.folder(issue_id)
-        lines = ["email,segment,batch"] + [
-            f"{_csv_field(r.email)},{variant.segment},{batch_id}" for r in recipients
-        ]
+        body = self.make_body(issue_id, batch_id, variant, recipients)
         try:
-            write_atomically(folder / "batches" / f"{variant.segment}-{seq:04d}.csv",
-                             ("\n".join(lines) + "\n").encode("utf-8"))
+            write_atomically(folder / "batches" / f"{variant.segment}-{seq:04d}.json",
+                             json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8"))
             sample = folder / f"{variant.segment}.eml"
             if recipients and variant.segment not in self._samples and not sample.exists():
                 write_atomically(sample, self.make_message(variant, recipients[0]))
@@ -89,16 +94,15 @@ class OutboxBackend:
     def finish(self, issue_id: str) -> str:
         folder = self.folder(issue_id)
         rows = []
-        for part in sorted((folder / "batches").glob("*.csv")):
-            with part.open(newline="", encoding="utf-8") as fh:
-                rows.extend(csv.DictReader(fh))
+        for part in sorted((folder / "batches").glob("*.json")):
+            body = json.loads(part.read_text(encoding="utf-8"))
+            segment = body["custom_args"]["segment"]
+            batch = body["custom_args"]["batch_id"]
+            rows.extend({"email": p["to"][0]["email"], "segment": segment, "batch": batch}
+                        for p in body["personalizations"])
         with (folder / ".manifest.tmp").open("w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=["email", "segment", "batch"])
             writer.writeheader()
             writer.writerows(sorted(rows, key=lambda r: (r["segment"], r["email"])))
         os.replace(folder / ".manifest.tmp", folder / "manifest.csv")
         return str(folder)
-
-
-def _csv_field(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\n') else value

@@ -1,85 +1,226 @@
-"""Send an issue through the ledger, so nothing is sent twice and nobody is skipped.
+"""Send an issue through the ledger: nothing is sent twice and nobody is skipped.
 
-Protocol per batch: record the batch and its recipients (pending) -> mark in_flight ->
-hand to the backend -> mark accepted (or failed). A rerun resumes: accepted batches are
-never sent again; batches left pending or in_flight by a crash are sent again when the
-backend is idempotent (the outbox), and held for the operator otherwise.
+Per batch: record the batch and its recipients (pending) -> re-check who may still be
+mailed -> mark in_flight -> hand to the backend -> accepted | failed | unknown. A rerun
+resumes: accepted batches never go again; pending ones go; a batch left in flight by a
+crash is resent only by idempotent backends (the outbox) and otherwise held as unknown
+until the operator decides (`insights send --resolve-unknown resend|skip`).
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import threading
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from subscribers.store import Audience
 
 from ..config import Config
-from ..errors import DeliveryError
+from ..errors import (
+    AuthFailed,
+    BatchRejected,
+    BatchTooLarge,
+    DeliveryError,
+    OutcomeUnknown,
+    RateLimited,
+    TransientFailure,
+)
 from ..models import Issue, Recipient, RenderedVariant
 from ..store.store import Batch, Store
 from . import Backend
+from .gate import check_issue
 
-BATCH_SIZE = 1000
+log = logging.getLogger("insights.send")
+MAX_RATE_LIMIT_WAITS = 20
 
 
 @dataclass
 class SendResult:
     delivered: dict[str, int] = field(default_factory=dict)  # segment -> recipients
-    failed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # batches refused (400)
+    unknown: list[str] = field(default_factory=list)  # held for the operator
+    paused: str | None = None  # why the send stopped early (resumable)
+    skipped: int = 0  # recipients who left or were suppressed during the send
     output: str = ""
 
     @property
     def complete(self) -> bool:
-        return not self.failed
+        return not (self.failed or self.unknown or self.paused)
+
+
+class _Stop(Exception):
+    """Stop handing out batches (auth failure, or transient failures persisting)."""
 
 
 def _recipient(row: dict) -> Recipient:
     return Recipient(row["subscriber_id"], row["email"], row["first_name"], row["segment"])
 
 
+@dataclass
+class Sender:
+    config: Config
+    store: Store
+    audience: Audience
+    issue: Issue
+    variants: dict[str, RenderedVariant]
+    backend: Backend
+    clock: Callable[[], datetime]
+    result: SendResult = field(default_factory=SendResult)
+    stopped: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def lists(self) -> list[str]:
+        return [entry.name for entry in self.config.lists]
+
+    def go(self, batch: Batch) -> None:
+        """Deliver one recorded batch; every outcome ends in the ledger."""
+        if self.stopped.is_set():
+            return
+        variant = self.variants.get(batch.segment)
+        if variant is None:
+            raise DeliveryError(f"issue {self.issue.id} has no variant for segment "
+                                f"{batch.segment!r}; run `insights preview` to re-render")
+        rows = self.store.batch_recipients(batch.id)
+        eligible = self.audience.still_eligible([r["subscriber_id"] for r in rows], self.lists)
+        gone = [r["subscriber_id"] for r in rows if r["subscriber_id"] not in eligible]
+        if gone:
+            self.store.set_recipients_state(batch.id, "skipped", subscriber_ids=gone,
+                                            note="unsubscribed or suppressed before sending")
+            with self.lock:
+                self.result.skipped += len(gone)
+        recipients = [_recipient(r) for r in rows if r["subscriber_id"] in eligible]
+        if not recipients:
+            self.store.finish_batch(batch.id, self.clock(), None)
+            return
+        self.store.set_batch_state(batch.id, "in_flight", self.clock())
+        self._attempt(batch, variant, recipients)
+
+    def _attempt(self, batch: Batch, variant: RenderedVariant,
+                 recipients: Sequence[Recipient]) -> None:
+        delivery = self.config.delivery
+        transient = waits = 0
+        while True:
+            try:
+                outcome = self.backend.send_batch(self.issue.id, batch.id, batch.seq, variant,
+                                                  recipients)
+            except RateLimited as e:
+                waits += 1
+                if waits > MAX_RATE_LIMIT_WAITS:
+                    return self._pause(batch, f"still rate limited after {waits - 1} waits")
+                log.info("batch %s: rate limited, waiting %.1f s", batch.id, e.retry_after)
+                time.sleep(e.retry_after)
+                continue
+            except TransientFailure as e:
+                transient += 1
+                if transient > delivery.max_retries:
+                    return self._pause(batch, f"{e} (after {transient} tries)")
+                delay = delivery.backoff * 2 ** (transient - 1)
+                time.sleep(delay + random.uniform(0, delay))  # jitter spreads retries
+                continue
+            except OutcomeUnknown as e:
+                self.store.set_batch_state(batch.id, "unknown", self.clock(), error=str(e))
+                with self.lock:
+                    self.result.unknown.append(f"batch {batch.id} ({batch.segment}): {e}")
+                return None
+            except BatchTooLarge:
+                for half in self.store.split_batch(batch, self.clock()):
+                    self.go(half)
+                return None
+            except BatchRejected as e:
+                self.store.set_batch_state(batch.id, "failed", self.clock(), error=str(e))
+                with self.lock:
+                    self.result.failed.append(f"batch {batch.id} ({batch.segment}): {e}")
+                return None
+            except AuthFailed:
+                self.store.set_batch_state(batch.id, "pending", self.clock())
+                self.stopped.set()
+                raise
+            self.store.finish_batch(batch.id, self.clock(), outcome.message_id)
+            return None
+
+    def _pause(self, batch: Batch, why: str) -> None:
+        # Nothing was delivered for this batch: back to pending, picked up by the next run.
+        self.store.set_batch_state(batch.id, "pending", self.clock(), error=why)
+        with self.lock:
+            self.result.paused = f"batch {batch.id} ({batch.segment}): {why}"
+        self.stopped.set()
+
+
 def send_issue(
     config: Config, store: Store, audience: Audience, issue: Issue,
     variants: Sequence[RenderedVariant], backend: Backend, clock: Callable[[], datetime],
-    batch_size: int = BATCH_SIZE,
+    *, resolve_unknown: str | None = None, retry_failed: bool = False,
 ) -> SendResult:
-    by_segment = {v.segment: v for v in variants}
-    result = SendResult()
+    problems = check_issue(config, variants)
+    if problems:
+        raise DeliveryError(f"issue {issue.id} fails the pre-send check: " + "; ".join(problems))
     allowed = ("approved", "sending") if config.delivery.require_approval else (
         "draft", "approved", "sending")
     store.set_issue_status(issue.id, "sending", clock(), expect=allowed)
     backend.prepare(issue.id, variants)
+    sender = Sender(config, store, audience, issue, {v.segment: v for v in variants}, backend,
+                    clock)
+    idempotent = getattr(backend, "idempotent", False)
 
-    def go(batch: Batch, recipients: Sequence[Recipient]) -> None:
-        variant = by_segment.get(batch.segment)
-        if variant is None:
-            raise DeliveryError(f"issue {issue.id} has no rendered variant for segment "
-                                f"{batch.segment!r}; run `insights preview` to re-render")
-        store.set_batch_state(batch.id, "in_flight", clock())
+    # 1. What an earlier run left behind.
+    for batch in store.batches(issue.id, ["in_flight"]):
+        if not idempotent:  # the request may have gone out: only the operator may decide
+            store.set_batch_state(batch.id, "unknown", clock(),
+                                  error="interrupted while in flight (crash or kill)")
+    resume: list[Batch] = store.batches(issue.id, ["pending", "in_flight"])
+    if retry_failed:
+        resume += store.batches(issue.id, ["failed"])
+    for batch in store.batches(issue.id, ["unknown"]):
+        if resolve_unknown == "resend":
+            resume.append(batch)
+        elif resolve_unknown == "skip":
+            store.finish_batch(batch.id, clock(), "operator: assumed delivered")
+        else:
+            sender.result.unknown.append(f"batch {batch.id} ({batch.segment}): {batch.error}")
+    for batch in store.batches(issue.id, ["failed"]):
+        if not retry_failed:
+            sender.result.failed.append(f"batch {batch.id} ({batch.segment}): {batch.error}")
+
+    # 2. Resumed batches, then everyone eligible now who is not in the ledger yet.
+    delivery = config.delivery
+    with ThreadPoolExecutor(delivery.concurrency, thread_name_prefix="send") as pool:
+        running: set[Future[None]] = set()
+
+        def submit(batch: Batch) -> None:
+            while len(running) >= delivery.concurrency * 2:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for f in done:
+                    running.discard(f)
+                    f.result()  # AuthFailed and bugs surface here
+            if sender.stopped.is_set():
+                raise _Stop
+            running.add(pool.submit(sender.go, batch))
+
         try:
-            outcome = backend.send_batch(issue.id, batch.id, batch.seq, variant, recipients)
-        except DeliveryError as e:
-            store.set_batch_state(batch.id, "failed", clock(), error=str(e))
-            result.failed.append(f"batch {batch.id} ({batch.segment}): {e}")
-            return
-        store.set_batch_state(batch.id, "accepted", clock(), message_id=outcome.message_id)
+            for batch in resume:
+                submit(batch)
+            buffers: dict[str, list[Recipient]] = {}
+            default = config.default_segment or None
+            for recipient in audience.resolve(sender.lists, config.segment_rules, default):
+                buffer = buffers.setdefault(recipient.segment, [])
+                buffer.append(recipient)
+                if len(buffer) >= delivery.batch_size:
+                    _record(store, issue, recipient.segment, buffer, submit, clock)
+            for segment, buffer in buffers.items():
+                _record(store, issue, segment, buffer, submit, clock)
+        except _Stop:
+            pass
+        finally:
+            for f in running:
+                f.result()
 
-    # 1. Batches an earlier, interrupted run recorded but did not finish.
-    for batch in store.batches(issue.id, ["pending", "in_flight", "failed"]):
-        go(batch, [_recipient(r) for r in store.batch_recipients(batch.id)])
-
-    # 2. Everyone eligible now who is not in the ledger yet.
-    buffers: dict[str, list[Recipient]] = {}
-    list_names = [entry.name for entry in config.lists]
-    default = config.default_segment or None
-    for recipient in audience.resolve(list_names, config.segment_rules, default):
-        buffer = buffers.setdefault(recipient.segment, [])
-        buffer.append(recipient)
-        if len(buffer) >= batch_size:
-            _flush(store, issue, recipient.segment, buffer, go, clock)
-    for segment, buffer in buffers.items():
-        _flush(store, issue, segment, buffer, go, clock)
-
+    result = sender.result
     result.delivered = store.delivered_count(issue.id)
     result.output = backend.finish(issue.id)
     if result.complete:
@@ -87,13 +228,11 @@ def send_issue(
     return result
 
 
-def _flush(store: Store, issue: Issue, segment: str, buffer: list[Recipient],
-           go: Callable[[Batch, Sequence[Recipient]], None],
-           clock: Callable[[], datetime]) -> None:
+def _record(store: Store, issue: Issue, segment: str, buffer: list[Recipient],
+            submit: Callable[[Batch], None], clock: Callable[[], datetime]) -> None:
     if not buffer:
         return
     recorded = store.record_batch(issue.id, segment, buffer, clock())
     buffer.clear()
     if recorded is not None:
-        batch, _already = recorded
-        go(batch, [_recipient(r) for r in store.batch_recipients(batch.id)])
+        submit(recorded[0])

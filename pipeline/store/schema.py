@@ -122,7 +122,9 @@ send_batches = Table(
     Column("issue_id", String(20), ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
     Column("segment", String(100), nullable=False),
     Column("seq", Integer, nullable=False),
-    Column("state", String(12), nullable=False),  # pending|in_flight|accepted|failed
+    # pending -> in_flight -> accepted | failed | unknown (request made, no answer: held
+    # for the operator) | split (413: its recipients moved to two new batches)
+    Column("state", String(12), nullable=False),
     Column("size", Integer, nullable=False),
     Column("message_id", Text),
     Column("error", Text),
@@ -142,5 +144,9 @@ send_recipients = Table(
     Column("subscriber_id", Integer, nullable=False),
     Column("segment", String(100), nullable=False),
     Column("batch_id", Integer, ForeignKey("send_batches.id", ondelete="CASCADE"), nullable=False),
+    # queued: waiting in its batch; sent: accepted by the provider; skipped: unsubscribed
+    # or suppressed after the batch was recorded (checked right before it goes).
+    Column("state", String(12), nullable=False, server_default="queued"),
+    Column("note", Text),
     Index("ix_send_recipients_batch_id", "batch_id"),
 )

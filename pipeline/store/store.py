@@ -409,19 +409,77 @@ class Store:
             return [Batch(r.id, r.issue_id, r.segment, r.seq, r.state, r.size, r.message_id,
                           r.error) for r in rows]
 
-    def batch_recipients(self, batch_id: int) -> list[dict[str, Any]]:
+    def batch_recipients(self, batch_id: int, state: str | None = "queued") -> list[dict[str, Any]]:
+        query = select(send_recipients).where(send_recipients.c.batch_id == batch_id)
+        if state is not None:
+            query = query.where(send_recipients.c.state == state)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(send_recipients).where(send_recipients.c.batch_id == batch_id)
-                .order_by(send_recipients.c.email_key)
-            )
+            rows = conn.execute(query.order_by(send_recipients.c.email_key))
             return [dict(r._mapping) for r in rows]
 
+    def set_recipients_state(self, batch_id: int, state: str, *,
+                             subscriber_ids: Sequence[int] | None = None,
+                             note: str | None = None) -> None:
+        query = update(send_recipients).where(send_recipients.c.batch_id == batch_id,
+                                              send_recipients.c.state == "queued")
+        if subscriber_ids is not None:
+            if not subscriber_ids:
+                return
+            query = query.where(send_recipients.c.subscriber_id.in_(list(subscriber_ids)))
+        with self.engine.begin() as conn:
+            conn.execute(query.values(state=state, note=note))
+
+    def finish_batch(self, batch_id: int, now: datetime, message_id: str | None) -> None:
+        """Accepted: the batch and its queued recipients, in one transaction."""
+        with self.engine.begin() as conn:
+            conn.execute(update(send_batches).where(send_batches.c.id == batch_id).values(
+                state="accepted", updated_at=now, message_id=message_id, error=None))
+            conn.execute(update(send_recipients).where(
+                send_recipients.c.batch_id == batch_id, send_recipients.c.state == "queued"
+            ).values(state="sent"))
+
+    def split_batch(self, batch: Batch, now: datetime) -> list[Batch]:
+        """Move a batch's queued recipients into two new pending batches (after HTTP 413)."""
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(select(send_recipients.c.email_key).where(
+                send_recipients.c.batch_id == batch.id, send_recipients.c.state == "queued")
+                .order_by(send_recipients.c.email_key)).scalars())
+            if len(ids) < 2:
+                return []
+            halves = [ids[: len(ids) // 2], ids[len(ids) // 2:]]
+            seq = conn.execute(select(func.max(send_batches.c.seq)).where(
+                send_batches.c.issue_id == batch.issue_id,
+                send_batches.c.segment == batch.segment)).scalar() or 0
+            made = []
+            for half in halves:
+                seq += 1
+                new_id = conn.execute(insert(send_batches).values(
+                    issue_id=batch.issue_id, segment=batch.segment, seq=seq, state="pending",
+                    size=len(half), created_at=now, updated_at=now)).inserted_primary_key[0]
+                conn.execute(update(send_recipients).where(
+                    send_recipients.c.issue_id == batch.issue_id,
+                    send_recipients.c.email_key.in_(half)).values(batch_id=new_id))
+                made.append(Batch(new_id, batch.issue_id, batch.segment, seq, "pending",
+                                  len(half), None, None))
+            conn.execute(update(send_batches).where(send_batches.c.id == batch.id).values(
+                state="split", updated_at=now, error=f"split into {made[0].id}, {made[1].id}"))
+        return made
+
+    def send_progress(self, issue_id: str) -> dict[str, int]:
+        """Recipients by state (queued, sent, skipped) for one issue."""
+        query = (select(send_recipients.c.state, func.count())
+                 .where(send_recipients.c.issue_id == issue_id)
+                 .group_by(send_recipients.c.state))
+        with self.engine.connect() as conn:
+            return {state: int(n) for state, n in conn.execute(query)}
+
     def delivered_count(self, issue_id: str) -> dict[str, int]:
+        """Recipients the provider accepted, by segment."""
         query = (
-            select(send_batches.c.segment, func.sum(send_batches.c.size))
-            .where(and_(send_batches.c.issue_id == issue_id, send_batches.c.state == "accepted"))
-            .group_by(send_batches.c.segment)
+            select(send_recipients.c.segment, func.count())
+            .where(and_(send_recipients.c.issue_id == issue_id,
+                        send_recipients.c.state == "sent"))
+            .group_by(send_recipients.c.segment)
         )
         with self.engine.connect() as conn:
             return {seg: int(n) for seg, n in conn.execute(query)}

@@ -1,0 +1,67 @@
+"""The SendGrid v3 mail/send request body for one batch. Pure: the same inputs give the
+same body, which is what the outbox writes and what the sendgrid backend posts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from subscribers.tokens import Tokens
+
+from ..config import Config
+from ..models import Recipient, RenderedVariant
+from .message import list_id, personal_values, unsubscribe_header
+
+MAX_PERSONALIZATIONS = 1000
+MAX_CUSTOM_ARGS_BYTES = 10_000
+
+
+def categories(issue_id: str, segment: str) -> list[str]:
+    return [f"issue-{issue_id}", f"segment-{segment}"]
+
+
+def mail_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
+              variant: RenderedVariant, recipients: Sequence[Recipient], *,
+              subject_prefix: str = "", test: bool = False) -> dict[str, Any]:
+    """One request: the variant once, and one personalization (envelope) per recipient
+    with their substitutions and their own List-Unsubscribe headers."""
+    if len(recipients) > MAX_PERSONALIZATIONS:
+        raise ValueError(f"{len(recipients)} recipients in one request; the cap is "
+                         f"{MAX_PERSONALIZATIONS}")
+    nl, sg = config.newsletter, config.delivery.sendgrid
+    personalizations = []
+    for r in recipients:
+        personal = personal_values(config, tokens, r.email, r.first_name)
+        personalizations.append({
+            "to": [{"email": r.email}],
+            "substitutions": personal.values,
+            "headers": {
+                "List-Unsubscribe": unsubscribe_header(config, personal.unsubscribe_url),
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        })
+    body: dict[str, Any] = {
+        "personalizations": personalizations,
+        "from": {"email": nl.from_email, "name": nl.from_name},
+        "subject": subject_prefix + variant.subject,
+        # text/plain must come before text/html (SendGrid's rule, and MIME's order).
+        "content": [{"type": "text/plain", "value": variant.text},
+                    {"type": "text/html", "value": variant.html}],
+        "headers": {"List-Id": list_id(config)},
+        "categories": categories(issue_id, variant.segment) + (["test"] if test else []),
+        "custom_args": {"issue_id": issue_id, "batch_id": str(batch_id),
+                        "segment": variant.segment},
+        "mail_settings": {"sandbox_mode": {"enable": sg.sandbox_mode}},
+        "tracking_settings": {"click_tracking": {"enable": sg.click_tracking,
+                                                 "enable_text": sg.click_tracking},
+                              "open_tracking": {"enable": sg.open_tracking}},
+    }
+    if nl.reply_to:
+        body["reply_to"] = {"email": nl.reply_to}
+    if sg.asm_group_id and not test:
+        body["asm"] = {"group_id": sg.asm_group_id}
+    if sg.ip_pool_name:
+        body["ip_pool_name"] = sg.ip_pool_name
+    assert len(json.dumps(body["custom_args"])) < MAX_CUSTOM_ARGS_BYTES
+    return body
