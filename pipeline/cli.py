@@ -86,6 +86,36 @@ def run(state: State, now: str | None) -> None:
 
 
 @cli.command()
+@click.option("--resolve-unknown", type=click.Choice(["resend", "skip"]),
+              help="Decide batches whose outcome is unknown (request made, no answer): "
+                   "resend them, or count them as delivered.")
+@click.option("--retry-failed", is_flag=True,
+              help="Send again the batches the provider refused (after fixing the cause).")
+@click.option("--test-to", help="Comma-separated editor addresses: send each variant with "
+                                "[TEST] in the subject; not recorded as the issue's send.")
+@pass_state
+def send(state: State, resolve_unknown: str | None, retry_failed: bool,
+         test_to: str | None) -> None:
+    """Deliver the newest unsent issue, or resume an interrupted delivery: accepted
+    batches are never sent again; batches with an unknown outcome wait for your word."""
+    from .job import send_current, send_tests
+    from .report import print_report
+
+    config = state.config
+    now = datetime.now(UTC)
+    if test_to:
+        addresses = [a.strip() for a in test_to.split(",") if a.strip()]
+        for line in send_tests(config, addresses, now):
+            console.print(f"[TEST] {line}", highlight=False)
+        return
+    report = send_current(config, now, resolve_unknown=resolve_unknown,
+                          retry_failed=retry_failed)
+    print_report(report, console)
+    if report.status == "incomplete":
+        sys.exit(1)
+
+
+@cli.command()
 @click.option("--segment", "segments", multiple=True, help="Only this segment (repeatable).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the variants to.")

@@ -14,11 +14,12 @@ from subscribers.tokens import Tokens, secret_key
 from .compose import compose_issue, period_for
 from .config import Config
 from .deliver import Backend
+from .deliver.gate import check_issue
 from .deliver.message import build_message, message_bytes, personal_values
 from .deliver.outbox import OutboxBackend
 from .deliver.payload import mail_body
 from .deliver.send import send_issue
-from .errors import ConfigError
+from .errors import ConfigError, DeliveryError, InsightsError
 from .gather import gather
 from .models import Issue, Recipient, RenderedVariant, RunReport, SegmentReport
 from .render import render_variant
@@ -75,9 +76,10 @@ def build_issue(config: Config, store: Store, now: datetime) -> tuple[Issue | No
 
 
 def recipient_message(config: Config, tokens: Tokens, now: datetime,
-                      variant: RenderedVariant, recipient: Recipient) -> bytes:
+                      variant: RenderedVariant, recipient: Recipient, prefix: str = "") -> bytes:
     personal = personal_values(config, tokens, recipient.email, recipient.first_name)
-    return message_bytes(build_message(config, variant, recipient, personal, now))
+    return message_bytes(build_message(config, variant, recipient, personal, now,
+                                       subject_prefix=prefix))
 
 
 def make_backend(config: Config, now: datetime) -> Backend:
@@ -86,7 +88,7 @@ def make_backend(config: Config, now: datetime) -> Backend:
         tokens = Tokens(secret_key(required=False))
         return OutboxBackend(
             config.resolve(config.delivery.outbox_dir),
-            lambda v, r: recipient_message(config, tokens, now, v, r),
+            lambda v, r, prefix="": recipient_message(config, tokens, now, v, r, prefix),
             lambda issue_id, batch_id, v, rs: mail_body(config, tokens, issue_id, batch_id, v, rs),
             now,
         )
@@ -96,6 +98,49 @@ def make_backend(config: Config, now: datetime) -> Backend:
         return SendGridBackend(config, Tokens(secret_key(required=True)))
     raise ConfigError(f"{config.path}: delivery.backend: {backend!r} is not available yet "
                       "in this version; use \"outbox\" or \"sendgrid\"")
+
+
+def send_current(config: Config, now: datetime, *, resolve_unknown: str | None = None,
+                 retry_failed: bool = False) -> RunReport:
+    """`insights send`: deliver (or resume delivering) the newest issue not yet sent."""
+    store = Store.open(config.store_url)
+    try:
+        issue = store.latest_open_issue()
+        report = RunReport(now=now, period=issue.id if issue else "")
+        if issue is None:
+            report.status, report.message = "skipped", "No unsent issue: nothing to send."
+            return report
+        report.issue_id, report.issue_number = issue.id, issue.number
+        if config.delivery.require_approval and issue.status == "draft":
+            report.status = "awaiting-approval"
+            report.message = f"Issue {issue.id} is a draft awaiting approval; nothing sent."
+            return report
+        variants = store.get_variants(issue.id) or render_issue(config, store, issue)
+        _deliver(config, store, issue, variants, now, lambda: now, report,
+                 resolve_unknown=resolve_unknown, retry_failed=retry_failed)
+        return report
+    finally:
+        store.close()
+
+
+def send_tests(config: Config, addresses: list[str], now: datetime) -> list[str]:
+    """Each variant of the newest unsent issue to each editor, "[TEST]" in the subject.
+    Nothing is recorded as the issue's send."""
+    store = Store.open(config.store_url)
+    try:
+        issue = store.latest_open_issue()
+        if issue is None:
+            raise InsightsError("no unsent issue to test")
+        variants = store.get_variants(issue.id) or render_issue(config, store, issue)
+    finally:
+        store.close()
+    problems = check_issue(config, variants)
+    if problems:
+        raise DeliveryError("; ".join(problems))
+    backend = make_backend(config, now)
+    editors = [Recipient(0, a, "Editor", "test") for a in addresses]
+    return [f"{v.segment}: {backend.send_test(issue.id, v, editors) or 'sent'}"
+            for v in variants]
 
 
 def run_weekly(config: Config, now: datetime | None = None, *,
@@ -142,17 +187,34 @@ def _run(config: Config, store: Store, now: datetime,
         _segment_rows(config, store, issue, report, variants)
         return report
 
+    _deliver(config, store, issue, variants, now, clock, report)
+    return report
+
+
+def _deliver(config: Config, store: Store, issue: Issue, variants: list[RenderedVariant],
+             now: datetime, clock: Callable[[], datetime], report: RunReport, *,
+             resolve_unknown: str | None = None, retry_failed: bool = False) -> None:
     result = send_issue(config, store, Audience(store.engine), issue, variants,
-                        make_backend(config, now), clock)
+                        make_backend(config, now), clock, resolve_unknown=resolve_unknown,
+                        retry_failed=retry_failed)
     report.output = result.output
     report.delivered = sum(result.delivered.values())
     report.status = "sent" if result.complete else "incomplete"
     report.message = (f"Issue {issue.id} (no. {issue.number}) delivered to "
                       f"{report.delivered} recipients via {config.delivery.backend}.")
+    if result.skipped:
+        report.message += (f" {result.skipped} left or were suppressed during the send "
+                           "and were not mailed.")
+    if result.paused:
+        report.message += f" PAUSED: {result.paused}. Run `insights send` to resume."
     if result.failed:
-        report.message += " Failed: " + "; ".join(result.failed) + ". Rerun to retry."
+        report.message += (" FAILED (refused, not retried): " + "; ".join(result.failed)
+                           + ". Fix and run `insights send --retry-failed`.")
+    if result.unknown:
+        report.message += (" HELD, outcome unknown (the request went out, no answer came "
+                           "back): " + "; ".join(result.unknown) + ". Check the provider's "
+                           "activity, then `insights send --resolve-unknown resend|skip`.")
     _segment_rows(config, store, issue, report, variants)
-    return report
 
 
 def _segment_rows(config: Config, store: Store, issue: Issue, report: RunReport,

@@ -30,6 +30,10 @@ class Backend(Protocol):
         same batch id after a crash (the outbox overwrites; SendGrid is told by the
         ledger not to repeat an accepted batch)."""
 
+    def send_test(self, issue_id: str, variant: RenderedVariant,
+                  recipients: Sequence[Recipient]) -> str | None:
+        """Send the variant to editors with "[TEST]" in the subject; never in the ledger."""
+
     def send_message(self, message: EmailMessage) -> str:
         """Send one complete message to its one recipient (confirmations); returns an id."""
 

@@ -26,7 +26,7 @@ from ..models import Recipient, RenderedVariant
 from . import BatchOutcome
 from .message import message_bytes
 
-MessageFactory = Callable[[RenderedVariant, Recipient], bytes]
+MessageFactory = Callable[..., bytes]  # (variant, recipient[, subject prefix]) -> bytes
 BodyFactory = Callable[[str, int, RenderedVariant, Sequence[Recipient]], dict[str, Any]]
 
 
@@ -79,6 +79,18 @@ class OutboxBackend:
         except OSError as e:
             raise DeliveryError(f"cannot write to outbox {folder}: {e.strerror}") from e
         return BatchOutcome(message_id=f"outbox-{issue_id}-{batch_id}")
+
+    def send_test(self, issue_id: str, variant: RenderedVariant,
+                  recipients: Sequence[Recipient]) -> str | None:
+        folder = self.folder(issue_id) / "tests"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for r in recipients:
+                data = self.make_message(variant, r, "[TEST] ")
+                write_atomically(folder / f"{variant.segment}-{r.email}.eml", data)
+        except OSError as e:
+            raise DeliveryError(f"cannot write to outbox {folder}: {e.strerror}") from e
+        return str(folder)
 
     def send_message(self, message: EmailMessage) -> str:
         folder = self.root / "transactional"

@@ -1,0 +1,256 @@
+"""Delivery through the real `sendgrid` client to a loopback SendGrid that validates
+every request against SendGrid's OpenAPI spec, with scripted faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.job import run_weekly, send_current, send_tests
+from pipeline.store.store import Store
+from subscribers.store import Audience
+
+from .helpers import MONDAY, edit_config, first_run, seed
+from .sendgrid_server import SendGridServer
+
+KEY = "SG.test-key"
+SECRET = "test-signing-key-0123456789abcdef"
+
+
+@pytest.fixture
+def sendgrid(monkeypatch):
+    monkeypatch.setenv("SENDGRID_API_KEY", KEY)
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", SECRET)
+    with SendGridServer(KEY) as server:
+        yield server
+
+
+def use_sendgrid(project, server, batch_size=40, concurrency=4, extra=""):
+    edit_config(project, 'backend = "outbox"', 'backend = "sendgrid"')
+    edit_config(project, "require_approval = false",
+                f"require_approval = false\nbatch_size = {batch_size}\n"
+                f"concurrency = {concurrency}\nbackoff = 0.01\nmax_retries = 2\n{extra}"
+                f"\n[delivery.sendgrid]\nhost = \"{server.url}\"\ntimeout = 5")
+
+
+def everyone_once(server):
+    assert server.rejected == [], server.rejected[:1]
+    assert len(server.received) == 320 and set(server.received.values()) == {1}
+
+
+def test_a_full_send_is_valid_and_reaches_everyone_once(project, sendgrid):
+    use_sendgrid(project, sendgrid)
+    _config, report = first_run(project)
+    assert report.status == "sent", report.message
+    everyone_once(sendgrid)
+    assert sendgrid.requests == sendgrid.accepted == 6 + sum(
+        (s.recipients - 1) // 40 for s in report.segments)
+    body = sendgrid.bodies[0]
+    p = body["personalizations"][0]
+    assert p["headers"]["List-Unsubscribe"].startswith("<https://news.example.org/u/")
+    assert p["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert set(p["substitutions"]) == {"%first_name%", "%unsubscribe_url%",
+                                       "%preferences_url%", "%email%"}
+    assert body["custom_args"]["issue_id"] == "2026-W48" and body["custom_args"]["batch_id"]
+    assert body["categories"][0] == "issue-2026-W48"
+    assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
+    assert body["headers"]["List-Id"].endswith("<members.news.example.org>")
+    # A rerun the same week posts nothing.
+    before = sendgrid.requests
+    assert run_weekly(load_config(project / "config.toml"),
+                      MONDAY + timedelta(hours=1)).status == "already-sent"
+    assert sendgrid.requests == before
+
+
+def test_rate_limits_and_server_errors_are_retried_without_duplicates(project, sendgrid):
+    use_sendgrid(project, sendgrid, concurrency=1)
+    sendgrid.faults.extend(["429", "500", "500", "ok", "429"])
+    _config, report = first_run(project)
+    assert report.status == "sent", report.message
+    everyone_once(sendgrid)
+
+
+def test_persistent_server_errors_pause_the_send_and_a_rerun_resumes(project, sendgrid):
+    use_sendgrid(project, sendgrid, concurrency=1)
+    sendgrid.faults.extend(["ok", "ok", "500", "500", "500"])
+    config, report = first_run(project)
+    assert report.status == "incomplete" and "PAUSED" in report.message
+    store = Store.open(config.store_url)
+    assert store.get_issue("2026-W48").status == "sending"
+    store.close()
+    assert sum(sendgrid.received.values()) == 80
+    report = send_current(config, MONDAY + timedelta(minutes=10))
+    assert report.status == "sent", report.message
+    everyone_once(sendgrid)
+
+
+def test_a_dropped_answer_is_held_until_the_operator_decides(project, sendgrid):
+    use_sendgrid(project, sendgrid, concurrency=1)
+    sendgrid.faults.extend(["ok", "drop-after-accept", "ok", "drop-before-accept"])
+    config, report = first_run(project)
+    assert report.status == "incomplete" and "HELD" in report.message
+    assert report.message.count("outcome unknown") == 1
+    store = Store.open(config.store_url)
+    held = store.batches("2026-W48", ["unknown"])
+    store.close()
+    assert len(held) == 2
+    # Without a decision, a rerun sends nothing more: everything else was accepted.
+    requests = sendgrid.requests
+    again = send_current(config, MONDAY + timedelta(minutes=5))
+    assert again.status == "incomplete" and sendgrid.requests == requests
+    # The first held batch reached SendGrid, the second did not: the operator checks
+    # SendGrid's activity feed. Here: resend the one that never arrived...
+    arrived = {b.id for b in held if all(sendgrid.received[r["email"].lower()]
+               for r in _recipients(config, b.id))}
+    missing = [b for b in held if b.id not in arrived]
+    assert len(arrived) == 1 and len(missing) == 1
+    store = Store.open(config.store_url)
+    store.finish_batch(next(iter(arrived)), MONDAY, "checked in SendGrid activity")
+    store.close()
+    done = send_current(config, MONDAY + timedelta(minutes=6), resolve_unknown="resend")
+    assert done.status == "sent", done.message
+    everyone_once(sendgrid)
+
+
+def _recipients(config, batch_id):
+    store = Store.open(config.store_url)
+    try:
+        return store.batch_recipients(batch_id, state=None)
+    finally:
+        store.close()
+
+
+def test_a_refused_batch_is_recorded_not_retried(project, sendgrid):
+    use_sendgrid(project, sendgrid, concurrency=1)
+    original = sendgrid.validator
+
+    class RefuseSecond:
+        calls = 0
+
+        def iter_errors(self, body):
+            RefuseSecond.calls += 1
+            if RefuseSecond.calls == 2:
+                yield type("E", (), {"path": ["subject"], "message": "subject is too long"})()
+            yield from original.iter_errors(body)
+
+    sendgrid.validator = RefuseSecond()
+    config, report = first_run(project)
+    assert report.status == "incomplete" and "FAILED" in report.message
+    assert "subject is too long" in report.message
+    store = Store.open(config.store_url)
+    [failed] = store.batches("2026-W48", ["failed"])
+    assert "HTTP 400" in failed.error and "subject is too long" in failed.error
+    assert store.get_issue("2026-W48").status == "sending"
+    store.close()
+    assert sum(sendgrid.received.values()) == 320 - failed.size
+    sendgrid.rejected.clear()
+    fixed = send_current(config, MONDAY + timedelta(minutes=5), retry_failed=True)
+    assert fixed.status == "sent"
+    everyone_once(sendgrid)
+
+
+def test_a_bad_api_key_stops_the_send_with_a_clear_line(project, sendgrid, monkeypatch):
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.wrong")
+    use_sendgrid(project, sendgrid)
+    config = load_config(project / "config.toml")
+    seed(config)
+    from pipeline.errors import AuthFailed
+
+    with pytest.raises(AuthFailed, match="SENDGRID_API_KEY"):
+        run_weekly(config, MONDAY)
+    assert sendgrid.accepted == 0
+    store = Store.open(config.store_url)
+    assert not store.batches("2026-W48", ["accepted", "unknown", "in_flight"])
+    store.close()
+    monkeypatch.setenv("SENDGRID_API_KEY", KEY)
+    assert send_current(config, MONDAY + timedelta(minutes=1)).status == "sent"
+    everyone_once(sendgrid)
+
+
+def test_a_too_large_batch_is_split(project, sendgrid):
+    use_sendgrid(project, sendgrid, concurrency=1)
+    sendgrid.faults.extend(["413"])
+    _config, report = first_run(project)
+    assert report.status == "sent", report.message
+    everyone_once(sendgrid)
+
+
+def test_an_unsubscribe_during_the_send_is_honoured_by_the_next_batch(project, sendgrid):
+    use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
+    config = load_config(project / "config.toml")
+    seed(config)
+    store = Store.open(config.store_url)
+    audience = Audience(store.engine)
+    leaver = list(audience.resolve(["members"], config.segment_rules, "general"))[-1].email
+
+    def unsubscribe_once(body):
+        if sendgrid.accepted == 1:
+            audience.unsubscribe(leaver, None, source="one-click", now=MONDAY)
+
+    sendgrid.on_accept = unsubscribe_once
+    report = run_weekly(config, MONDAY)
+    store.close()
+    assert report.status == "sent" and "1 left or were suppressed" in report.message
+    assert sendgrid.received[leaver.lower()] == 0
+    assert len(sendgrid.received) == 319 and set(sendgrid.received.values()) == {1}
+
+
+def test_test_sends_go_to_editors_only_and_are_not_recorded(project, sendgrid):
+    use_sendgrid(project, sendgrid)
+    config = load_config(project / "config.toml")
+    seed(config)
+    from pipeline.preview import write_preview
+
+    write_preview(config, project / "preview", [], MONDAY)
+    lines = send_tests(config, ["editor@example.org", "chief@example.org"], MONDAY)
+    assert len(lines) == 6
+    assert sendgrid.received == Counter({"editor@example.org": 6, "chief@example.org": 6})
+    assert all(s.startswith("[TEST] ") for s in sendgrid.subjects["editor@example.org"])
+    store = Store.open(config.store_url)
+    assert store.batches("2026-W48") == [] and store.get_issue("2026-W48").status == "draft"
+    store.close()
+
+
+def test_the_pre_send_gate_refuses_an_http_unsubscribe_link(project, sendgrid):
+    use_sendgrid(project, sendgrid)
+    edit_config(project, 'base_url = "https://news.example.org"',
+                'base_url = "http://news.example.org"')
+    config = load_config(project / "config.toml")
+    seed(config)
+    from pipeline.errors import DeliveryError
+
+    with pytest.raises(DeliveryError, match="List-Unsubscribe needs an https URL"):
+        run_weekly(config, MONDAY)
+    assert sendgrid.requests == 0
+
+
+def test_sigkill_mid_send_then_restart_gives_everyone_exactly_one_copy(project, sendgrid):
+    use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
+    config = load_config(project / "config.toml")
+    seed(config)
+    env = {**os.environ, "SENDGRID_API_KEY": KEY, "INSIGHTS_SECRET_KEY": SECRET}
+    cmd = [sys.executable, "-m", "pipeline", "--config", str(project / "config.toml")]
+    sendgrid.faults.extend(["ok"] * 5 + ["hang"])
+    proc = subprocess.Popen(cmd + ["run", "--now", "2026-11-23T08:00"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert sendgrid.holding.wait(60), "the sixth request never came"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    sendgrid.release()
+    assert sendgrid.accepted == 5
+    # Restart: the batch in flight at the kill is held, everything else goes.
+    again = subprocess.run(cmd + ["send"], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "HELD" in again.stdout, again.stdout + again.stderr
+    assert max(sendgrid.received.values()) == 1
+    # SendGrid never accepted the held batch (it hung, then the client died): resend it.
+    done = subprocess.run(cmd + ["send", "--resolve-unknown", "resend"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    everyone_once(sendgrid)
