@@ -55,13 +55,14 @@ def test_ledger_never_records_an_address_twice_per_issue(store_url):
     store = Store.open(store_url)
     store.create_issue("2026-W48", NOW, NOW, {}, frozenset(), NOW)
     people = [Recipient(i, f"p{i}@example.org", "P", "general") for i in range(5)]
-    batch, dropped = store.record_batch("2026-W48", "general", people, NOW)
-    assert batch.size == 5 and dropped == 0
+    batch, recorded = store.record_batch("2026-W48", "general", people, NOW)
+    assert batch.size == 5 and len(recorded) == 5
     # The same people (one in other case) plus one new: only the new one is recorded.
     again = [Recipient(0, "P0@EXAMPLE.ORG", "P", "general"),
              Recipient(9, "p9@example.org", "P", "general"), *people[1:]]
-    batch2, dropped2 = store.record_batch("2026-W48", "general", again, NOW)
-    assert batch2.size == 1 and dropped2 == 5 and batch2.seq == 2
+    batch2, recorded2 = store.record_batch("2026-W48", "general", again, NOW)
+    assert batch2.size == 1 and [r.email for r in recorded2] == ["p9@example.org"]
+    assert batch2.seq == 2
     assert store.record_batch("2026-W48", "general", people, NOW) is None
     store.close()
 

@@ -37,11 +37,12 @@ class Personal:
 
 def personal_values(config: Config, tokens: Tokens, email: str, name: str) -> Personal:
     base = config.newsletter.base_url
-    unsubscribe = f"{base}/u/{tokens.unsubscribe(email)}"
+    token = tokens.manage(email)
+    unsubscribe = f"{base}/u/{token}"
     values = {
         PLACEHOLDERS["first_name"]: name or "colleague",
         PLACEHOLDERS["unsubscribe_url"]: unsubscribe,
-        PLACEHOLDERS["preferences_url"]: f"{base}/p/{tokens.preferences(email)}",
+        PLACEHOLDERS["preferences_url"]: f"{base}/p/{token}",
         PLACEHOLDERS["email"]: email,
     }
     return Personal(values, unsubscribe)

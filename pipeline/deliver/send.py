@@ -78,23 +78,25 @@ class Sender:
     def lists(self) -> list[str]:
         return [entry.name for entry in self.config.lists]
 
-    def go(self, batch: Batch) -> None:
-        """Deliver one recorded batch; every outcome ends in the ledger."""
+    def go(self, batch: Batch, queued: Sequence[Recipient] | None = None) -> None:
+        """Deliver one recorded batch; every outcome ends in the ledger. `queued` are its
+        recipients when the caller has them (a fresh batch), else read from the ledger."""
         if self.stopped.is_set():
             return
         variant = self.variants.get(batch.segment)
         if variant is None:
             raise DeliveryError(f"issue {self.issue.id} has no variant for segment "
                                 f"{batch.segment!r}; run `insights preview` to re-render")
-        rows = self.store.batch_recipients(batch.id)
-        eligible = self.audience.still_eligible([r["subscriber_id"] for r in rows], self.lists)
-        gone = [r["subscriber_id"] for r in rows if r["subscriber_id"] not in eligible]
+        if queued is None:
+            queued = [_recipient(r) for r in self.store.batch_recipients(batch.id)]
+        eligible = self.audience.still_eligible([r.subscriber_id for r in queued], self.lists)
+        gone = [r.subscriber_id for r in queued if r.subscriber_id not in eligible]
         if gone:
             self.store.set_recipients_state(batch.id, "skipped", subscriber_ids=gone,
                                             note="unsubscribed or suppressed before sending")
             with self.lock:
                 self.result.skipped += len(gone)
-        recipients = [_recipient(r) for r in rows if r["subscriber_id"] in eligible]
+        recipients = [r for r in queued if r.subscriber_id in eligible]
         if not recipients:
             self.store.finish_batch(batch.id, self.clock(), None)
             return
@@ -192,7 +194,7 @@ def send_issue(
     with ThreadPoolExecutor(delivery.concurrency, thread_name_prefix="send") as pool:
         running: set[Future[None]] = set()
 
-        def submit(batch: Batch) -> None:
+        def submit(batch: Batch, recipients: Sequence[Recipient] | None = None) -> None:
             while len(running) >= delivery.concurrency * 2:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for f in done:
@@ -200,7 +202,7 @@ def send_issue(
                     f.result()  # AuthFailed and bugs surface here
             if sender.stopped.is_set():
                 raise _Stop
-            running.add(pool.submit(sender.go, batch))
+            running.add(pool.submit(sender.go, batch, recipients))
 
         try:
             for batch in resume:
@@ -229,10 +231,10 @@ def send_issue(
 
 
 def _record(store: Store, issue: Issue, segment: str, buffer: list[Recipient],
-            submit: Callable[[Batch], None], clock: Callable[[], datetime]) -> None:
+            submit: Callable[..., None], clock: Callable[[], datetime]) -> None:
     if not buffer:
         return
     recorded = store.record_batch(issue.id, segment, buffer, clock())
     buffer.clear()
     if recorded is not None:
-        submit(recorded[0])
+        submit(*recorded)

@@ -38,19 +38,21 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
 
 
 def select_in(conn: Connection, columns: Sequence[Column[Any]], key: Column[Any],
-              values: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """SELECT columns FROM key's table WHERE key IN values, for thousands of values,
-    with result values converted by their column types (JSON decoded and so on)."""
+              values: Sequence[Any], *, where: Mapping[str, Any] | None = None,
+              ) -> list[tuple[Any, ...]]:
+    """SELECT columns FROM key's table WHERE key IN values [AND column = value ...], for
+    thousands of values, with results converted by their column types (JSON decoded...)."""
     if not values:
         return []
     dialect = conn.dialect
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     table = key.table
     names = ", ".join(f"{table.name}.{c.name}" for c in columns)
-    sql = (f"SELECT {names} FROM {table.name} "
-           f"WHERE {table.name}.{key.name} IN ({', '.join([marker] * len(values))})")
+    extra = "".join(f" AND {table.name}.{name} = {marker}" for name in (where or {}))
+    sql = (f"SELECT {names} FROM {table.name} WHERE {table.name}.{key.name} "
+           f"IN ({', '.join([marker] * len(values))}){extra}")
     converters = [c.type._cached_result_processor(dialect, None) for c in columns]
-    rows = conn.exec_driver_sql(sql, tuple(values)).all()
+    rows = conn.exec_driver_sql(sql, (*values, *(where or {}).values())).all()
     if not any(converters):
         return [tuple(r) for r in rows]
     return [tuple(conv(v) if conv else v for conv, v in zip(converters, r, strict=True))

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..errors import StoreError
 from ..models import Issue, Item, RenderedVariant
 from . import db
+from .bulk import bulk_insert, select_in
 from .schema import (
     issue_items,
     issues,
@@ -357,20 +358,18 @@ class Store:
     # -- send ledger ---------------------------------------------------------------------
 
     def record_batch(self, issue_id: str, segment: str, recipients: Sequence[Any],
-                     now: datetime) -> tuple[Batch, int] | None:
+                     now: datetime) -> tuple[Batch, list[Any]] | None:
         """Write a pending batch with its recipients before anything is sent.
 
         Recipients already in the issue's ledger are dropped here, in the same
-        transaction, so nobody can be put in two batches. Returns the batch and how many
-        were dropped, or None when every recipient was already recorded.
+        transaction, so nobody can be put in two batches. Returns the batch and the
+        recipients recorded in it, or None when every one was already recorded.
         """
         with self.engine.begin() as conn:
             keys = [r.email.casefold() for r in recipients]
-            already = set(conn.execute(
-                select(send_recipients.c.email_key).where(
-                    send_recipients.c.issue_id == issue_id, send_recipients.c.email_key.in_(keys)
-                )
-            ).scalars())
+            already = {k for (k,) in select_in(
+                conn, [send_recipients.c.email_key], send_recipients.c.email_key, keys,
+                where={"issue_id": issue_id})}
             fresh, fresh_keys = [], set()
             for r, key in zip(recipients, keys, strict=True):
                 if key not in already and key not in fresh_keys:
@@ -386,13 +385,13 @@ class Store:
                 issue_id=issue_id, segment=segment, seq=seq, state="pending", size=len(fresh),
                 created_at=now, updated_at=now,
             )).inserted_primary_key[0]
-            conn.execute(insert(send_recipients), [
-                {"issue_id": issue_id, "email_key": r.email.casefold(), "email": r.email,
-                 "first_name": r.first_name, "subscriber_id": r.subscriber_id,
-                 "segment": segment, "batch_id": batch_id} for r in fresh
-            ])
+            bulk_insert(conn, send_recipients,
+                        [{"email_key": r.email.casefold(), "email": r.email,
+                          "first_name": r.first_name, "subscriber_id": r.subscriber_id}
+                         for r in fresh],
+                        issue_id=issue_id, segment=segment, batch_id=batch_id, state="queued")
         batch = Batch(batch_id, issue_id, segment, seq, "pending", len(fresh), None, None)
-        return batch, len(recipients) - len(fresh)
+        return batch, fresh
 
     def set_batch_state(self, batch_id: int, state: str, now: datetime, *,
                         message_id: str | None = None, error: str | None = None) -> None:
