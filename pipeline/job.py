@@ -82,7 +82,7 @@ def recipient_message(config: Config, tokens: Tokens, now: datetime,
                                        subject_prefix=prefix))
 
 
-def make_backend(config: Config, now: datetime) -> Backend:
+def make_backend(config: Config, now: datetime, store: Store | None = None) -> Backend:
     backend = config.delivery.backend
     if backend == "outbox":
         tokens = Tokens(secret_key(required=False))
@@ -96,8 +96,13 @@ def make_backend(config: Config, now: datetime) -> Backend:
         from .deliver.sendgrid import SendGridBackend
 
         return SendGridBackend(config, Tokens(secret_key(required=True)))
-    raise ConfigError(f"{config.path}: delivery.backend: {backend!r} is not available yet "
-                      "in this version; use \"outbox\" or \"sendgrid\"")
+    if backend == "smtp":
+        from .deliver.smtp import SmtpBackend
+
+        if store is None:
+            raise ConfigError("the smtp backend records each recipient: it needs the store")
+        return SmtpBackend(config, Tokens(secret_key(required=True)), store, now)
+    raise ConfigError(f"{config.path}: delivery.backend: unknown backend {backend!r}")
 
 
 def send_current(config: Config, now: datetime, *, resolve_unknown: str | None = None,
@@ -132,15 +137,15 @@ def send_tests(config: Config, addresses: list[str], now: datetime) -> list[str]
         if issue is None:
             raise InsightsError("no unsent issue to test")
         variants = store.get_variants(issue.id) or render_issue(config, store, issue)
+        problems = check_issue(config, variants)
+        if problems:
+            raise DeliveryError("; ".join(problems))
+        backend = make_backend(config, now, store)
+        editors = [Recipient(0, a, "Editor", "test") for a in addresses]
+        return [f"{v.segment}: {backend.send_test(issue.id, v, editors) or 'sent'}"
+                for v in variants]
     finally:
         store.close()
-    problems = check_issue(config, variants)
-    if problems:
-        raise DeliveryError("; ".join(problems))
-    backend = make_backend(config, now)
-    editors = [Recipient(0, a, "Editor", "test") for a in addresses]
-    return [f"{v.segment}: {backend.send_test(issue.id, v, editors) or 'sent'}"
-            for v in variants]
 
 
 def run_weekly(config: Config, now: datetime | None = None, *,
@@ -195,7 +200,7 @@ def _deliver(config: Config, store: Store, issue: Issue, variants: list[Rendered
              now: datetime, clock: Callable[[], datetime], report: RunReport, *,
              resolve_unknown: str | None = None, retry_failed: bool = False) -> None:
     result = send_issue(config, store, Audience(store.engine), issue, variants,
-                        make_backend(config, now), clock, resolve_unknown=resolve_unknown,
+                        make_backend(config, now, store), clock, resolve_unknown=resolve_unknown,
                         retry_failed=retry_failed)
     report.output = result.output
     report.delivered = sum(result.delivered.values())

@@ -126,6 +126,8 @@ class Sender:
                 time.sleep(delay + random.uniform(0, delay))  # jitter spreads retries
                 continue
             except OutcomeUnknown as e:
+                if getattr(self.backend, "per_recipient", False):
+                    self.store.requeue_unknown_recipients(batch.id, "unknown")
                 self.store.set_batch_state(batch.id, "unknown", self.clock(), error=str(e))
                 with self.lock:
                     self.result.unknown.append(f"batch {batch.id} ({batch.segment}): {e}")
@@ -169,17 +171,31 @@ def send_issue(
     sender = Sender(config, store, audience, issue, {v.segment: v for v in variants}, backend,
                     clock)
     idempotent = getattr(backend, "idempotent", False)
+    per_recipient = getattr(backend, "per_recipient", False)
 
     # 1. What an earlier run left behind.
     for batch in store.batches(issue.id, ["in_flight"]):
-        if not idempotent:  # the request may have gone out: only the operator may decide
+        if per_recipient:  # only the recipient being sent to at the crash is uncertain
+            store.requeue_unknown_recipients(batch.id, "unknown")
+            store.set_batch_state(batch.id, "unknown", clock(), error="interrupted")
+        elif not idempotent:  # the request may have gone out: only the operator decides
             store.set_batch_state(batch.id, "unknown", clock(),
                                   error="interrupted while in flight (crash or kill)")
     resume: list[Batch] = store.batches(issue.id, ["pending", "in_flight"])
     if retry_failed:
         resume += store.batches(issue.id, ["failed"])
     for batch in store.batches(issue.id, ["unknown"]):
-        if resolve_unknown == "resend":
+        if per_recipient:
+            if resolve_unknown:
+                store.requeue_unknown_recipients(
+                    batch.id, "queued" if resolve_unknown == "resend" else "sent")
+            held = store.held_recipients(batch.id)
+            if held:
+                sender.result.unknown.append(
+                    f"batch {batch.id} ({batch.segment}): outcome unknown for "
+                    f"{', '.join(held[:5])}{' ...' if len(held) > 5 else ''}")
+            resume.append(batch)  # its never-tried recipients still go
+        elif resolve_unknown == "resend":
             resume.append(batch)
         elif resolve_unknown == "skip":
             store.finish_batch(batch.id, clock(), "operator: assumed delivered")

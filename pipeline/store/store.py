@@ -420,7 +420,8 @@ class Store:
                              subscriber_ids: Sequence[int] | None = None,
                              note: str | None = None) -> None:
         query = update(send_recipients).where(send_recipients.c.batch_id == batch_id,
-                                              send_recipients.c.state == "queued")
+                                              send_recipients.c.state.in_(["queued",
+                                                                           "in_flight"]))
         if subscriber_ids is not None:
             if not subscriber_ids:
                 return
@@ -428,13 +429,36 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(query.values(state=state, note=note))
 
-    def finish_batch(self, batch_id: int, now: datetime, message_id: str | None) -> None:
-        """Accepted: the batch and its queued recipients, in one transaction."""
+    def set_recipient(self, batch_id: int, subscriber_id: int, state: str,
+                      note: str | None) -> None:
+        """One recipient's outcome (backends that deliver one message at a time)."""
         with self.engine.begin() as conn:
-            conn.execute(update(send_batches).where(send_batches.c.id == batch_id).values(
-                state="accepted", updated_at=now, message_id=message_id, error=None))
             conn.execute(update(send_recipients).where(
-                send_recipients.c.batch_id == batch_id, send_recipients.c.state == "queued"
+                send_recipients.c.batch_id == batch_id,
+                send_recipients.c.subscriber_id == subscriber_id).values(state=state, note=note))
+
+    def requeue_unknown_recipients(self, batch_id: int, to_state: str) -> int:
+        """Recipients left in_flight by a crash: 'unknown' (held), or as the operator says."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(send_recipients).where(
+                send_recipients.c.batch_id == batch_id,
+                send_recipients.c.state.in_(["in_flight", "unknown"])).values(
+                state=to_state)).rowcount
+
+    def finish_batch(self, batch_id: int, now: datetime, message_id: str | None) -> None:
+        """Accepted: the batch and its queued recipients, in one transaction. A batch
+        that still holds recipients of unknown outcome stays 'unknown'."""
+        with self.engine.begin() as conn:
+            held = conn.execute(select(func.count()).where(
+                send_recipients.c.batch_id == batch_id,
+                send_recipients.c.state == "unknown")).scalar()
+            conn.execute(update(send_batches).where(send_batches.c.id == batch_id).values(
+                state="unknown" if held else "accepted", updated_at=now,
+                message_id=message_id,
+                error=f"{held} recipient(s) of unknown outcome" if held else None))
+            conn.execute(update(send_recipients).where(
+                send_recipients.c.batch_id == batch_id,
+                send_recipients.c.state.in_(["queued", "in_flight"])
             ).values(state="sent"))
 
     def split_batch(self, batch: Batch, now: datetime) -> list[Batch]:
@@ -463,6 +487,12 @@ class Store:
             conn.execute(update(send_batches).where(send_batches.c.id == batch.id).values(
                 state="split", updated_at=now, error=f"split into {made[0].id}, {made[1].id}"))
         return made
+
+    def held_recipients(self, batch_id: int) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(send_recipients.c.email).where(
+                send_recipients.c.batch_id == batch_id,
+                send_recipients.c.state == "unknown")).scalars())
 
     def send_progress(self, issue_id: str) -> dict[str, int]:
         """Recipients by state (queued, sent, skipped) for one issue."""

@@ -1,0 +1,124 @@
+"""Send benchmark: 1,000,000 synthetic subscribers in 8 segments delivered through the
+real `sendgrid` client to a loopback SendGrid with 50 ms latency per request.
+Prints wall time, requests made and peak RSS. Targets: <= 15 s, <= 200 MB.
+
+    .venv/bin/python bench/send.py [--subscribers 1000000] [--latency 0.05]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from multiprocessing import Event, Process, Queue
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.audience import INTERESTS, REGIONS, ROLES  # noqa: E402
+from pipeline.config import load_config  # noqa: E402
+from pipeline.job import run_weekly  # noqa: E402
+from pipeline.store.store import Store  # noqa: E402
+from subscribers.formats import Row  # noqa: E402
+from subscribers.store import Audience  # noqa: E402
+
+SEGMENTS = """
+[[segments]]
+name = "trainees"
+where = { role = ["resident", "fellow"] }
+[[segments]]
+name = "nurses-techs"
+where = { role = ["nurse", "technologist"] }
+[[segments]]
+name = "industry"
+where = { role = "industry" }
+[[segments]]
+name = "liver"
+where = { interests = { contains = "liver" } }
+[[segments]]
+name = "lung"
+where = { interests = { contains = "lung" } }
+[[segments]]
+name = "kidney-bone"
+where = { interests = ["kidney", "bone"] }
+[[segments]]
+name = "europe"
+where = { region = "europe" }
+"""
+
+
+def serve(latency: float, url: Queue, stop: Event, counts: Queue) -> None:
+    from tests.sendgrid_server import SendGridServer
+
+    # Validation is what the tests do; here the server only accepts and counts, in its
+    # own process, so the figure is the sender's.
+    with SendGridServer("SG.bench", latency=latency, record_bodies=False,
+                        validate=False) as server:
+        url.put(server.url)
+        stop.wait()
+        counts.put((server.requests, len(server.received), max(server.received.values())))
+
+
+def people(n: int):
+    import random
+
+    rng = random.Random(3)
+    for i in range(n):
+        yield Row(i + 2, f"member{i}@hospital{i % 997}.example.org", f"Member {i}",
+                  {"role": rng.choice(ROLES), "region": rng.choice(REGIONS),
+                   "interests": rng.sample(INTERESTS, rng.randint(0, 2))})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument("--latency", type=float, default=0.05)
+    args = parser.parse_args()
+    url_q: Queue = Queue()
+    counts_q: Queue = Queue()
+    stop = Event()
+    server = Process(target=serve, args=(args.latency, url_q, stop, counts_q), daemon=True)
+    server.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp)
+        text = (ROOT / "config.toml").read_text()
+        text = text[: text.index("# A segment may also set its variant")] + SEGMENTS
+        text = text.replace('backend = "outbox"', 'backend = "sendgrid"')
+        text += f'\n[delivery.sendgrid]\nhost = "{url_q.get(timeout=30)}"\n'
+        (project / "config.toml").write_text(text)
+        shutil.copytree(ROOT / "templates", project / "templates")
+        shutil.copytree(ROOT / "examples", project / "examples")
+        os.environ["SENDGRID_API_KEY"] = "SG.bench"
+        os.environ.setdefault("INSIGHTS_SECRET_KEY", "bench-signing-key-0123456789")
+        config = load_config(project / "config.toml")
+        store = Store.open(config.store_url)
+        Audience(store.engine).import_rows(people(args.subscribers), "members",
+                                           status="confirmed", source="bench",
+                                           now=datetime.now(UTC))
+        store.close()
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        report = run_weekly(config, datetime(2026, 11, 23, 14, tzinfo=UTC))
+        took = time.perf_counter() - started
+    stop.set()
+    requests, addresses, most = counts_q.get(timeout=60)
+    server.join(timeout=10)
+    assert report.status == "sent", report.message
+    assert addresses == args.subscribers and most == 1
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{args.subscribers:,} subscribers, {len(config.variant_names)} variants, "
+          f"{args.latency * 1000:.0f} ms per request, concurrency "
+          f"{config.delivery.concurrency}")
+    print(f"send (gather + compose + render + deliver): {took:.1f} s (target <= 15 s), "
+          f"{requests:,} requests, every address exactly once")
+    print(f"peak RSS: {peak:.0f} MB (target <= 200 MB; {rss_before:.0f} MB after the import)")
+
+
+if __name__ == "__main__":
+    main()

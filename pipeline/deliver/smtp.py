@@ -1,0 +1,127 @@
+"""The SMTP backend: one MIME message per recipient over STARTTLS, SSL or plain SMTP.
+
+SMTP has no batch request, so each recipient is recorded in the ledger: in_flight just
+before its message is handed over, sent right after. A crash then leaves at most one
+message per connection whose fate is unknown; the rest of the batch is known to be
+sent or known never to have been tried.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+
+from subscribers.tokens import Tokens
+
+from ..config import Config
+from ..errors import AuthFailed, OutcomeUnknown, TransientFailure
+from ..models import Recipient, RenderedVariant
+from ..store.store import Store
+from . import BatchOutcome
+from .message import build_message, message_bytes, personal_values
+
+PASSWORD_ENV = "INSIGHTS_SMTP_PASSWORD"
+
+
+class SmtpBackend:
+    name = "smtp"
+    idempotent = False
+    per_recipient = True  # the ledger knows each recipient's outcome, not just the batch's
+
+    def __init__(self, config: Config, tokens: Tokens, store: Store, now: datetime) -> None:
+        self.config = config
+        self.tokens = tokens
+        self.store = store
+        self.now = now
+        self.options = config.delivery.smtp
+
+    def _connect(self) -> smtplib.SMTP:
+        o = self.options
+        try:
+            if o.security == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    o.host, o.port, timeout=o.timeout, context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(o.host, o.port, timeout=o.timeout)
+                if o.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+            if o.username:
+                smtp.login(o.username, os.environ.get(PASSWORD_ENV, ""))
+            return smtp
+        except smtplib.SMTPAuthenticationError as e:
+            raise AuthFailed(f"the SMTP server refused the login for {o.username!r} "
+                             f"({e.smtp_code}); check delivery.smtp.username and "
+                             f"{PASSWORD_ENV}") from None
+        except smtplib.SMTPNotSupportedError:
+            raise TransientFailure(f"{o.host}:{o.port} does not offer STARTTLS; set "
+                                   "delivery.smtp.security") from None
+        except (OSError, smtplib.SMTPException) as e:
+            raise TransientFailure(f"cannot connect to SMTP {o.host}:{o.port}: {e}") from None
+
+    def prepare(self, issue_id: str, variants: Sequence[RenderedVariant]) -> None:
+        pass
+
+    def send_batch(self, issue_id: str, batch_id: int, seq: int, variant: RenderedVariant,
+                   recipients: Sequence[Recipient]) -> BatchOutcome:
+        smtp = self._connect()
+        try:
+            for r in recipients:
+                data = self._message(variant, r)
+                self.store.set_recipients_state(batch_id, "in_flight",
+                                                subscriber_ids=[r.subscriber_id])
+                try:
+                    smtp.sendmail(self.config.newsletter.from_email, [r.email], data)
+                except smtplib.SMTPRecipientsRefused as e:
+                    code, reason = next(iter(e.recipients.values()))
+                    self.store.set_recipient(batch_id, r.subscriber_id, "failed",
+                                             f"refused by the server: {code} {reason!r}")
+                    continue
+                except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as e:
+                    # The message may or may not have been taken: only this one is unknown.
+                    raise OutcomeUnknown(f"connection lost while sending to {r.email}: "
+                                         f"{e}") from None
+                except smtplib.SMTPResponseException as e:
+                    if 400 <= e.smtp_code < 500:
+                        self.store.set_recipient(batch_id, r.subscriber_id, "queued", None)
+                        raise TransientFailure(f"SMTP {e.smtp_code}: {e.smtp_error!r}") from None
+                    self.store.set_recipient(batch_id, r.subscriber_id, "failed",
+                                             f"SMTP {e.smtp_code}: {e.smtp_error!r}")
+                    continue
+                self.store.set_recipient(batch_id, r.subscriber_id, "sent", None)
+        finally:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+        return BatchOutcome(message_id=None)
+
+    def _message(self, variant: RenderedVariant, r: Recipient, prefix: str = "") -> bytes:
+        personal = personal_values(self.config, self.tokens, r.email, r.first_name)
+        return message_bytes(build_message(self.config, variant, r, personal, self.now,
+                                           subject_prefix=prefix))
+
+    def send_test(self, issue_id: str, variant: RenderedVariant,
+                  recipients: Sequence[Recipient]) -> str | None:
+        smtp = self._connect()
+        try:
+            for r in recipients:
+                smtp.sendmail(self.config.newsletter.from_email, [r.email],
+                              self._message(variant, r, "[TEST] "))
+        finally:
+            smtp.quit()
+        return f"SMTP {self.options.host}:{self.options.port}"
+
+    def send_message(self, message: EmailMessage) -> str:
+        smtp = self._connect()
+        try:
+            smtp.send_message(message)
+        finally:
+            smtp.quit()
+        return f"SMTP {self.options.host}:{self.options.port}"
+
+    def finish(self, issue_id: str) -> str:
+        return f"SMTP {self.options.host}:{self.options.port}"

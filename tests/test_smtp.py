@@ -1,0 +1,110 @@
+"""The SMTP backend against a real SMTP server (aiosmtpd) on loopback."""
+
+from __future__ import annotations
+
+import email
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from pipeline.config import load_config
+from pipeline.store.store import Store
+
+from .helpers import edit_config, first_run, seed
+
+SECRET = "test-signing-key-0123456789abcdef"
+
+
+class Mailbox:
+    """Records every message; can be told to hang on the n-th DATA."""
+
+    def __init__(self) -> None:
+        self.received: Counter[str] = Counter()
+        self.messages: list[bytes] = []
+        self.hang_at: int | None = None
+        self.hanging = threading.Event()
+        self.release = threading.Event()
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's API)
+        self.count += 1
+        if self.hang_at is not None and self.count == self.hang_at:
+            self.hanging.set()
+            import asyncio
+
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "451 try again later"
+        for rcpt in envelope.rcpt_tos:
+            self.received[rcpt.lower()] += 1
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", SECRET)
+    box = Mailbox()
+    from .feedserver import closed_port
+
+    box.port = closed_port()
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    yield box
+    box.release.set()
+    controller.stop()
+
+
+def use_smtp(project, box, batch_size=25):
+    edit_config(project, 'backend = "outbox"', 'backend = "smtp"')
+    edit_config(project, "require_approval = false",
+                f"require_approval = false\nbatch_size = {batch_size}\nconcurrency = 2\n"
+                f"backoff = 0.01\n\n[delivery.smtp]\nhost = \"127.0.0.1\"\nport = {box.port}\n"
+                "security = \"none\"\ntimeout = 5")
+
+
+def test_smtp_delivers_one_complete_message_per_recipient(project, smtp):
+    use_smtp(project, smtp)
+    _config, report = first_run(project)
+    assert report.status == "sent", report.message
+    assert len(smtp.received) == 320 and set(smtp.received.values()) == {1}
+    msg = email.message_from_bytes(smtp.messages[0])
+    assert [p.get_content_type() for p in msg.get_payload()] == ["text/plain", "text/html"]
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "%first_name%" not in msg.get_payload()[1].get_payload(decode=True).decode()
+
+
+def test_sigkill_mid_smtp_send_then_restart_gives_everyone_exactly_one_copy(project, smtp):
+    use_smtp(project, smtp)
+    config = load_config(project / "config.toml")
+    seed(config)
+    env = {**os.environ, "INSIGHTS_SECRET_KEY": SECRET}
+    cmd = [sys.executable, "-m", "pipeline", "--config", str(project / "config.toml")]
+    smtp.hang_at = 57
+    proc = subprocess.Popen(cmd + ["run", "--now", "2026-11-23T08:00"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert smtp.hanging.wait(60)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    smtp.release.set()
+    sent_before = sum(smtp.received.values())
+    assert 50 <= sent_before <= 57
+    again = subprocess.run(cmd + ["send"], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "outcome unknown for" in again.stdout, again.stdout
+    assert max(smtp.received.values()) == 1
+    store = Store.open(config.store_url)
+    held = [e for b in store.batches("2026-W48", ["unknown"]) for e in store.held_recipients(b.id)]
+    store.close()
+    assert len(held) <= 2  # at most one message per connection was in flight
+    # The server answered 451 to the held message(s): they never arrived. Resend them.
+    assert all(smtp.received[h.lower()] == 0 for h in held)
+    done = subprocess.run(cmd + ["send", "--resolve-unknown", "resend"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(smtp.received) == 320 and set(smtp.received.values()) == {1}
