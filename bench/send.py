@@ -90,7 +90,8 @@ def main() -> None:
         text = (ROOT / "config.toml").read_text()
         text = text[: text.index("# A segment may also set its variant")] + SEGMENTS
         text = text.replace('backend = "outbox"', 'backend = "sendgrid"')
-        text += f'\n[delivery.sendgrid]\nhost = "{url_q.get(timeout=30)}"\n'
+        text = text.replace('host = "https://api.sendgrid.com"',
+                            f'host = "{url_q.get(timeout=30)}"')
         (project / "config.toml").write_text(text)
         shutil.copytree(ROOT / "templates", project / "templates")
         shutil.copytree(ROOT / "examples", project / "examples")

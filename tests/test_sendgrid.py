@@ -34,10 +34,11 @@ def sendgrid(monkeypatch):
 
 def use_sendgrid(project, server, batch_size=40, concurrency=4, extra=""):
     edit_config(project, 'backend = "outbox"', 'backend = "sendgrid"')
-    edit_config(project, "require_approval = false",
-                f"require_approval = false\nbatch_size = {batch_size}\n"
-                f"concurrency = {concurrency}\nbackoff = 0.01\nmax_retries = 2\n{extra}"
-                f"\n[delivery.sendgrid]\nhost = \"{server.url}\"\ntimeout = 5")
+    edit_config(project, "batch_size = 1000", f"batch_size = {batch_size}")
+    edit_config(project, "concurrency = 4 ", f"concurrency = {concurrency} ")
+    edit_config(project, "max_retries = 5 ", f"backoff = 0.01\nmax_retries = 2 {extra}")
+    edit_config(project, 'host = "https://api.sendgrid.com"',
+                f'host = "{server.url}"\ntimeout = 5')
 
 
 def everyone_once(server):

@@ -63,10 +63,12 @@ def smtp(monkeypatch):
 
 def use_smtp(project, box, batch_size=25):
     edit_config(project, 'backend = "outbox"', 'backend = "smtp"')
-    edit_config(project, "require_approval = false",
-                f"require_approval = false\nbatch_size = {batch_size}\nconcurrency = 2\n"
-                f"backoff = 0.01\n\n[delivery.smtp]\nhost = \"127.0.0.1\"\nport = {box.port}\n"
-                "security = \"none\"\ntimeout = 5")
+    edit_config(project, "batch_size = 1000", f"batch_size = {batch_size}")
+    edit_config(project, "concurrency = 4 ", "concurrency = 2 ")
+    edit_config(project, "max_retries = 5 ", "backoff = 0.01\nmax_retries = 5 ")
+    edit_config(project, "[delivery.sendgrid]",
+                f"[delivery.smtp]\nhost = \"127.0.0.1\"\nport = {box.port}\n"
+                "security = \"none\"\ntimeout = 5\n\n[delivery.sendgrid]")
 
 
 def test_smtp_delivers_one_complete_message_per_recipient(project, smtp):

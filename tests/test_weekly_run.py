@@ -136,8 +136,8 @@ class CrashAfter(Exception):
 
 
 def test_crash_mid_send_resumes_without_duplicates(project, monkeypatch):
-    edit_config(project, "require_approval = false",
-                "require_approval = false\nbatch_size = 20\nconcurrency = 1")
+    edit_config(project, "batch_size = 1000", "batch_size = 20")
+    edit_config(project, "concurrency = 4 ", "concurrency = 1 ")
     original = OutboxBackend.send_batch
     calls = {"n": 0}
 
