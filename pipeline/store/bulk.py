@@ -11,9 +11,10 @@ executemany does the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, insert
+from sqlalchemy import Column, Connection, Table
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
@@ -21,20 +22,27 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     if not rows:
         return
     dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
     columns = list(rows[0].keys())
     keys = columns + list(constants)
-    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) "
+           f"VALUES ({', '.join([marker] * len(keys))})")
     processors = {k: table.c[k].type._cached_bind_processor(dialect) for k in keys}
-    fixed = {k: (processors[k](v) if processors[k] else v) for k, v in constants.items()}
-    order = list(compiled.positiontup or []) if compiled.positional else keys
-    # For each parameter slot: take it from the row (through its processor) or a constant.
-    plan = [(k, processors[k], k not in fixed) for k in order]
-    params: list[Any] = []
+    fixed = tuple((processors[k](v) if processors[k] else v) for k, v in constants.items())
+    getter = itemgetter(*columns)
+    convert = [(i, processors[k]) for i, k in enumerate(columns) if processors[k]]
+    params: list[tuple[Any, ...]] = []
     for row in rows:
-        values = tuple((proc(row[k]) if proc else row[k]) if from_row else fixed[k]
-                       for k, proc, from_row in plan)
-        params.append(values if compiled.positional else dict(zip(order, values, strict=True)))
-    conn.exec_driver_sql(str(compiled), params)
+        values = getter(row)
+        if len(columns) == 1:
+            values = (values,)
+        if convert:
+            values = list(values)
+            for i, proc in convert:
+                values[i] = proc(values[i])
+        params.append((*values, *fixed))
+    conn.exec_driver_sql(sql, params)
 
 
 def select_in(conn: Connection, columns: Sequence[Column[Any]], key: Column[Any],
