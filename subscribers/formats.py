@@ -120,7 +120,7 @@ def _rows(path: Path, fh: io.TextIOWrapper, reader: Any, keys: list[str],
         try:
             for values in reader:
                 line = reader.line_num
-                if not any(v.strip() for v in values):
+                if not "".join(values).strip():
                     continue  # blank lines are not rows
                 if len(values) > len(keys):
                     yield Invalid(line, f"{len(values) - len(keys)} more fields than the header")

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
 from pipeline.errors import AudienceError
 from pipeline.models import Recipient
@@ -52,7 +52,7 @@ class Audience:
                                     memberships.c.status == "confirmed",
                                     memberships.c.list_name.in_(list(lists))))
             .where(subscribers.c.id.in_(list(subscriber_ids)),
-                   ~exists().where(suppressions.c.email_hash == subscribers.c.email_hash))
+                   subscribers.c.email_hash.not_in(select(suppressions.c.email_hash)))
         )
         with self.engine.connect() as conn:
             return set(conn.execute(query).scalars())

@@ -50,6 +50,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # 64 MB of page cache (default 2 MB): the email index of a million-subscriber import
     # stays in memory instead of being re-read page by page.
     cursor.execute("PRAGMA cache_size=-65536")
+    # Checkpoint the WAL every ~40 MB instead of every 4 MB: a large import fsyncs the
+    # database ten times less often; readers are unaffected.
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
 
 
