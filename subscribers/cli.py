@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .formats import FORMATS, read_file
+from .formats import FORMATS
 from .model import KNOWN_ATTRIBUTES, LIST_ATTRIBUTES
 from .store import Audience
 
@@ -66,10 +66,8 @@ def import_(ctx: click.Context, file: Path, list_name: str, fmt: str, confirmed:
     with opened(ctx) as (config, audience):
         list_def = config.list_def(list_name)
         status = "unconfirmed" if list_def.double_opt_in and not confirmed else "confirmed"
-        reader = read_file(file, fmt)
-        summary = audience.import_rows(reader.rows, list_name, status=status,
-                                       source=f"import:{reader.format}:{file.name}",
-                                       now=_now())
+        detected, summary = audience.import_file(file, fmt, list_name, status=status,
+                                                 now=_now())
     for line, reason in summary.errors[:100]:
         click.echo(f"{file}:{line}: invalid: {reason}", err=True)
     for line, reason in summary.notes[:100]:
@@ -77,7 +75,7 @@ def import_(ctx: click.Context, file: Path, list_name: str, fmt: str, confirmed:
     hidden = max(0, len(summary.errors) - 100) + max(0, len(summary.notes) - 100)
     if hidden:
         click.echo(f"... and {hidden} more lines like these", err=True)
-    click.echo(f"Imported {file.name} ({reader.format}) into {list_name!r}: {summary.line()}")
+    click.echo(f"Imported {file.name} ({detected}) into {list_name!r}: {summary.line()}")
     for reason, n in sorted(summary.skip_reasons.items()):
         click.echo(f"  skipped {n}: {reason}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -129,10 +130,22 @@ def _rows(path: Path, fh: io.TextIOWrapper, reader: Any, keys: list[str],
                     values = values + [""] * (len(keys) - len(values))
                 yield parse(line, values)
         except UnicodeDecodeError as e:
-            raise AudienceError(f"{path}: line {line + 1}: not valid text in this "
-                                f"encoding ({e.reason}); save the file as UTF-8") from None
+            # The decoder reads ahead, so the reader's line count lags: find the line.
+            raise AudienceError(f"{path}: line {_first_undecodable_line(path, fh.encoding)}: "
+                                f"not valid text in this encoding ({e.reason}); save the "
+                                "file as UTF-8") from None
         except csv.Error as e:
             raise AudienceError(f"{path}: line {reader.line_num}: malformed CSV: {e}") from None
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> int:
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError:
+                return number
+    return 0
 
 
 def _email(line: int, raw: str | None) -> str | Invalid:
@@ -277,3 +290,53 @@ def _listmonk(line: int, record: dict[str, str]) -> Row | Invalid:
         if isinstance(attributes.get(key), str):
             attributes[key] = split_values(attributes[key])
     return Row(line, email, (record.get("name") or "").strip(), attributes, status)
+
+
+# -- parsing on another core ---------------------------------------------------------------
+
+def _produce(path: str, fmt: str, size: int, queue: Any) -> None:
+    """Child process: parse the file and hand over chunks of rows (or the error)."""
+    try:
+        chunk: list[Row | Invalid] = []
+        for row in read_file(Path(path), fmt).rows:
+            chunk.append(row)
+            if len(chunk) >= size:
+                queue.put(("chunk", chunk))
+                chunk = []
+        if chunk:
+            queue.put(("chunk", chunk))
+        queue.put(("end", None))
+    except AudienceError as e:
+        queue.put(("error", str(e)))
+    except Exception as e:  # report, never hang the parent  # noqa: BLE001
+        queue.put(("error", f"{path}: {type(e).__name__}: {e}"))
+
+
+def parsed_chunks(path: Path, fmt: str, size: int = 2000) -> tuple[str, Iterator[list[Any]]]:
+    """(format, chunks of rows) with the parsing done by a child process, so one core
+    reads the file while this one writes the database. The queue is bounded: memory
+    stays a few chunks whatever the file's size. The header is checked here first, so a
+    wrong file fails at once with the same message as `read_file`."""
+    reader = read_file(path, fmt)  # validates the header; its lazy rows are not read
+    reader.rows.close()
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue(maxsize=4)
+    process = context.Process(target=_produce, args=(str(path), reader.format, size, queue),
+                              daemon=True)
+
+    def chunks() -> Iterator[list[Any]]:
+        process.start()
+        try:
+            while True:
+                kind, payload = queue.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise AudienceError(payload)
+                yield payload
+        finally:
+            if process.is_alive():
+                process.terminate()
+            process.join(timeout=10)
+
+    return reader.format, chunks()

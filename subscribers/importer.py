@@ -43,9 +43,16 @@ def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 def import_rows(engine: Engine, rows: Iterable[Row | Invalid], list_name: str, *,
                 status: str, source: str, now: datetime) -> ImportSummary:
+    return import_chunks(engine, _chunks(rows, CHUNK), list_name, status=status,
+                         source=source, now=now)
+
+
+def import_chunks(engine: Engine, chunks: Iterable[list[Row | Invalid]], list_name: str, *,
+                  status: str, source: str, now: datetime) -> ImportSummary:
+    """Like import_rows, from rows already in chunks (see formats.parsed_chunks)."""
     summary = ImportSummary()
     reasons: Counter[str] = Counter()
-    for chunk in _chunks(rows, CHUNK):
+    for chunk in chunks:
         valid: dict[str, Row] = {}
         for row in chunk:
             if isinstance(row, Invalid):

@@ -52,7 +52,8 @@ def normalise_email(raw: str) -> str:
 
 
 def first_name(name: str) -> str:
-    return name.split()[0] if name.strip() else ""
+    parts = name.split(None, 1)
+    return parts[0] if parts else ""
 
 
 @dataclass(frozen=True)

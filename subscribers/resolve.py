@@ -14,7 +14,6 @@ from sqlalchemy import Engine, and_, select
 
 from pipeline.models import Recipient
 
-from .model import first_name
 from .schema import memberships, subscribers, suppressions
 from .segments import Rule, Subject, referenced
 
@@ -119,4 +118,5 @@ def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, 
         found = matches(attrs, member_of)
         segment = found[0] if found else default_segment
         if segment:
-            yield Recipient(sid, email, first_name(name), segment, tuple(member_of))
+            parts = name.split(None, 1)  # first_name(), inlined: this runs per person
+            yield Recipient(sid, email, parts[0] if parts else "", segment, tuple(member_of))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
@@ -15,7 +16,7 @@ from pipeline.errors import AudienceError
 from pipeline.models import Recipient
 
 from . import importer, resolve
-from .formats import Invalid, Row
+from .formats import Invalid, Row, parsed_chunks
 from .model import ImportSummary, Subscriber, email_hash, email_key, normalise_email
 from .schema import consent_events, memberships, subscribers, suppressions
 from .segments import Rule
@@ -31,6 +32,14 @@ class Audience:
                     source: str, now: datetime) -> ImportSummary:
         return importer.import_rows(self.engine, rows, list_name, status=status,
                                     source=source, now=now)
+
+    def import_file(self, path: Path, fmt: str, list_name: str, *, status: str,
+                    now: datetime) -> tuple[str, ImportSummary]:
+        """Import a file, parsing it on another core; returns (format, summary)."""
+        detected, chunks = parsed_chunks(path, fmt, importer.CHUNK)
+        summary = importer.import_chunks(self.engine, chunks, list_name, status=status,
+                                         source=f"import:{detected}:{path.name}", now=now)
+        return detected, summary
 
     def resolve(self, lists: Sequence[str], segments: Sequence[tuple[str, Rule]],
                 default_segment: str | None) -> Iterator[Recipient]:

@@ -151,3 +151,21 @@ def test_export_round_trips(audience, tmp_path):
     write_export(audience, "members", "csv", after)
     assert after.getvalue() == before.getvalue()
     assert len(before.getvalue().splitlines()) == 1 + 6
+
+
+def test_import_file_parses_on_another_core_with_the_same_result(audience):
+    fmt, summary = audience.import_file(DATA / "mailchimp_messy.csv", "auto", "members",
+                                        status="confirmed", now=NOW)
+    assert fmt == "mailchimp" and summary.counts() == (5, 0, 0, 1, 3)
+    assert [line for line, _ in summary.errors] == [5, 6, 9]
+    assert audience.get("zoe.muller@example.com").name == "Zoë Müller"
+
+
+def test_import_file_reports_a_broken_file_from_the_parsing_process(audience, tmp_path):
+    path = tmp_path / "broken.csv"
+    # UTF-8 for the first megabyte (so it is read as UTF-8), then a Latin-1 byte.
+    rows = b"".join(b"member%d@example.org,Member %d\n" % (i, i) for i in range(40000))
+    path.write_bytes(b"email,name\n" + rows + b"late@example.org,Jos\xe9\n")
+    with pytest.raises(AudienceError) as info:
+        audience.import_file(path, "auto", "members", status="confirmed", now=NOW)
+    assert "broken.csv: line 40002: not valid text" in str(info.value)
