@@ -79,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--concurrency", type=int, help="override delivery.concurrency")
     args = parser.parse_args()
     url_q: Queue = Queue()
     counts_q: Queue = Queue()
@@ -92,6 +93,8 @@ def main() -> None:
         text = text.replace('backend = "outbox"', 'backend = "sendgrid"')
         text = text.replace('host = "https://api.sendgrid.com"',
                             f'host = "{url_q.get(timeout=30)}"')
+        if args.concurrency:
+            text = text.replace("concurrency = 4 ", f"concurrency = {args.concurrency} ")
         (project / "config.toml").write_text(text)
         shutil.copytree(ROOT / "templates", project / "templates")
         shutil.copytree(ROOT / "examples", project / "examples")

@@ -67,6 +67,10 @@ def import_chunks(engine: Engine, chunks: Iterable[list[Row | Invalid]], list_na
                 continue
             valid[key] = row
         with engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                # The email index of a million-subscriber list stays in memory instead of
+                # being re-read page by page.
+                conn.exec_driver_sql("PRAGMA cache_size=-65536")
             _import_chunk(conn, valid, list_name, status, source, now, summary, reasons)
     summary.skipped = sum(reasons.values())
     summary.skip_reasons = dict(reasons)
