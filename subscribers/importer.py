@@ -72,6 +72,11 @@ def import_chunks(engine: Engine, chunks: Iterable[list[Row | Invalid]], list_na
                 # being re-read page by page.
                 conn.exec_driver_sql("PRAGMA cache_size=-65536")
             _import_chunk(conn, valid, list_name, status, source, now, summary, reasons)
+    if engine.dialect.name == "sqlite":
+        # Give the large import cache back: the pooled connection lives on.
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA cache_size=-16384")
+            conn.exec_driver_sql("PRAGMA shrink_memory")
     summary.skipped = sum(reasons.values())
     summary.skip_reasons = dict(reasons)
     return summary

@@ -255,3 +255,23 @@ def test_sigkill_mid_send_then_restart_gives_everyone_exactly_one_copy(project, 
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     everyone_once(sendgrid)
+
+
+def test_the_payload_matches_the_message_an_smtp_recipient_gets(project, monkeypatch):
+    """mail_body inlines personal_values/unsubscribe_header for speed: they must agree."""
+    from pipeline.deliver.message import personal_values, unsubscribe_header
+    from pipeline.deliver.payload import mail_body
+    from pipeline.models import Recipient, RenderedVariant
+    from subscribers.tokens import Tokens
+
+    config = load_config(project / "config.toml")
+    tokens = Tokens(SECRET)
+    people = [Recipient(1, "Ana@Example.org", "Ana", "general"),
+              Recipient(2, "x@example.org", "", "general")]
+    body = mail_body(config, tokens, "2026-W48", 7, RenderedVariant("general", "S", "h", "t"),
+                     people)
+    for person, p in zip(people, body["personalizations"], strict=True):
+        personal = personal_values(config, tokens, person.email, person.first_name)
+        assert p["substitutions"] == personal.values
+        assert p["headers"]["List-Unsubscribe"] == unsubscribe_header(
+            config, personal.unsubscribe_url)

@@ -11,7 +11,8 @@ from subscribers.tokens import Tokens
 
 from ..config import Config
 from ..models import Recipient, RenderedVariant
-from .message import list_id, personal_values, unsubscribe_header
+from ..render.context import PLACEHOLDERS
+from .message import list_id
 
 MAX_PERSONALIZATIONS = 1000
 MAX_CUSTOM_ARGS_BYTES = 10_000
@@ -30,14 +31,24 @@ def mail_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
         raise ValueError(f"{len(recipients)} recipients in one request; the cap is "
                          f"{MAX_PERSONALIZATIONS}")
     nl, sg = config.newsletter, config.delivery.sendgrid
+    # What personal_values() and unsubscribe_header() compute, with everything that does
+    # not depend on the recipient hoisted out of the loop: it runs a million times.
+    unsubscribe_base, preferences_base = f"{nl.base_url}/u/", f"{nl.base_url}/p/"
+    mailto = (f", <mailto:{nl.unsubscribe_email}?subject=unsubscribe>"
+              if nl.unsubscribe_email else "")
+    first, unsub, prefs, addr = (PLACEHOLDERS[k] for k in
+                                 ("first_name", "unsubscribe_url", "preferences_url", "email"))
+    manage = tokens.manage
     personalizations = []
     for r in recipients:
-        personal = personal_values(config, tokens, r.email, r.first_name)
+        token = manage(r.email)
+        unsubscribe_url = unsubscribe_base + token
         personalizations.append({
             "to": [{"email": r.email}],
-            "substitutions": personal.values,
+            "substitutions": {first: r.first_name or "colleague", unsub: unsubscribe_url,
+                              prefs: preferences_base + token, addr: r.email},
             "headers": {
-                "List-Unsubscribe": unsubscribe_header(config, personal.unsubscribe_url),
+                "List-Unsubscribe": f"<{unsubscribe_url}>{mailto}",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
         })
