@@ -1,0 +1,152 @@
+"""Issues, the items placed in them, and their rendered variants."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..errors import StoreError
+from ..models import Issue, Item, RenderedVariant
+from .records import _issue_from_row, _item_from_row
+from .schema import (
+    issue_items,
+    issues,
+    items,
+    variants,
+)
+
+
+class IssuesMixin:
+    engine: Engine
+
+    # -- issues --------------------------------------------------------------------------
+
+    def get_issue(self, issue_id: str) -> Issue | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(issues).where(issues.c.id == issue_id)).first()
+        return _issue_from_row(row) if row else None
+
+    def list_issues(self) -> list[Issue]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(issues).order_by(issues.c.number.desc()))
+            return [_issue_from_row(r) for r in rows]
+
+    def latest_open_issue(self) -> Issue | None:
+        """The newest issue not yet sent (what `preview` and `send` work on)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(issues).where(issues.c.status != "sent")
+                .order_by(issues.c.number.desc()).limit(1)
+            ).first()
+        return _issue_from_row(row) if row else None
+
+    def last_sent_issue(self) -> Issue | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(issues).where(issues.c.status == "sent")
+                .order_by(issues.c.number.desc()).limit(1)
+            ).first()
+        return _issue_from_row(row) if row else None
+
+    def create_issue(
+        self, issue_id: str, period_start: datetime, period_end: datetime,
+        sections: dict[str, Sequence[Item]], new_ids: frozenset[int], now: datetime,
+    ) -> Issue:
+        try:
+            with self.engine.begin() as conn:
+                number = (conn.execute(select(func.max(issues.c.number))).scalar() or 0) + 1
+                conn.execute(insert(issues).values(
+                    id=issue_id, number=number, period_start=period_start,
+                    period_end=period_end, status="draft", editor_note="",
+                    created_at=now, updated_at=now,
+                ))
+                rows = [
+                    {"issue_id": issue_id, "item_id": item.id, "section": section,
+                     "position": pos, "is_new": item.id in new_ids}
+                    for section, entries in sections.items()
+                    for pos, item in enumerate(entries)
+                ]
+                if rows:
+                    conn.execute(insert(issue_items), rows)
+        except SQLAlchemyError as e:
+            raise StoreError(f"could not create issue {issue_id}: {e}") from e
+        issue = self.get_issue(issue_id)
+        assert issue is not None
+        return issue
+
+    def issue_sections(self, issue_id: str) -> dict[str, list[Item]]:
+        query = (
+            select(items, issue_items.c.section.label("placed_in"))
+            .join(issue_items, issue_items.c.item_id == items.c.id)
+            .where(issue_items.c.issue_id == issue_id)
+            .order_by(issue_items.c.section, issue_items.c.position)
+        )
+        out: dict[str, list[Item]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                out.setdefault(row.placed_in, []).append(_item_from_row(row))
+        return out
+
+    def set_issue_status(self, issue_id: str, status: str, now: datetime,
+                         *, expect: Sequence[str] | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "updated_at": now}
+        if status == "sent":
+            values["sent_at"] = now
+        query = update(issues).where(issues.c.id == issue_id)
+        if expect:
+            query = query.where(issues.c.status.in_(list(expect)))
+        with self.engine.begin() as conn:
+            changed = conn.execute(query.values(**values)).rowcount
+        if expect and changed != 1:
+            raise StoreError(
+                f"issue {issue_id} is not in state {' or '.join(expect)}; refusing to mark {status}"
+            )
+
+    def approve_issue(self, issue_id: str, approver: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(issues).where(issues.c.id == issue_id, issues.c.status == "draft")
+                .values(status="approved", approved_by=approver, approved_at=now, updated_at=now)
+            ).rowcount
+        if changed != 1:
+            issue = self.get_issue(issue_id)
+            state = f"is {issue.status}" if issue else "does not exist"
+            raise StoreError(f"issue {issue_id} {state}; only a draft can be approved")
+
+    def set_editor_note(self, issue_id: str, note: str, now: datetime) -> None:
+        """Change the editor's note. Any change returns an approved issue to draft: what
+        was approved is no longer what would be sent."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(issues).where(issues.c.id == issue_id,
+                                     issues.c.status.in_(["draft", "approved"]))
+                .values(editor_note=note, status="draft", approved_by=None, approved_at=None,
+                        updated_at=now)
+            ).rowcount
+        if changed != 1:
+            issue = self.get_issue(issue_id)
+            state = f"is {issue.status}" if issue else "does not exist"
+            raise StoreError(f"issue {issue_id} {state}; only a draft or approved issue "
+                             "can be edited")
+
+    # -- variants ------------------------------------------------------------------------
+
+    def save_variants(self, issue_id: str, rendered: Sequence[RenderedVariant],
+                      now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(variants.delete().where(variants.c.issue_id == issue_id))
+            if rendered:
+                conn.execute(insert(variants), [
+                    {"issue_id": issue_id, "segment": v.segment, "subject": v.subject,
+                     "html": v.html, "text": v.text, "rendered_at": now} for v in rendered
+                ])
+
+    def get_variants(self, issue_id: str) -> list[RenderedVariant]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(variants).where(variants.c.issue_id == issue_id)
+                                .order_by(variants.c.segment))
+            return [RenderedVariant(r.segment, r.subject, r.html, r.text) for r in rows]

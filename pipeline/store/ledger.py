@@ -1,0 +1,179 @@
+"""The send ledger: batches and their recipients, written before each request so a
+crash can always be resumed without sending anything twice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, select, update
+
+from .bulk import bulk_insert, select_in
+from .records import Batch
+from .schema import (
+    send_batches,
+    send_recipients,
+)
+
+
+class LedgerMixin:
+    engine: Engine
+
+    # -- send ledger ---------------------------------------------------------------------
+
+    def record_batch(self, issue_id: str, segment: str, recipients: Sequence[Any],
+                     now: datetime) -> tuple[Batch, list[Any]] | None:
+        """Write a pending batch with its recipients before anything is sent.
+
+        Recipients already in the issue's ledger are dropped here, in the same
+        transaction, so nobody can be put in two batches. Returns the batch and the
+        recipients recorded in it, or None when every one was already recorded.
+        """
+        with self.engine.begin() as conn:
+            keys = [r.email.casefold() for r in recipients]
+            already = {k for (k,) in select_in(
+                conn, [send_recipients.c.email_key], send_recipients.c.email_key, keys,
+                where={"issue_id": issue_id})}
+            fresh, fresh_keys = [], set()
+            for r, key in zip(recipients, keys, strict=True):
+                if key not in already and key not in fresh_keys:
+                    fresh.append(r)
+                    fresh_keys.add(key)
+            if not fresh:
+                return None
+            seq = (conn.execute(
+                select(func.max(send_batches.c.seq)).where(
+                    send_batches.c.issue_id == issue_id, send_batches.c.segment == segment)
+            ).scalar() or 0) + 1
+            batch_id = conn.execute(insert(send_batches).values(
+                issue_id=issue_id, segment=segment, seq=seq, state="pending", size=len(fresh),
+                created_at=now, updated_at=now,
+            )).inserted_primary_key[0]
+            bulk_insert(conn, send_recipients,
+                        [{"email_key": r.email.casefold(), "email": r.email,
+                          "first_name": r.first_name, "subscriber_id": r.subscriber_id}
+                         for r in fresh],
+                        issue_id=issue_id, segment=segment, batch_id=batch_id, state="queued")
+        batch = Batch(batch_id, issue_id, segment, seq, "pending", len(fresh), None, None)
+        return batch, fresh
+
+    def set_batch_state(self, batch_id: int, state: str, now: datetime, *,
+                        message_id: str | None = None, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(send_batches).where(send_batches.c.id == batch_id).values(
+                state=state, updated_at=now, message_id=message_id, error=error))
+
+    def batches(self, issue_id: str, states: Sequence[str] | None = None) -> list[Batch]:
+        query = select(send_batches).where(send_batches.c.issue_id == issue_id)
+        if states:
+            query = query.where(send_batches.c.state.in_(list(states)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(send_batches.c.id))
+            return [Batch(r.id, r.issue_id, r.segment, r.seq, r.state, r.size, r.message_id,
+                          r.error) for r in rows]
+
+    def batch_recipients(self, batch_id: int, state: str | None = "queued") -> list[dict[str, Any]]:
+        query = select(send_recipients).where(send_recipients.c.batch_id == batch_id)
+        if state is not None:
+            query = query.where(send_recipients.c.state == state)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(send_recipients.c.email_key))
+            return [dict(r._mapping) for r in rows]
+
+    def set_recipients_state(self, batch_id: int, state: str, *,
+                             subscriber_ids: Sequence[int] | None = None,
+                             note: str | None = None) -> None:
+        query = update(send_recipients).where(send_recipients.c.batch_id == batch_id,
+                                              send_recipients.c.state.in_(["queued",
+                                                                           "in_flight"]))
+        if subscriber_ids is not None:
+            if not subscriber_ids:
+                return
+            query = query.where(send_recipients.c.subscriber_id.in_(list(subscriber_ids)))
+        with self.engine.begin() as conn:
+            conn.execute(query.values(state=state, note=note))
+
+    def set_recipient(self, batch_id: int, subscriber_id: int, state: str,
+                      note: str | None) -> None:
+        """One recipient's outcome (backends that deliver one message at a time)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(send_recipients).where(
+                send_recipients.c.batch_id == batch_id,
+                send_recipients.c.subscriber_id == subscriber_id).values(state=state, note=note))
+
+    def requeue_unknown_recipients(self, batch_id: int, to_state: str) -> int:
+        """Recipients left in_flight by a crash: 'unknown' (held), or as the operator says."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(send_recipients).where(
+                send_recipients.c.batch_id == batch_id,
+                send_recipients.c.state.in_(["in_flight", "unknown"])).values(
+                state=to_state)).rowcount
+
+    def finish_batch(self, batch_id: int, now: datetime, message_id: str | None) -> None:
+        """Accepted: the batch and its queued recipients, in one transaction. A batch
+        that still holds recipients of unknown outcome stays 'unknown'."""
+        with self.engine.begin() as conn:
+            held = conn.execute(select(func.count()).where(
+                send_recipients.c.batch_id == batch_id,
+                send_recipients.c.state == "unknown")).scalar()
+            conn.execute(update(send_batches).where(send_batches.c.id == batch_id).values(
+                state="unknown" if held else "accepted", updated_at=now,
+                message_id=message_id,
+                error=f"{held} recipient(s) of unknown outcome" if held else None))
+            conn.execute(update(send_recipients).where(
+                send_recipients.c.batch_id == batch_id,
+                send_recipients.c.state.in_(["queued", "in_flight"])
+            ).values(state="sent"))
+
+    def split_batch(self, batch: Batch, now: datetime) -> list[Batch]:
+        """Move a batch's queued recipients into two new pending batches (after HTTP 413)."""
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(select(send_recipients.c.email_key).where(
+                send_recipients.c.batch_id == batch.id, send_recipients.c.state == "queued")
+                .order_by(send_recipients.c.email_key)).scalars())
+            if len(ids) < 2:
+                return []
+            halves = [ids[: len(ids) // 2], ids[len(ids) // 2:]]
+            seq = conn.execute(select(func.max(send_batches.c.seq)).where(
+                send_batches.c.issue_id == batch.issue_id,
+                send_batches.c.segment == batch.segment)).scalar() or 0
+            made = []
+            for half in halves:
+                seq += 1
+                new_id = conn.execute(insert(send_batches).values(
+                    issue_id=batch.issue_id, segment=batch.segment, seq=seq, state="pending",
+                    size=len(half), created_at=now, updated_at=now)).inserted_primary_key[0]
+                conn.execute(update(send_recipients).where(
+                    send_recipients.c.issue_id == batch.issue_id,
+                    send_recipients.c.email_key.in_(half)).values(batch_id=new_id))
+                made.append(Batch(new_id, batch.issue_id, batch.segment, seq, "pending",
+                                  len(half), None, None))
+            conn.execute(update(send_batches).where(send_batches.c.id == batch.id).values(
+                state="split", updated_at=now, error=f"split into {made[0].id}, {made[1].id}"))
+        return made
+
+    def held_recipients(self, batch_id: int) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(send_recipients.c.email).where(
+                send_recipients.c.batch_id == batch_id,
+                send_recipients.c.state == "unknown")).scalars())
+
+    def send_progress(self, issue_id: str) -> dict[str, int]:
+        """Recipients by state (queued, sent, skipped) for one issue."""
+        query = (select(send_recipients.c.state, func.count())
+                 .where(send_recipients.c.issue_id == issue_id)
+                 .group_by(send_recipients.c.state))
+        with self.engine.connect() as conn:
+            return {state: int(n) for state, n in conn.execute(query)}
+
+    def delivered_count(self, issue_id: str) -> dict[str, int]:
+        """Recipients the provider accepted, by segment."""
+        query = (
+            select(send_recipients.c.segment, func.count())
+            .where(and_(send_recipients.c.issue_id == issue_id,
+                        send_recipients.c.state == "sent"))
+            .group_by(send_recipients.c.segment)
+        )
+        with self.engine.connect() as conn:
+            return {seg: int(n) for seg, n in conn.execute(query)}
