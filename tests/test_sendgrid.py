@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -275,3 +276,26 @@ def test_the_payload_matches_the_message_an_smtp_recipient_gets(project, monkeyp
         assert p["substitutions"] == personal.values
         assert p["headers"]["List-Unsubscribe"] == unsubscribe_header(
             config, personal.unsubscribe_url)
+
+
+def test_two_overlapping_sends_never_deliver_twice(project, monkeypatch):
+    monkeypatch.setenv("SENDGRID_API_KEY", KEY)
+    with SendGridServer(KEY, latency=0.4) as server:
+        use_sendgrid(project, server, batch_size=20, concurrency=2)
+        config = load_config(project / "config.toml")
+        seed(config)
+        from pipeline.preview import write_preview
+
+        write_preview(config, project / "preview", [], MONDAY)  # the draft both will send
+        env = {**os.environ, "SENDGRID_API_KEY": KEY, "INSIGHTS_SECRET_KEY": SECRET}
+        cmd = [sys.executable, "-m", "pipeline", "--config", str(project / "config.toml"),
+               "send"]
+        first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        while server.accepted == 0 and first.poll() is None:
+            time.sleep(0.02)
+        second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, out + err
+        assert second.returncode == 1 and "is being sent by" in second.stderr, second.stderr
+        everyone_once(server)

@@ -10,7 +10,9 @@ until the operator decides (`insights send --resolve-unknown resend|skip`).
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -70,6 +72,7 @@ class Sender:
     variants: dict[str, RenderedVariant]
     backend: Backend
     clock: Callable[[], datetime]
+    owner: str = ""
     result: SendResult = field(default_factory=SendResult)
     stopped: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -97,11 +100,13 @@ class Sender:
             with self.lock:
                 self.result.skipped += len(gone)
         recipients = [r for r in queued if r.subscriber_id in eligible]
+        if not self.store.claim_batch(batch.id, self.clock()):
+            return  # another worker has it
         if not recipients:
             self.store.finish_batch(batch.id, self.clock(), None)
             return
-        self.store.set_batch_state(batch.id, "in_flight", self.clock())
         self._attempt(batch, variant, recipients)
+        self.store.heartbeat(self.issue.id, self.owner, self.clock())
 
     def _attempt(self, batch: Batch, variant: RenderedVariant,
                  recipients: Sequence[Recipient]) -> None:
@@ -166,10 +171,22 @@ def send_issue(
         raise DeliveryError(f"issue {issue.id} fails the pre-send check: " + "; ".join(problems))
     allowed = ("approved", "sending") if config.delivery.require_approval else (
         "draft", "approved", "sending")
-    store.set_issue_status(issue.id, "sending", clock(), expect=allowed)
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    store.acquire_send_lock(issue.id, owner, clock())
+    try:
+        store.set_issue_status(issue.id, "sending", clock(), expect=allowed)
+        return _send(config, store, audience, issue, variants, backend, clock, owner,
+                     resolve_unknown=resolve_unknown, retry_failed=retry_failed)
+    finally:
+        store.release_send_lock(issue.id, owner)
+
+
+def _send(config: Config, store: Store, audience: Audience, issue: Issue,
+          variants: Sequence[RenderedVariant], backend: Backend, clock: Callable[[], datetime],
+          owner: str, *, resolve_unknown: str | None, retry_failed: bool) -> SendResult:
     backend.prepare(issue.id, variants)
     sender = Sender(config, store, audience, issue, {v.segment: v for v in variants}, backend,
-                    clock)
+                    clock, owner)
     idempotent = getattr(backend, "idempotent", False)
     per_recipient = getattr(backend, "per_recipient", False)
 
@@ -181,6 +198,8 @@ def send_issue(
         elif not idempotent:  # the request may have gone out: only the operator decides
             store.set_batch_state(batch.id, "unknown", clock(),
                                   error="interrupted while in flight (crash or kill)")
+        else:  # sending it again rewrites the same output: just go again
+            store.set_batch_state(batch.id, "pending", clock())
     resume: list[Batch] = store.batches(issue.id, ["pending", "in_flight"])
     if retry_failed:
         resume += store.batches(issue.id, ["failed"])

@@ -3,22 +3,81 @@ crash can always be resumed without sending anything twice."""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, select, update
 
+from ..errors import StoreError
 from .bulk import bulk_insert, select_in
 from .records import Batch
-from .schema import (
-    send_batches,
-    send_recipients,
-)
+from .schema import issues, send_batches, send_recipients
+
+STALE_AFTER = timedelta(minutes=10)
+
+
+def _alive_here(owner: str) -> bool:
+    """Whether a lock owner "host:pid" is a live process on this machine (False when it
+    is on another host: only its heartbeat can tell)."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class LedgerMixin:
     engine: Engine
+
+    def acquire_send_lock(self, issue_id: str, owner: str, now: datetime) -> None:
+        """Become the only process sending this issue, or raise naming who is.
+
+        Taken over when the holder is a dead process on this host (killed or crashed) or
+        has not made progress for STALE_AFTER (another host that went away)."""
+        stale = now - STALE_AFTER
+        with self.engine.begin() as conn:
+            row = conn.execute(select(issues.c.send_lock, issues.c.send_heartbeat)
+                               .where(issues.c.id == issue_id)).first()
+            holder = row.send_lock if row else None
+            if holder and holder != owner and _alive_here(holder) and (
+                    row.send_heartbeat is None or row.send_heartbeat > stale):
+                raise StoreError(
+                    f"issue {issue_id} is being sent by {holder} (last progress "
+                    f"{row.send_heartbeat:%Y-%m-%d %H:%M:%S} UTC); wait for it to finish")
+            query = update(issues).where(issues.c.id == issue_id)
+            query = query.where(issues.c.send_lock == holder) if holder else query.where(
+                issues.c.send_lock.is_(None))
+            if conn.execute(query.values(send_lock=owner, send_heartbeat=now)).rowcount != 1:
+                raise StoreError(f"issue {issue_id}: another process took the send lock")
+
+    def heartbeat(self, issue_id: str, owner: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(issues).where(issues.c.id == issue_id,
+                                              issues.c.send_lock == owner)
+                         .values(send_heartbeat=now))
+
+    def release_send_lock(self, issue_id: str, owner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(issues).where(issues.c.id == issue_id,
+                                              issues.c.send_lock == owner)
+                         .values(send_lock=None))
+
+    def claim_batch(self, batch_id: int, now: datetime) -> bool:
+        """pending/failed/unknown -> in_flight, atomically: False if another worker or
+        process already has it (defence in depth behind the send lock)."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(send_batches).where(
+                send_batches.c.id == batch_id,
+                send_batches.c.state.in_(["pending", "failed", "unknown"])).values(
+                state="in_flight", updated_at=now)).rowcount == 1
 
     # -- send ledger ---------------------------------------------------------------------
 

@@ -89,6 +89,10 @@ issues = Table(
     Column("approved_at", UTCDateTime),
     Column("approved_by", Text),
     Column("sent_at", UTCDateTime),
+    # Who is sending this issue now ("host:pid") and when it last made progress: a second
+    # process must not send the same batches (see store.ledger.acquire_send_lock).
+    Column("send_lock", Text),
+    Column("send_heartbeat", UTCDateTime),
 )
 
 issue_items = Table(
