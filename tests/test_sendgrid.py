@@ -58,8 +58,8 @@ def test_a_full_send_is_valid_and_reaches_everyone_once(project, sendgrid):
     p = body["personalizations"][0]
     assert p["headers"]["List-Unsubscribe"].startswith("<https://news.example.org/u/")
     assert p["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert set(p["substitutions"]) == {"%first_name%", "%unsubscribe_url%",
-                                       "%preferences_url%", "%email%"}
+    assert set(p["substitutions"]) == {"%first_name%", "%first_name_html%",
+                                       "%unsubscribe_url%", "%preferences_url%", "%email%"}
     assert body["custom_args"]["issue_id"] == "2026-W48" and body["custom_args"]["batch_id"]
     assert body["categories"][0] == "issue-2026-W48"
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
@@ -268,7 +268,8 @@ def test_the_payload_matches_the_message_an_smtp_recipient_gets(project, monkeyp
     config = load_config(project / "config.toml")
     tokens = Tokens(SECRET)
     people = [Recipient(1, "Ana@Example.org", "Ana", "general"),
-              Recipient(2, "x@example.org", "", "general")]
+              Recipient(2, "x@example.org", "", "general"),
+              Recipient(3, "eve@example.org", "<img/src=x/onerror=alert(1)>", "general")]
     body = mail_body(config, tokens, "2026-W48", 7, RenderedVariant("general", "S", "h", "t"),
                      people)
     for person, p in zip(people, body["personalizations"], strict=True):
@@ -276,6 +277,9 @@ def test_the_payload_matches_the_message_an_smtp_recipient_gets(project, monkeyp
         assert p["substitutions"] == personal.values
         assert p["headers"]["List-Unsubscribe"] == unsubscribe_header(
             config, personal.unsubscribe_url)
+    # A name is data, never markup, in the HTML part.
+    assert body["personalizations"][2]["substitutions"]["%first_name_html%"] == (
+        "&lt;img/src=x/onerror=alert(1)&gt;")
 
 
 def test_two_overlapping_sends_never_deliver_twice(project, monkeypatch):

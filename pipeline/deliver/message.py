@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -41,6 +42,8 @@ def personal_values(config: Config, tokens: Tokens, email: str, name: str) -> Pe
     unsubscribe = f"{base}/u/{token}"
     values = {
         PLACEHOLDERS["first_name"]: name or "colleague",
+        # Names come from imports and forms: never markup in the HTML part.
+        PLACEHOLDERS["first_name_html"]: html.escape(name or "colleague"),
         PLACEHOLDERS["unsubscribe_url"]: unsubscribe,
         PLACEHOLDERS["preferences_url"]: f"{base}/p/{token}",
         PLACEHOLDERS["email"]: email,

@@ -3,6 +3,7 @@ same body, which is what the outbox writes and what the sendgrid backend posts."
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -36,8 +37,9 @@ def mail_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
     unsubscribe_base, preferences_base = f"{nl.base_url}/u/", f"{nl.base_url}/p/"
     mailto = (f", <mailto:{nl.unsubscribe_email}?subject=unsubscribe>"
               if nl.unsubscribe_email else "")
-    first, unsub, prefs, addr = (PLACEHOLDERS[k] for k in
-                                 ("first_name", "unsubscribe_url", "preferences_url", "email"))
+    first, first_html, unsub, prefs, addr = (
+        PLACEHOLDERS[k] for k in
+        ("first_name", "first_name_html", "unsubscribe_url", "preferences_url", "email"))
     manage = tokens.manage
     personalizations = []
     for r in recipients:
@@ -45,7 +47,9 @@ def mail_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
         unsubscribe_url = unsubscribe_base + token
         personalizations.append({
             "to": [{"email": r.email}],
-            "substitutions": {first: r.first_name or "colleague", unsub: unsubscribe_url,
+            "substitutions": {first: r.first_name or "colleague",
+                              first_html: html.escape(r.first_name or "colleague"),
+                              unsub: unsubscribe_url,
                               prefs: preferences_base + token, addr: r.email},
             "headers": {
                 "List-Unsubscribe": f"<{unsubscribe_url}>{mailto}",

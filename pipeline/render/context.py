@@ -21,7 +21,8 @@ from ..models import SECTION_TITLES, Issue, Item
 
 # Filled per recipient by delivery (SendGrid substitutions, SMTP and outbox alike).
 PLACEHOLDERS = {
-    "first_name": "%first_name%",
+    "first_name": "%first_name%",  # for the text part
+    "first_name_html": "%first_name_html%",  # the same, HTML-escaped, for the HTML part
     "unsubscribe_url": "%unsubscribe_url%",
     "preferences_url": "%preferences_url%",
     "email": "%email%",
