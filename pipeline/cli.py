@@ -104,7 +104,14 @@ def send(state: State, resolve_unknown: str | None, retry_failed: bool,
     config = state.config
     now = datetime.now(UTC)
     if test_to:
-        addresses = [a.strip() for a in test_to.split(",") if a.strip()]
+        from subscribers.model import normalise_email
+
+        try:
+            addresses = [normalise_email(a) for a in test_to.split(",") if a.strip()]
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--test-to") from None
+        if not addresses:
+            raise click.BadParameter("give at least one address", param_hint="--test-to")
         for line in send_tests(config, addresses, now):
             console.print(f"[TEST] {line}", highlight=False)
         return

@@ -18,6 +18,8 @@ from pydantic import (
     EmailStr,
     Field,
     PrivateAttr,
+    StrictBool,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -50,6 +52,16 @@ class Newsletter(_Strict):
     logo_url: str | None = None
     logo_alt: str | None = None
     subject: str = "{name} — {date}"
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_fields(cls, value: str) -> str:
+        try:
+            value.format(name="n", date="d", number=1)
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"unknown or malformed placeholder {e}; use {{name}}, {{number}} "
+                             "and {{date}}") from None
+        return value
 
     @field_validator("base_url", "logo_url")
     @classmethod
@@ -91,22 +103,30 @@ class Schedule(_Strict):
 class Store(_Strict):
     url: str = "sqlite:///var/insights.db"
 
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("expected sqlite:///PATH or postgresql://USER@HOST/DB, got "
+                             f"{value.split('://')[0]!r}")
+        return value
+
 
 class SendGridOptions(_Strict):
     # The API key is never here: it comes from SENDGRID_API_KEY.
     host: str = "https://api.sendgrid.com"
     timeout: float = Field(default=30.0, gt=0)
-    asm_group_id: int | None = Field(default=None, ge=1)  # unsubscribe group, if used
-    sandbox_mode: bool = False
-    click_tracking: bool = False
-    open_tracking: bool = False
+    asm_group_id: StrictInt | None = Field(default=None, ge=1)  # unsubscribe group, if used
+    sandbox_mode: StrictBool = False
+    click_tracking: StrictBool = False
+    open_tracking: StrictBool = False
     ip_pool_name: str | None = None
 
 
 class SmtpOptions(_Strict):
     # The password is never here: it comes from INSIGHTS_SMTP_PASSWORD.
     host: str = "localhost"
-    port: int = Field(default=587, ge=1, le=65535)
+    port: StrictInt = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
     timeout: float = Field(default=30.0, gt=0)
@@ -116,10 +136,10 @@ class Delivery(_Strict):
     backend: Literal["outbox", "sendgrid", "smtp"] = "outbox"
     outbox_dir: Path = Path("outbox")
     # When true, `run` composes and stops at draft until an editor approves.
-    require_approval: bool = False
-    batch_size: int = Field(default=1000, ge=1, le=1000)  # SendGrid's personalization cap
-    concurrency: int = Field(default=4, ge=1, le=32)  # batches in flight at once
-    max_retries: int = Field(default=5, ge=0, le=20)  # for 5xx and connection errors
+    require_approval: StrictBool = False
+    batch_size: StrictInt = Field(default=1000, ge=1, le=1000)  # SendGrid's personalization cap
+    concurrency: StrictInt = Field(default=4, ge=1, le=32)  # batches in flight at once
+    max_retries: StrictInt = Field(default=5, ge=0, le=20)  # for 5xx and connection errors
     backoff: float = Field(default=1.0, ge=0)  # seconds before the first retry
     sendgrid: SendGridOptions = SendGridOptions()
     smtp: SmtpOptions = SmtpOptions()
@@ -130,13 +150,13 @@ class Source(_Strict):
     url: str = Field(min_length=1)
     kind: Literal["rss", "ics"] = "rss"
     section: Section
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class ListDef(_Strict):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     title: str = Field(min_length=1)
-    double_opt_in: bool = False
+    double_opt_in: StrictBool = False
 
 
 class VariantOptions(_Strict):
@@ -144,7 +164,7 @@ class VariantOptions(_Strict):
 
     sections: list[Section] = Field(default_factory=lambda: ["news", "research", "events"],
                                     min_length=1)
-    max_items: int | None = Field(default=None, ge=1, le=50)
+    max_items: StrictInt | None = Field(default=None, ge=1, le=50)
     prefer_topics: list[str] = Field(default_factory=list)
 
     @field_validator("sections")
@@ -181,25 +201,25 @@ class Segment(VariantOptions):
 
 
 class Compose(_Strict):
-    max_age_days: int = Field(default=30, ge=1)
-    horizon_days: int = Field(default=90, ge=1)
-    max_items_per_section: int = Field(default=10, ge=1, le=50)
+    max_age_days: StrictInt = Field(default=30, ge=1)
+    horizon_days: StrictInt = Field(default=90, ge=1)
+    max_items_per_section: StrictInt = Field(default=10, ge=1, le=50)
 
 
 class Gather(_Strict):
     # Requests in flight to one host at a time (politeness) ...
-    concurrency: int = Field(default=8, ge=1, le=64)
+    concurrency: StrictInt = Field(default=8, ge=1, le=64)
     # ... and across all hosts.
-    max_workers: int = Field(default=64, ge=1, le=256)
+    max_workers: StrictInt = Field(default=64, ge=1, le=256)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=10.0, gt=0)
     total_timeout: float = Field(default=20.0, gt=0)
-    max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
-    max_redirects: int = Field(default=5, ge=0, le=20)
-    retries: int = Field(default=2, ge=0, le=10)
+    max_bytes: StrictInt = Field(default=5 * 1024 * 1024, ge=1024)
+    max_redirects: StrictInt = Field(default=5, ge=0, le=20)
+    retries: StrictInt = Field(default=2, ge=0, le=10)
     backoff: float = Field(default=0.5, ge=0)
     # A source failing this many runs in a row is flagged in the report.
-    flag_after_failures: int = Field(default=3, ge=1)
+    flag_after_failures: StrictInt = Field(default=3, ge=1)
 
 
 class Render(_Strict):
@@ -304,12 +324,14 @@ class Config(_Strict):
 
 def _key_path(loc: tuple[Any, ...]) -> str:
     out = ""
+    if not loc:
+        return ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
             out += ("." if out else "") + str(part)
-    return out or "(top level)"
+    return out
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -330,7 +352,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     try:
         return Config.model_validate({**data, "path": path})
     except ValidationError as e:
-        lines = [f"{path}: {_key_path(err['loc'])}: {_describe(err)}" for err in e.errors()]
+        lines = [f"{path}: " + (f"{_key_path(err['loc'])}: " if err["loc"] else "")
+                 + _describe(err) for err in e.errors()]
         raise ConfigError("\n".join(lines)) from None
 
 

@@ -57,11 +57,9 @@ def build_issue(config: Config, store: Store, now: datetime) -> tuple[Issue | No
     Returns the window start too, for the report.
     """
     period = period_for(now, config.newsletter.tz)
-    last = store.last_sent_issue()
+    # What no sent issue carried, back to max_age_days: entries left out of a full issue
+    # (or published just before the last one was built) get their turn.
     since = now - timedelta(days=config.compose.max_age_days)
-    if last is not None and last.created_at is not None:
-        # A day of grace for entries published just before the last issue was built.
-        since = max(since, last.created_at - timedelta(days=1))
     content = compose_issue(
         store.unissued_items(("news", "research"), since),
         store.upcoming_events(now, now + timedelta(days=config.compose.horizon_days)),

@@ -28,12 +28,18 @@ console = Console()
 @contextmanager
 def opened(ctx: click.Context):
     """(config, Audience) for the command; ctx.obj is pipeline.cli.State."""
+    with opened_store(ctx) as (config, store):
+        yield config, Audience(store.engine)
+
+
+@contextmanager
+def opened_store(ctx: click.Context):
     from pipeline.store.store import Store
 
     config = ctx.obj.config
     store = Store.open(config.store_url)
     try:
-        yield config, Audience(store.engine)
+        yield config, store
     finally:
         store.close()
 
@@ -218,8 +224,11 @@ def suppress(ctx: click.Context, email: str, reason: str, note: str) -> None:
 @click.pass_context
 def show(ctx: click.Context, email: str) -> None:
     """Print everything stored about a person (for a subject-access request)."""
-    with opened(ctx) as (_config, audience):
-        data = audience.show(email)
+    from .model import email_key
+
+    with opened_store(ctx) as (_config, store):
+        data = Audience(store.engine).show(email)
+        data["sends"] = store.sends_to(email_key(email))
     click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
@@ -232,10 +241,16 @@ def forget(ctx: click.Context, email: str, yes: bool) -> None:
     entry so they are never mailed again."""
     if not yes:
         click.confirm(f"Erase everything about {email}?", abort=True)
-    with opened(ctx) as (_config, audience):
-        existed = audience.forget(email, _now())
+    from .model import email_hash, email_key
+
+    with opened_store(ctx) as (config, store):
+        existed = Audience(store.engine).forget(email, _now())
+        sends = store.forget_address(email_key(email), email_hash(email))
     click.echo(f"{email}: {'erased' if existed else 'nothing stored'}; "
-               "a hashed suppression entry remains.")
+               f"{sends} send record(s) anonymised; a hashed suppression entry remains.")
+    if sends and config.delivery.backend == "outbox":
+        click.echo(f"Note: files already written under {config.resolve(config.delivery.outbox_dir)}"
+                   " still contain the address; delete them if they are kept.")
 
 
 @subscribers.command("count")

@@ -87,11 +87,18 @@ def test_unsubscribe_forget_and_export(project, tmp_path):
     first = (project / "examples/subscribers.csv").read_text().splitlines()[1].split(",")[0]
     assert insights(project, "subscribers", "unsubscribe", first).returncode == 0
     assert insights(project, "subscribers", "count").stdout.strip() == "319"
+    assert insights(project, "run", "--now", "2026-11-23T08:00").returncode == 0
+    second = (project / "examples/subscribers.csv").read_text().splitlines()[2].split(",")[0]
+    assert '"issue_id": "2026-W48"' in insights(project, "subscribers", "show", second).stdout
+    forgot = insights(project, "subscribers", "forget", second, "--yes")
+    assert "erased" in forgot.stdout and "1 send record(s) anonymised" in forgot.stdout
+    assert '"sends": []' in insights(project, "subscribers", "show", second).stdout
     forgot = insights(project, "subscribers", "forget", first, "--yes")
     assert "erased" in forgot.stdout
     out = tmp_path / "members.csv"
     exported = insights(project, "subscribers", "export", "--list", "members", "--out", str(out))
     assert exported.returncode == 0
-    assert first not in out.read_text() and len(out.read_text().splitlines()) == 320
+    assert first not in out.read_text() and second not in out.read_text()
+    assert len(out.read_text().splitlines()) == 319
     as_json = insights(project, "subscribers", "export", "--format", "json")
-    assert len(as_json.stdout.splitlines()) == 319
+    assert len(as_json.stdout.splitlines()) == 318

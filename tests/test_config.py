@@ -37,11 +37,16 @@ def test_bundled_config_loads_and_resolves_paths(project):
     ('from_email = "insights@news.example.org"', 'from_email = "not an address"', "newsletter.from_email:"),
     ('where = { role = "industry" }', 'where = { role = { like = "ind" } }', "segments[2].where: where.role.like: unknown operator 'like'"),
     ('name = "lung"', 'name = "liver"', "segments: the name 'liver' is used twice"),
+    ("require_approval = false", 'require_approval = "yes"', "delivery.require_approval: expected a valid boolean (got 'yes')"),
+    ("batch_size = 1000", 'batch_size = "500"', "delivery.batch_size: expected a valid integer (got '500')"),
+    ('subject = "{name} no. {number}', 'subject = "{name} no. {nmber}', "newsletter.subject: unknown or malformed placeholder 'nmber'"),
+    ('url = "sqlite:///var/insights.db"', 'url = "mysql://x"', "store.url: expected sqlite:///PATH or postgresql://USER@HOST/DB, got 'mysql'"),
 ])
 def test_mistakes_name_the_key_and_what_is_expected(project, old, new, expected):
     message = error_for(project, old, new)
     assert message.startswith(str(project / "config.toml") + ": ")
-    assert expected in message
+    assert expected in message, message
+    assert "(top level)" not in message
     assert "\n" not in message
 
 

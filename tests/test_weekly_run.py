@@ -94,6 +94,7 @@ def test_second_run_same_week_delivers_nothing(project):
 
 
 def test_next_week_contains_only_what_is_new(project):
+    edit_config(project, "max_items_per_section = 8", "max_items_per_section = 20")
     config, _ = first_run(project)
     add_rss_item(project / "examples/feeds/society-news.rss", "ios-news-2026-099",
                  "Registration opens for the 2027 Annual Meeting",
@@ -113,6 +114,7 @@ def test_next_week_contains_only_what_is_new(project):
 
 
 def test_next_week_with_nothing_new_is_skipped(project):
+    edit_config(project, "max_items_per_section = 8", "max_items_per_section = 20")
     config, _ = first_run(project)
     report = run_weekly(config, NEXT_MONDAY)
     assert report.status == "skipped"
@@ -182,3 +184,16 @@ def test_require_approval_holds_the_draft_until_approved(project):
     store.close()
     report = run_weekly(config, MONDAY + timedelta(hours=1))
     assert report.status == "sent" and report.delivered == 320
+
+
+def test_items_left_out_of_a_full_issue_come_next_week(project):
+    edit_config(project, "max_items_per_section = 8", "max_items_per_section = 5")
+    config, first = first_run(project)
+    store = Store.open(config.store_url)
+    shown = {i.id for items in store.issue_sections("2026-W48").values() for i in items}
+    report = run_weekly(config, NEXT_MONDAY)
+    assert report.status == "sent", report.message
+    later = store.issue_sections("2026-W49")
+    store.close()
+    assert len(later["research"]) == 5 and len(later["news"]) == 3
+    assert not {i.id for i in later["research"] + later["news"]} & shown

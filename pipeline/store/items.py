@@ -15,6 +15,7 @@ from ..models import Item
 from .records import SaveResult, SourceState, _item_from_row
 from .schema import (
     issue_items,
+    issues,
     items,
     source_state,
 )
@@ -89,8 +90,10 @@ class ItemsMixin:
         return conn.execute(query).first() is not None
 
     def unissued_items(self, sections: Iterable[str], since: datetime) -> list[Item]:
-        """Items of `sections` never placed in an issue, dated (or first seen) since `since`."""
-        in_issue = select(issue_items.c.item_id)
+        """Items of `sections` no sent (or sending) issue carried, dated (or first seen)
+        since `since`. Items left out of a full issue, or in a draft that was never sent,
+        stay available for the next one."""
+        in_issue = self._delivered_item_ids()
         dated = func.coalesce(items.c.published_at, items.c.first_seen_at)
         query = (
             select(items)
@@ -110,9 +113,16 @@ class ItemsMixin:
         with self.engine.connect() as conn:
             return [_item_from_row(r) for r in conn.execute(query)]
 
+    @staticmethod
+    def _delivered_item_ids() -> Any:
+        return (select(issue_items.c.item_id)
+                .join(issues, issues.c.id == issue_items.c.issue_id)
+                .where(issues.c.status.in_(["sending", "sent"])))
+
     def issued_item_ids(self) -> set[int]:
+        """Items readers have been sent (or are being sent)."""
         with self.engine.connect() as conn:
-            return set(conn.execute(select(issue_items.c.item_id)).scalars())
+            return set(conn.execute(self._delivered_item_ids()).scalars())
 
     # -- source state --------------------------------------------------------------------
 

@@ -70,6 +70,23 @@ class LedgerMixin:
                                               issues.c.send_lock == owner)
                          .values(send_lock=None))
 
+    def sends_to(self, email_key: str) -> list[dict[str, Any]]:
+        """Every issue this address was put in (for `subscribers show`)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(send_recipients.c.issue_id, send_recipients.c.segment,
+                                       send_recipients.c.state, send_recipients.c.note)
+                                .where(send_recipients.c.email_key == email_key)
+                                .order_by(send_recipients.c.issue_id))
+            return [dict(r._mapping) for r in rows]
+
+    def forget_address(self, email_key: str, email_hash: str) -> int:
+        """Replace an address in the send history by its hash (right to erasure): the
+        history still counts them, and still stops a second copy of the same issue."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(send_recipients).where(
+                send_recipients.c.email_key == email_key).values(
+                email_key="sha256:" + email_hash, email="(erased)", first_name="")).rowcount
+
     def claim_batch(self, batch_id: int, now: datetime) -> bool:
         """pending/failed/unknown -> in_flight, atomically: False if another worker or
         process already has it (defence in depth behind the send lock)."""
