@@ -109,7 +109,8 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
     store = Store.open(config.store_url)
     try:
         issue = store.latest_open_issue()
-        report = RunReport(now=now, period=issue.id if issue else "")
+        report = RunReport(now=now, period=issue.id if issue else period_for(
+            now, config.newsletter.tz).id)
         if issue is None:
             report.status, report.message = "skipped", "No unsent issue: nothing to send."
             return report

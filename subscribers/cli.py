@@ -164,8 +164,8 @@ def add(ctx: click.Context, email: str, list_name: str, name: str, attrs: tuple[
         person, outcome = audience.add(email, list_name, status=status, source="cli",
                                        now=now, name=name, attributes=attributes)
         if outcome == "refused":
-            click.echo(f"{person.email} unsubscribed or is suppressed: not subscribed again "
-                       "(only their own confirmation can do that).")
+            click.echo(f"{person.email} unsubscribed or is suppressed (bounce, complaint or "
+                       "erasure): not subscribed again.")
             return
         if outcome == "already":
             click.echo(f"{person.email} is already on {list_name!r} "
@@ -258,7 +258,9 @@ def forget(ctx: click.Context, email: str, yes: bool) -> None:
 @click.pass_context
 def count(ctx: click.Context, list_name: str | None) -> None:
     """Print how many confirmed subscribers there are (on a list, or on any)."""
-    with opened(ctx) as (_config, audience):
+    with opened(ctx) as (config, audience):
+        if list_name:
+            config.list_def(list_name)  # an unknown list is an error, not zero
         click.echo(str(audience.count(list_name)))
 
 
