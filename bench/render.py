@@ -7,7 +7,6 @@ plus the text part) for the bundled example issue. Target: <= 5 ms.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pipeline.render import render_variant  # noqa: E402
 from pipeline.render.context import Audience, build_context  # noqa: E402
 from pipeline.store.store import Store  # noqa: E402
 from pipeline.variants import plan_variant  # noqa: E402
-from tests.helpers import first_run  # noqa: E402
+from tests.helpers import copy_project, first_run  # noqa: E402
 
 
 def main() -> None:
@@ -30,11 +29,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp)
-        shutil.copy(ROOT / "config.toml", project)
-        shutil.copytree(ROOT / "templates", project / "templates")
-        shutil.copytree(ROOT / "examples", project / "examples")
-        config, report = first_run(project)
+        config, report = first_run(copy_project(Path(tmp)))
         store = Store.open(config.store_url)
         issue = store.get_issue(report.issue_id)
         sections = store.issue_sections(issue.id)

@@ -4,7 +4,6 @@ SQLite and (when reachable) PostgreSQL."""
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +18,9 @@ PG_URL = os.environ.get("INSIGHTS_TEST_PG", "postgresql://postgres@127.0.0.1:543
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """config.toml, templates/ and examples/ copied to a temp folder (paths stay relative)."""
-    shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
-    shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    return tmp_path
+    from .helpers import copy_project
+
+    return copy_project(tmp_path)
 
 
 def _pg_admin_engine():

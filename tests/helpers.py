@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,9 +14,19 @@ from pipeline.store.store import Store
 from subscribers.formats import read_file
 from subscribers.store import Audience
 
+ROOT = Path(__file__).resolve().parent.parent
 CHICAGO = ZoneInfo("America/Chicago")
 MONDAY = datetime(2026, 11, 23, 8, 0, tzinfo=CHICAGO)  # first issue of the examples
 NEXT_MONDAY = datetime(2026, 11, 30, 8, 0, tzinfo=CHICAGO)
+
+
+def copy_project(dest: Path) -> Path:
+    """config.toml, templates/ and examples/ copied to `dest` (paths in the config are
+    relative, so the copy is a complete, independent installation)."""
+    shutil.copy(ROOT / "config.toml", dest / "config.toml")
+    shutil.copytree(ROOT / "templates", dest / "templates")
+    shutil.copytree(ROOT / "examples", dest / "examples")
+    return dest
 
 
 def edit_config(project: Path, old: str, new: str) -> None:

@@ -100,12 +100,9 @@ def test_template_error_names_template_and_line(tmp_path):
 
 @pytest.fixture(scope="module")
 def outbox(tmp_path_factory):
-    from .conftest import ROOT
+    from .helpers import copy_project
 
-    project = tmp_path_factory.mktemp("email")
-    shutil.copy(ROOT / "config.toml", project / "config.toml")
-    shutil.copytree(ROOT / "templates", project / "templates")
-    shutil.copytree(ROOT / "examples", project / "examples")
+    project = copy_project(tmp_path_factory.mktemp("email"))
     _config, report = first_run(project)
     return project, report
 

@@ -39,14 +39,9 @@ def normalise(raw: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    import shutil
+    from .helpers import copy_project
 
-    from .conftest import ROOT
-
-    project = tmp_path_factory.mktemp("golden")
-    shutil.copy(ROOT / "config.toml", project / "config.toml")
-    shutil.copytree(ROOT / "templates", project / "templates")
-    shutil.copytree(ROOT / "examples", project / "examples")
+    project = copy_project(tmp_path_factory.mktemp("golden"))
     os.environ.setdefault("INSIGHTS_SECRET_KEY", "golden-test-key-not-secret-0123456789")
     _config, report = first_run(project)
     assert report.status == "sent", report.message
