@@ -340,12 +340,13 @@ def _describe(error: dict[str, Any]) -> str:
         return "unknown key (check the spelling; see config.toml in the repository for all keys)"
     if kind == "missing":
         return "required key is missing"
-    if kind == "literal_error":
-        return msg.replace("Input should be", "expected") + f" (got {error['input']!r})"
-    msg = msg.removeprefix("Value error, ")
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        return msg.replace("Input should be", "expected") + f" (got {error['input']!r})"
-    return msg
+    if kind.startswith("value_error"):
+        return msg.removeprefix("Value error, ")
+    if msg.startswith("Input should be") and isinstance(error.get("input"),
+                                                        str | int | float | bool):
+        # Types, literals and ranges: "expected a valid integer (got '500')".
+        return msg.replace("Input should be", "expected", 1) + f" (got {error['input']!r})"
+    return msg.replace("Input should be", "expected", 1)
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:

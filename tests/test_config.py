@@ -39,6 +39,7 @@ def test_bundled_config_loads_and_resolves_paths(project):
     ('name = "lung"', 'name = "liver"', "segments: the name 'liver' is used twice"),
     ("require_approval = false", 'require_approval = "yes"', "delivery.require_approval: expected a valid boolean (got 'yes')"),
     ("batch_size = 1000", 'batch_size = "500"', "delivery.batch_size: expected a valid integer (got '500')"),
+    ("batch_size = 1000", "batch_size = 5000", "delivery.batch_size: expected less than or equal to 1000 (got 5000)"),
     ('subject = "{name} no. {number}', 'subject = "{name} no. {nmber}', "newsletter.subject: unknown or malformed placeholder 'nmber'"),
     ('url = "sqlite:///var/insights.db"', 'url = "mysql://x"', "store.url: expected sqlite:///PATH or postgresql://USER@HOST/DB, got 'mysql'"),
 ])
