@@ -87,11 +87,13 @@ def test_each_hostile_source_fails_alone_and_the_others_publish(tmp_path):
     for name, fragment in expected.items():
         assert reports[name].failed, name
         assert fragment in reports[name].error, (name, reports[name].error)
-    # Billion laughs: no entity expansion; the entry comes through with its title unexpanded.
+    # Billion laughs: no entity expansion. The entry comes through, title unexpanded, and
+    # the feed is flagged as ill-formed.
     laughs = reports["laughs"]
-    assert not laughs.failed or "lol" not in (laughs.error or "")
+    assert not laughs.failed and laughs.new == 1
+    assert any("ill-formed" in w for w in laughs.warnings)
     stored = store.unissued_items(["news"], datetime(2000, 1, 1, tzinfo=UTC))
-    assert all(len(i.title) < 1000 for i in stored)
+    assert [i.title for i in stored if i.source == "laughs"] == ["&lol9;"]
     assert {i.topics for i in stored if i.source == "good"} == {("liver",)}
     health = {s.name: s for s in store.all_source_states()}
     assert health["broken"].consecutive_failures == 1 and health["good"].consecutive_failures == 0
