@@ -44,14 +44,6 @@ class AudienceError(InsightsError):
     """Subscribers, lists, imports or consent went wrong."""
 
 
-class ImportRowError(AudienceError):
-    """One row of an import file is invalid; the rest of the file still imports."""
-
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(f"line {line}: {reason}")
-        self.line = line
-        self.reason = reason
-
 
 # -- delivery outcomes a backend reports for one batch -------------------------------------
 

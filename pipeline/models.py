@@ -83,10 +83,6 @@ class IssueContent:
     sections: dict[str, tuple[Item, ...]]
     new_item_ids: frozenset[int] = frozenset()
 
-    @property
-    def item_count(self) -> int:
-        return sum(len(v) for v in self.sections.values())
-
 
 @dataclass(frozen=True)
 class Issue:

@@ -11,8 +11,6 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-STATUSES = ("unconfirmed", "confirmed", "unsubscribed")
-SUPPRESSION_REASONS = ("unsubscribed", "bounce", "complaint", "manual", "forgotten")
 LIST_ATTRIBUTES = ("interests", "tags")  # attributes that hold several values
 KNOWN_ATTRIBUTES = ("role", "interests", "region", "organisation")
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 OPERATORS = ("equals", "in", "contains", "exists")
-COMBINATORS = ("all", "any", "not")
 
 
 @dataclass(frozen=True)

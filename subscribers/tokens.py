@@ -93,11 +93,5 @@ class Tokens:
             raise AudienceError(
                 "this link is not valid (it may have been cut or altered)") from None
 
-    def unsubscribe(self, email: str) -> str:
-        return self.manage(email)
-
-    def preferences(self, email: str) -> str:
-        return self.manage(email)
-
     def confirm(self, email: str, list_name: str) -> str:
         return self.make("confirm", {"e": email.casefold(), "l": list_name})

@@ -38,7 +38,7 @@ def parse_ics(
     return out, warnings
 
 
-def _as_utc(value: Any, *, end_of_day: bool = False) -> tuple[datetime, bool, str | None]:
+def _as_utc(value: Any) -> tuple[datetime, bool, str | None]:
     if isinstance(value, datetime):
         if value.tzinfo is None:  # "floating" time: treat as UTC rather than guess
             return value.replace(tzinfo=UTC), False, None

@@ -44,14 +44,6 @@ class IssuesMixin:
             ).first()
         return _issue_from_row(row) if row else None
 
-    def last_sent_issue(self) -> Issue | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(issues).where(issues.c.status == "sent")
-                .order_by(issues.c.number.desc()).limit(1)
-            ).first()
-        return _issue_from_row(row) if row else None
-
     def create_issue(
         self, issue_id: str, period_start: datetime, period_end: datetime,
         sections: dict[str, Sequence[Item]], new_ids: frozenset[int], now: datetime,

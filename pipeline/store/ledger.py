@@ -235,14 +235,6 @@ class LedgerMixin:
                 send_recipients.c.batch_id == batch_id,
                 send_recipients.c.state == "unknown")).scalars())
 
-    def send_progress(self, issue_id: str) -> dict[str, int]:
-        """Recipients by state (queued, sent, skipped) for one issue."""
-        query = (select(send_recipients.c.state, func.count())
-                 .where(send_recipients.c.issue_id == issue_id)
-                 .group_by(send_recipients.c.state))
-        with self.engine.connect() as conn:
-            return {state: int(n) for state, n in conn.execute(query)}
-
     def delivered_count(self, issue_id: str) -> dict[str, int]:
         """Recipients the provider accepted, by segment."""
         query = (

@@ -13,9 +13,7 @@ from .items import ItemsMixin
 from .ledger import LedgerMixin
 from .records import Batch, SaveResult, SourceState
 
-ISSUE_STATUSES = ("draft", "approved", "sending", "sent")
-
-__all__ = ["ISSUE_STATUSES", "Batch", "SaveResult", "SourceState", "Store"]
+__all__ = ["Batch", "SaveResult", "SourceState", "Store"]
 
 
 class Store(ItemsMixin, IssuesMixin, LedgerMixin):
