@@ -46,17 +46,20 @@ def write_preview(config: Config, out_dir: Path, segments: Sequence[str],
         variants = store.get_variants(issue.id) or render_issue(config, store, issue)
     finally:
         store.close()
-    out_dir.mkdir(parents=True, exist_ok=True)
     # Editors see the email as a reader would: placeholders filled for a sample reader.
     sample = personal_values(config, Tokens(secret_key(required=False)),
                              "reader@example.org", "Alex")
     written = []
-    for v in variants:
-        if segments and v.segment not in segments:
-            continue
-        for suffix, body in ((".html", fill(v.html, sample.values)),
-                             (".txt", fill(v.text, sample.values))):
-            path = out_dir / f"{issue.id}-{v.segment}{suffix}"
-            path.write_text(body, encoding="utf-8")
-            written.append(path)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for v in variants:
+            if segments and v.segment not in segments:
+                continue
+            for suffix, body in ((".html", fill(v.html, sample.values)),
+                                 (".txt", fill(v.text, sample.values))):
+                path = out_dir / f"{issue.id}-{v.segment}{suffix}"
+                path.write_text(body, encoding="utf-8")
+                written.append(path)
+    except OSError as e:
+        raise InsightsError(f"cannot write previews to {out_dir}: {e.strerror}") from e
     return written

@@ -18,6 +18,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.errors import AudienceError
+
 from .formats import FORMATS
 from .model import KNOWN_ATTRIBUTES, LIST_ATTRIBUTES
 from .store import Audience
@@ -99,7 +101,10 @@ def export(ctx: click.Context, list_name: str | None, fmt: str, out: Path | None
     with opened(ctx) as (config, audience):
         if list_name:
             config.list_def(list_name)
-        stream = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+        try:
+            stream = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+        except OSError as e:
+            raise AudienceError(f"cannot write {out}: {e.strerror}") from None
         try:
             n = write_export(audience, list_name, fmt, stream)
         finally:

@@ -109,3 +109,15 @@ def test_next_run_is_monday_7am_in_the_newsletter_zone(project):
     when = next_run_time(config, datetime(2026, 11, 24, 12, 0, tzinfo=CHICAGO))
     assert when == datetime(2026, 11, 30, 7, 0, tzinfo=CHICAGO)
     assert when.utcoffset().total_seconds() == -6 * 3600
+
+
+def test_unwritable_output_paths_are_clear_errors(project, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    preview = invoke(project, "preview", "--out", str(blocker / "sub"), "--now",
+                     "2026-11-23T08:00")
+    assert preview.returncode == 1 and "Traceback" not in preview.stderr
+    assert f"cannot write previews to {blocker / 'sub'}" in preview.stderr
+    export = invoke(project, "subscribers", "export", "--out", str(blocker / "x.csv"))
+    assert export.returncode == 1 and "Traceback" not in export.stderr
+    assert f"cannot write {blocker / 'x.csv'}" in export.stderr

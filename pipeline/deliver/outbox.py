@@ -106,6 +106,13 @@ class OutboxBackend:
 
     def finish(self, issue_id: str) -> str:
         folder = self.folder(issue_id)
+        try:
+            return self._write_manifest(folder)
+        except OSError as e:
+            raise DeliveryError(f"cannot write the manifest in {folder}: {e.strerror}") from e
+
+    @staticmethod
+    def _write_manifest(folder: Path) -> str:
         rows = []
         for part in sorted((folder / "batches").glob("*.json")):
             body = json.loads(part.read_text(encoding="utf-8"))
