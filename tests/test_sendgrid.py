@@ -259,8 +259,8 @@ def test_sigkill_mid_send_then_restart_gives_everyone_exactly_one_copy(project, 
 
 
 def test_the_payload_matches_the_message_an_smtp_recipient_gets(project, monkeypatch):
-    """mail_body inlines personal_values/unsubscribe_header for speed: they must agree."""
-    from pipeline.deliver.message import personal_values, unsubscribe_header
+    """The SendGrid payload and the SMTP/outbox message personalise the same way."""
+    from pipeline.deliver.message import personal_values
     from pipeline.deliver.payload import mail_body
     from pipeline.models import Recipient, RenderedVariant
     from subscribers.tokens import Tokens
@@ -275,8 +275,9 @@ def test_the_payload_matches_the_message_an_smtp_recipient_gets(project, monkeyp
     for person, p in zip(people, body["personalizations"], strict=True):
         personal = personal_values(config, tokens, person.email, person.first_name)
         assert p["substitutions"] == personal.values
-        assert p["headers"]["List-Unsubscribe"] == unsubscribe_header(
-            config, personal.unsubscribe_url)
+        assert p["headers"]["List-Unsubscribe"] == personal.list_unsubscribe
+        assert personal.list_unsubscribe == (f"<{personal.unsubscribe_url}>, "
+                                             "<mailto:unsubscribe@news.example.org?subject=unsubscribe>")
     # A name is data, never markup, in the HTML part.
     assert body["personalizations"][2]["substitutions"]["%first_name_html%"] == (
         "&lt;img/src=x/onerror=alert(1)&gt;")

@@ -34,21 +34,41 @@ class Personal:
 
     values: dict[str, str]
     unsubscribe_url: str
+    list_unsubscribe: str  # the List-Unsubscribe header value
+
+
+class Personalizer:
+    """Per-recipient values for one newsletter. Everything that does not depend on the
+    recipient is worked out once here: a send asks a million times."""
+
+    def __init__(self, config: Config, tokens: Tokens) -> None:
+        nl = config.newsletter
+        self._manage = tokens.manage
+        self._unsubscribe = f"{nl.base_url}/u/"
+        self._preferences = f"{nl.base_url}/p/"
+        self._mailto = (f", <mailto:{nl.unsubscribe_email}?subject=unsubscribe>"
+                        if nl.unsubscribe_email else "")
+        self._keys = tuple(PLACEHOLDERS[k] for k in (
+            "first_name", "first_name_html", "unsubscribe_url", "preferences_url", "email"))
+
+    def __call__(self, email: str, name: str) -> Personal:
+        token = self._manage(email)
+        unsubscribe = self._unsubscribe + token
+        shown = name or "colleague"
+        first, first_html, unsub, prefs, addr = self._keys
+        values = {
+            first: shown,
+            # Names come from imports and forms: never markup in the HTML part.
+            first_html: html.escape(shown),
+            unsub: unsubscribe,
+            prefs: self._preferences + token,
+            addr: email,
+        }
+        return Personal(values, unsubscribe, f"<{unsubscribe}>{self._mailto}")
 
 
 def personal_values(config: Config, tokens: Tokens, email: str, name: str) -> Personal:
-    base = config.newsletter.base_url
-    token = tokens.manage(email)
-    unsubscribe = f"{base}/u/{token}"
-    values = {
-        PLACEHOLDERS["first_name"]: name or "colleague",
-        # Names come from imports and forms: never markup in the HTML part.
-        PLACEHOLDERS["first_name_html"]: html.escape(name or "colleague"),
-        PLACEHOLDERS["unsubscribe_url"]: unsubscribe,
-        PLACEHOLDERS["preferences_url"]: f"{base}/p/{token}",
-        PLACEHOLDERS["email"]: email,
-    }
-    return Personal(values, unsubscribe)
+    return Personalizer(config, tokens)(email, name)
 
 
 def fill(text: str, values: dict[str, str]) -> str:
@@ -60,13 +80,6 @@ def fill(text: str, values: dict[str, str]) -> str:
 def list_id(config: Config) -> str:
     host = config.newsletter.base_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
     return f"{config.newsletter.name} <{config.lists[0].name}.{host}>"
-
-
-def unsubscribe_header(config: Config, url: str) -> str:
-    parts = [f"<{url}>"]
-    if config.newsletter.unsubscribe_email:
-        parts.append(f"<mailto:{config.newsletter.unsubscribe_email}?subject=unsubscribe>")
-    return ", ".join(parts)
 
 
 def build_message(
@@ -84,7 +97,7 @@ def build_message(
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain=nl.from_email.split("@", 1)[1])
     msg["List-Id"] = list_id(config)
-    msg["List-Unsubscribe"] = unsubscribe_header(config, personal.unsubscribe_url)
+    msg["List-Unsubscribe"] = personal.list_unsubscribe
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # text/plain first: in multipart/alternative the last part is the preferred one.
     msg.set_content(fill(variant.text, personal.values), subtype="plain", charset="utf-8")

@@ -3,7 +3,6 @@ same body, which is what the outbox writes and what the sendgrid backend posts."
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -12,8 +11,7 @@ from subscribers.tokens import Tokens
 
 from ..config import Config
 from ..models import Recipient, RenderedVariant
-from ..render.context import PLACEHOLDERS
-from .message import list_id
+from .message import Personalizer, list_id
 
 MAX_PERSONALIZATIONS = 1000
 MAX_CUSTOM_ARGS_BYTES = 10_000
@@ -32,27 +30,15 @@ def mail_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
         raise ValueError(f"{len(recipients)} recipients in one request; the cap is "
                          f"{MAX_PERSONALIZATIONS}")
     nl, sg = config.newsletter, config.delivery.sendgrid
-    # What personal_values() and unsubscribe_header() compute, with everything that does
-    # not depend on the recipient hoisted out of the loop: it runs a million times.
-    unsubscribe_base, preferences_base = f"{nl.base_url}/u/", f"{nl.base_url}/p/"
-    mailto = (f", <mailto:{nl.unsubscribe_email}?subject=unsubscribe>"
-              if nl.unsubscribe_email else "")
-    first, first_html, unsub, prefs, addr = (
-        PLACEHOLDERS[k] for k in
-        ("first_name", "first_name_html", "unsubscribe_url", "preferences_url", "email"))
-    manage = tokens.manage
+    personal = Personalizer(config, tokens)
     personalizations = []
     for r in recipients:
-        token = manage(r.email)
-        unsubscribe_url = unsubscribe_base + token
+        p = personal(r.email, r.first_name)
         personalizations.append({
             "to": [{"email": r.email}],
-            "substitutions": {first: r.first_name or "colleague",
-                              first_html: html.escape(r.first_name or "colleague"),
-                              unsub: unsubscribe_url,
-                              prefs: preferences_base + token, addr: r.email},
+            "substitutions": p.values,
             "headers": {
-                "List-Unsubscribe": f"<{unsubscribe_url}>{mailto}",
+                "List-Unsubscribe": p.list_unsubscribe,
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
         })

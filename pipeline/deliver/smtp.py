@@ -22,7 +22,7 @@ from ..errors import AuthFailed, OutcomeUnknown, TransientFailure
 from ..models import Recipient, RenderedVariant
 from ..store.store import Store
 from . import BatchOutcome
-from .message import build_message, message_bytes, personal_values
+from .message import Personalizer, build_message, message_bytes
 
 PASSWORD_ENV = "INSIGHTS_SMTP_PASSWORD"
 
@@ -38,6 +38,7 @@ class SmtpBackend:
         self.store = store
         self.now = now
         self.options = config.delivery.smtp
+        self.personal = Personalizer(config, tokens)
 
     def _connect(self) -> smtplib.SMTP:
         o = self.options
@@ -100,7 +101,7 @@ class SmtpBackend:
         return BatchOutcome(message_id=None)
 
     def _message(self, variant: RenderedVariant, r: Recipient, prefix: str = "") -> bytes:
-        personal = personal_values(self.config, self.tokens, r.email, r.first_name)
+        personal = self.personal(r.email, r.first_name)
         return message_bytes(build_message(self.config, variant, r, personal, self.now,
                                            subject_prefix=prefix))
 
