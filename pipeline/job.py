@@ -97,8 +97,6 @@ def make_backend(config: Config, now: datetime, store: Store | None = None) -> B
     if backend == "smtp":
         from .deliver.smtp import SmtpBackend
 
-        if store is None:
-            raise ConfigError("the smtp backend records each recipient: it needs the store")
         return SmtpBackend(config, Tokens(secret_key(required=True)), store, now)
     raise ConfigError(f"{config.path}: delivery.backend: unknown backend {backend!r}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.policy
 import os
 import signal
 import subprocess
@@ -110,3 +111,18 @@ def test_sigkill_mid_smtp_send_then_restart_gives_everyone_exactly_one_copy(proj
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(smtp.received) == 320 and set(smtp.received.values()) == {1}
+
+
+def test_double_opt_in_confirmation_goes_out_by_smtp(project, smtp):
+    use_smtp(project, smtp)
+    edit_config(project, "double_opt_in = false", "double_opt_in = true")
+    env = {**os.environ, "INSIGHTS_SECRET_KEY": SECRET}
+    result = subprocess.run([sys.executable, "-m", "pipeline", "--config",
+                             str(project / "config.toml"), "subscribers", "add",
+                             "new@example.org", "--list", "members"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert smtp.received == Counter({"new@example.org": 1})
+    msg = email.message_from_bytes(smtp.messages[0], policy=email.policy.default)
+    assert msg["Subject"].startswith("Please confirm your subscription")
+    assert "https://news.example.org/confirm/" in msg.get_body(("plain",)).get_content()

@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from subscribers.tokens import Tokens
 
 from ..config import Config
-from ..errors import AuthFailed, OutcomeUnknown, TransientFailure
+from ..errors import AuthFailed, DeliveryError, OutcomeUnknown, TransientFailure
 from ..models import Recipient, RenderedVariant
 from ..store.store import Store
 from . import BatchOutcome
@@ -32,7 +32,10 @@ class SmtpBackend:
     idempotent = False
     per_recipient = True  # the ledger knows each recipient's outcome, not just the batch's
 
-    def __init__(self, config: Config, tokens: Tokens, store: Store, now: datetime) -> None:
+    def __init__(self, config: Config, tokens: Tokens, store: Store | None,
+                 now: datetime) -> None:
+        # The store is for issue sends (per-recipient ledger); one-off messages and test
+        # sends do not need it.
         self.config = config
         self.tokens = tokens
         self.store = store
@@ -68,6 +71,8 @@ class SmtpBackend:
 
     def send_batch(self, issue_id: str, batch_id: int, seq: int, variant: RenderedVariant,
                    recipients: Sequence[Recipient]) -> BatchOutcome:
+        if self.store is None:
+            raise DeliveryError("the smtp backend needs the store to send an issue")
         smtp = self._connect()
         try:
             for r in recipients:
