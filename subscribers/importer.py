@@ -35,7 +35,7 @@ class Existing(NamedTuple):
     created_at: datetime
 
 
-def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+def chunked(rows: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
     it = iter(rows)
     while chunk := list(islice(it, size)):
         yield chunk
@@ -43,7 +43,7 @@ def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 def import_rows(engine: Engine, rows: Iterable[Row | Invalid], list_name: str, *,
                 status: str, source: str, now: datetime) -> ImportSummary:
-    return import_chunks(engine, _chunks(rows, CHUNK), list_name, status=status,
+    return import_chunks(engine, chunked(rows), list_name, status=status,
                          source=source, now=now)
 
 

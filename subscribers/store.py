@@ -16,10 +16,12 @@ from pipeline.errors import AudienceError
 from pipeline.models import Recipient
 
 from . import importer, resolve
-from .formats import Invalid, Row, parsed_chunks
+from .formats import Invalid, Row, parsed_chunks, read_file
 from .model import ImportSummary, Subscriber, email_hash, email_key, normalise_email
 from .schema import consent_events, memberships, subscribers, suppressions
 from .segments import Rule
+
+PARALLEL_FROM_BYTES = 4 * 1024 * 1024
 
 
 class Audience:
@@ -34,9 +36,15 @@ class Audience:
                                     source=source, now=now)
 
     def import_file(self, path: Path, fmt: str, list_name: str, *, status: str,
-                    now: datetime) -> tuple[str, ImportSummary]:
-        """Import a file, parsing it on another core; returns (format, summary)."""
-        detected, chunks = parsed_chunks(path, fmt, importer.CHUNK)
+                    now: datetime, parallel_from: int = PARALLEL_FROM_BYTES,
+                    ) -> tuple[str, ImportSummary]:
+        """Import a file; returns (format, summary). A large file is parsed on another
+        core while this one writes; a small one is not worth starting a process for."""
+        if path.stat().st_size >= parallel_from:
+            detected, chunks = parsed_chunks(path, fmt, importer.CHUNK)
+        else:
+            reader = read_file(path, fmt)
+            detected, chunks = reader.format, importer.chunked(reader.rows)
         summary = importer.import_chunks(self.engine, chunks, list_name, status=status,
                                          source=f"import:{detected}:{path.name}", now=now)
         return detected, summary
