@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import multiprocessing
+import queue as queues
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -312,6 +313,24 @@ def _produce(path: str, fmt: str, size: int, queue: Any) -> None:
         queue.put(("error", f"{path}: {type(e).__name__}: {e}"))
 
 
+def _next_message(queue: Any, process: Any, path: Path, last_line: int) -> tuple[str, Any]:
+    """The child's next message; an error instead of waiting forever if it died (killed,
+    out of memory) without a word."""
+    while True:
+        try:
+            return queue.get(timeout=0.5)
+        except queues.Empty:
+            if process.is_alive():
+                continue
+        try:  # it may have exited just after its last put: that message is still in the pipe
+            return queue.get(timeout=2)
+        except queues.Empty:
+            raise AudienceError(
+                f"{path}: the process reading the file stopped (exit code {process.exitcode}) "
+                f"after line {last_line}; the rows up to there are imported, and importing "
+                f"the file again finishes the job without changing them") from None
+
+
 def parsed_chunks(path: Path, fmt: str, size: int = 2000) -> tuple[str, Iterator[list[Any]]]:
     """(format, chunks of rows) with the parsing done by a child process, so one core
     reads the file while this one writes the database. The queue is bounded: memory
@@ -326,13 +345,15 @@ def parsed_chunks(path: Path, fmt: str, size: int = 2000) -> tuple[str, Iterator
 
     def chunks() -> Iterator[list[Any]]:
         process.start()
+        last_line = 0
         try:
             while True:
-                kind, payload = queue.get()
+                kind, payload = _next_message(queue, process, path, last_line)
                 if kind == "end":
                     return
                 if kind == "error":
                     raise AudienceError(payload)
+                last_line = payload[-1].line
                 yield payload
         finally:
             if process.is_alive():

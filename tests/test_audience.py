@@ -170,3 +170,27 @@ def test_import_file_reports_a_broken_file_from_the_parsing_process(audience, tm
         audience.import_file(path, "auto", "members", status="confirmed", now=NOW,
                              parallel_from=0)
     assert "broken.csv: line 40002: not valid text" in str(info.value)
+
+
+def test_a_parsing_process_that_dies_is_an_error_not_a_hang(tmp_path):
+    import multiprocessing
+    import os
+    import signal
+
+    from subscribers.formats import parsed_chunks
+
+    path = tmp_path / "big.csv"
+    rows = b"".join(b"member%d@example.org,Member %d\n" % (i, i) for i in range(200_000))
+    path.write_bytes(b"email,name\n" + rows)
+    _fmt, chunks = parsed_chunks(path, "csv", size=100)
+    first = next(chunks)
+    assert first[0].email == "member0@example.org"
+    (child,) = multiprocessing.active_children()
+    os.kill(child.pid, signal.SIGKILL)  # as the kernel's OOM killer would
+    seen = [first]
+    with pytest.raises(AudienceError) as info:
+        seen.extend(chunks)
+    last = seen[-1][-1].line
+    assert last < 200_001  # it did not get to the end
+    assert f"big.csv: the process reading the file stopped (exit code -9) after line {last}" \
+        in str(info.value)
