@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import python_speed  # noqa: E402
 from pipeline.store.store import Store  # noqa: E402
 from subscribers.segments import compile_rule  # noqa: E402
 from subscribers.store import Audience  # noqa: E402
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--store", help="store URL (default: a temporary SQLite file)")
     args = parser.parse_args()
+    print(python_speed())
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "subscribers.csv"
         write_csv(path, args.rows)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import python_speed  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
 from pipeline.gather import gather  # noqa: E402
 from pipeline.store.store import Store  # noqa: E402
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--one-host", action="store_true")
     args = parser.parse_args()
+    print(python_speed())
     layout = "one host" if args.one_host else f"{args.feeds} loopback hosts"
     print(f"{args.feeds} feeds on {layout}, {args.latency * 1000:.0f} ms latency each")
     t1, t2 = run(args.feeds, args.latency, args.one_host)

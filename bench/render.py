@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import python_speed  # noqa: E402
 from pipeline.job import variant_spec  # noqa: E402
 from pipeline.render import render_variant  # noqa: E402
 from pipeline.render.context import Audience, build_context  # noqa: E402
@@ -28,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
+    print(python_speed())
     with tempfile.TemporaryDirectory() as tmp:
         config, report = first_run(copy_project(Path(tmp)))
         store = Store.open(config.store_url)

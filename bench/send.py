@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.audience import INTERESTS, REGIONS, ROLES  # noqa: E402
+from bench.machine import python_speed  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
 from pipeline.job import run_weekly  # noqa: E402
 from pipeline.store.store import Store  # noqa: E402
@@ -81,6 +82,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, help="override delivery.concurrency")
     args = parser.parse_args()
+    print(python_speed())
     url_q: Queue = Queue()
     counts_q: Queue = Queue()
     stop = Event()
