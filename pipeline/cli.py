@@ -208,7 +208,7 @@ def list_issues(state: State) -> None:
 def note(state: State, issue_id: str, note_file, note_text: str | None) -> None:
     """Set the editor's note (Markdown) of a draft issue and re-render its variants.
     An approved issue goes back to draft."""
-    from .job import render_issue
+    from .editing import edit_note
     from .store.store import Store
 
     if (note_file is None) == (note_text is None):
@@ -216,13 +216,11 @@ def note(state: State, issue_id: str, note_file, note_text: str | None) -> None:
     text = note_file.read() if note_file is not None else note_text
     store = Store.open(state.config.store_url)
     try:
-        store.set_editor_note(issue_id, text, datetime.now(UTC))
-        issue = store.get_issue(issue_id)
-        variants = render_issue(state.config, store, issue)
+        issue = edit_note(state.config, store, issue_id, text, datetime.now(UTC))
     finally:
         store.close()
     console.print(f"Note set on {issue_id} (now {issue.status}); "
-                  f"{len(variants)} variants re-rendered.")
+                  f"{len(state.config.variant_names)} variants re-rendered.")
 
 
 @cli.command()
@@ -258,15 +256,18 @@ def sources(state: State) -> None:
 @click.option("--by", "approver", default="cli", show_default=True, help="Who approves.")
 @pass_state
 def approve(state: State, issue_id: str, approver: str) -> None:
-    """Approve a draft issue so the next `run` delivers it (with require_approval)."""
+    """Approve a draft issue so the next `run` delivers it (with require_approval).
+    What is approved is recorded by hash: any later change returns it to draft."""
+    from .editing import approve as approve_issue
     from .store.store import Store
 
     store = Store.open(state.config.store_url)
     try:
-        store.approve_issue(issue_id, approver, datetime.now(UTC))
+        issue = approve_issue(state.config, store, issue_id, approver, datetime.now(UTC))
     finally:
         store.close()
-    console.print(f"Issue {issue_id} approved by {approver}.")
+    console.print(f"Issue {issue_id} approved by {approver} "
+                  f"(content {issue.approved_hash[:12]}).")
 
 
 def _register_subcommands() -> None:

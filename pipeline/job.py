@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from subscribers.store import Audience
 from subscribers.tokens import Tokens, secret_key
 
+from .approval import unapproved_change
 from .compose import compose_issue, period_for
 from .config import Config
 from .deliver import Backend
@@ -37,14 +38,16 @@ def variant_spec(config: Config, segment: str) -> VariantSpec:
 
 def render_issue(config: Config, store: Store, issue: Issue,
                  overrides: Overrides | None = None) -> list[RenderedVariant]:
-    """Render every variant of `issue` from its stored sections; store and return them."""
+    """Render every variant of `issue` from its stored sections and the editors'
+    overrides (drops, pins); store and return them."""
+    overrides = overrides or Overrides(dropped=issue.dropped, pinned=issue.pinned)
     sections = store.issue_sections(issue.id)
     list_titles = [entry.title for entry in config.lists]
     descriptions = {s.name: s.description for s in config.segments}
     rendered = []
     for segment in config.variant_names:
         audience = VariantAudience(segment, descriptions.get(segment, ""), list_titles)
-        planned = plan_variant(sections, variant_spec(config, segment), overrides or Overrides())
+        planned = plan_variant(sections, variant_spec(config, segment), overrides)
         context = build_context(config, issue, planned, audience)
         rendered.append(render_variant(config.resolve(config.render.templates), segment, context))
     store.save_variants(issue.id, rendered, datetime.now(UTC))
@@ -118,6 +121,8 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
             report.message = f"Issue {issue.id} is a draft awaiting approval; nothing sent."
             return report
         variants = store.get_variants(issue.id) or render_issue(config, store, issue)
+        if _changed_since_approval(config, issue, variants, report):
+            return report
         _deliver(config, store, issue, variants, now, lambda: now, report,
                  resolve_unknown=resolve_unknown, retry_failed=retry_failed)
         return report
@@ -189,8 +194,21 @@ def _run(config: Config, store: Store, now: datetime,
         _segment_rows(config, store, issue, report, variants)
         return report
 
+    if _changed_since_approval(config, issue, variants, report):
+        _segment_rows(config, store, issue, report, variants)
+        return report
     _deliver(config, store, issue, variants, now, clock, report)
     return report
+
+
+def _changed_since_approval(config: Config, issue: Issue, variants: list[RenderedVariant],
+                            report: RunReport) -> bool:
+    """An approved issue goes out only as approved (the hash of its variants)."""
+    problem = unapproved_change(issue, variants) if config.delivery.require_approval else None
+    if problem and issue.status != "sending":  # a send in progress finishes as it began
+        report.status, report.message = "awaiting-approval", f"{problem}; nothing delivered."
+        return True
+    return False
 
 
 def _deliver(config: Config, store: Store, issue: Issue, variants: list[RenderedVariant],
@@ -226,7 +244,9 @@ def _segment_rows(config: Config, store: Store, issue: Issue, report: RunReport,
     sections = store.issue_sections(issue.id)
 
     def items(segment: str) -> int:
-        return sum(len(v) for v in plan_variant(sections, variant_spec(config, segment)).values())
+        planned = plan_variant(sections, variant_spec(config, segment),
+                               Overrides(dropped=issue.dropped, pinned=issue.pinned))
+        return sum(len(v) for v in planned.values())
 
     report.segments = [
         SegmentReport(v.segment, delivered.get(v.segment, 0), v.subject, v.html_bytes,

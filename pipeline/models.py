@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 SECTIONS = ("news", "research", "events")
@@ -94,6 +94,14 @@ class Issue:
     editor_note: str = ""
     created_at: datetime | None = None
     sent_at: datetime | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    # sha256 of the variants as approved, and their subjects and texts (for the diff an
+    # editor sees after a later change returned the issue to draft)
+    approved_hash: str | None = None
+    approved_content: dict[str, Any] | None = None
+    dropped: frozenset[int] = frozenset()  # editors' overrides (see variants.Overrides)
+    pinned: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import email
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from pipeline.config import load_config
 from pipeline.deliver.outbox import OutboxBackend
+from pipeline.editing import approve
 from pipeline.job import run_weekly
 from pipeline.store.store import Store
 
@@ -180,10 +182,27 @@ def test_require_approval_holds_the_draft_until_approved(project):
     assert report.status == "awaiting-approval" and report.delivered == 0
     assert not (project / "outbox" / "2026-W48").exists()
     store = Store.open(config.store_url)
-    store.approve_issue("2026-W48", "editor@example.org", MONDAY)
+    approve(config, store, "2026-W48", "editor@example.org", MONDAY)
     store.close()
     report = run_weekly(config, MONDAY + timedelta(hours=1))
     assert report.status == "sent" and report.delivered == 320
+
+
+def test_content_changed_behind_an_approval_is_not_sent(project):
+    """The send goes out only as approved: variants re-rendered after approval (say, a
+    template changed on disk) hold the send until an editor approves again."""
+    edit_config(project, "require_approval = false", "require_approval = true")
+    config, _ = first_run(project)
+    store = Store.open(config.store_url)
+    approve(config, store, "2026-W48", "editor@example.org", MONDAY)
+    issue = store.get_issue("2026-W48")
+    [first, *rest] = store.get_variants("2026-W48")
+    store.save_variants("2026-W48", [replace(first, subject="Changed"), *rest], MONDAY)
+    store.close()
+    report = run_weekly(config, MONDAY + timedelta(hours=1))
+    assert report.status == "awaiting-approval" and report.delivered == 0
+    assert "changed after it was approved by editor@example.org" in report.message
+    assert issue.approved_hash and not (project / "outbox" / "2026-W48").exists()
 
 
 def test_items_left_out_of_a_full_issue_come_next_week(project):

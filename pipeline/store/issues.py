@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import StoreError
@@ -98,32 +98,69 @@ class IssuesMixin:
                 f"issue {issue_id} is not in state {' or '.join(expect)}; refusing to mark {status}"
             )
 
-    def approve_issue(self, issue_id: str, approver: str, now: datetime) -> None:
+    def approve_issue(self, issue_id: str, approver: str, now: datetime, content_hash: str,
+                      content: dict[str, Any]) -> None:
+        """Record who approved which content (see pipeline.editing.approve)."""
         with self.engine.begin() as conn:
             changed = conn.execute(
                 update(issues).where(issues.c.id == issue_id, issues.c.status == "draft")
-                .values(status="approved", approved_by=approver, approved_at=now, updated_at=now)
+                .values(status="approved", approved_by=approver, approved_at=now,
+                        approved_hash=content_hash, approved_content=content, updated_at=now)
             ).rowcount
         if changed != 1:
             issue = self.get_issue(issue_id)
             state = f"is {issue.status}" if issue else "does not exist"
             raise StoreError(f"issue {issue_id} {state}; only a draft can be approved")
 
-    def set_editor_note(self, issue_id: str, note: str, now: datetime) -> None:
-        """Change the editor's note. Any change returns an approved issue to draft: what
-        was approved is no longer what would be sent."""
-        with self.engine.begin() as conn:
-            changed = conn.execute(
-                update(issues).where(issues.c.id == issue_id,
-                                     issues.c.status.in_(["draft", "approved"]))
-                .values(editor_note=note, status="draft", approved_by=None, approved_at=None,
-                        updated_at=now)
-            ).rowcount
+    def _edit(self, conn: Connection, issue_id: str, now: datetime, **values: Any) -> None:
+        """Apply an editor's change. Any change returns an approved issue to draft: what
+        was approved is no longer what would be sent. The approved content is kept, so
+        the editor can see what changed since."""
+        changed = conn.execute(
+            update(issues).where(issues.c.id == issue_id,
+                                 issues.c.status.in_(["draft", "approved"]))
+            .values(**values, status="draft", approved_by=None, approved_at=None,
+                    updated_at=now)
+        ).rowcount
         if changed != 1:
             issue = self.get_issue(issue_id)
             state = f"is {issue.status}" if issue else "does not exist"
             raise StoreError(f"issue {issue_id} {state}; only a draft or approved issue "
                              "can be edited")
+
+    def set_editor_note(self, issue_id: str, note: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            self._edit(conn, issue_id, now, editor_note=note)
+
+    def set_overrides(self, issue_id: str, dropped: Iterable[int], pinned: Sequence[int],
+                      now: datetime) -> None:
+        with self.engine.begin() as conn:
+            self._edit(conn, issue_id, now,
+                       overrides={"dropped": sorted(set(dropped)), "pinned": list(pinned)})
+
+    def move_item(self, issue_id: str, item_id: int, step: int, now: datetime) -> bool:
+        """Move an item one place up (-1) or down (+1) within its section; False when it
+        is already first or last there."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(issue_items.c.section, issue_items.c.position).where(
+                issue_items.c.issue_id == issue_id, issue_items.c.item_id == item_id)).first()
+            if row is None:
+                raise StoreError(f"item {item_id} is not in issue {issue_id}")
+            placed = [r.item_id for r in conn.execute(
+                select(issue_items.c.item_id).where(issue_items.c.issue_id == issue_id,
+                                                    issue_items.c.section == row.section)
+                .order_by(issue_items.c.position))]
+            at = placed.index(item_id)
+            to = at + step
+            if not 0 <= to < len(placed):
+                return False
+            placed[at], placed[to] = placed[to], placed[at]
+            for position, moved in enumerate(placed):
+                conn.execute(update(issue_items).where(
+                    issue_items.c.issue_id == issue_id, issue_items.c.item_id == moved)
+                    .values(position=position))
+            self._edit(conn, issue_id, now)
+        return True
 
     # -- variants ------------------------------------------------------------------------
 

@@ -93,6 +93,12 @@ issues = Table(
     # process must not send the same batches (see store.ledger.acquire_send_lock).
     Column("send_lock", Text),
     Column("send_heartbeat", UTCDateTime),
+    # Editors' changes that are not positions: {"dropped": [ids], "pinned": [ids]}.
+    Column("overrides", JSON, nullable=False, default=dict),
+    # What was approved: sha256 of every variant (subject, HTML, text) and those texts,
+    # kept after a later edit returns the issue to draft so the page can show the diff.
+    Column("approved_hash", String(64)),
+    Column("approved_content", JSON),
 )
 
 issue_items = Table(
@@ -153,4 +159,28 @@ send_recipients = Table(
     Column("state", String(12), nullable=False, server_default="queued"),
     Column("note", Text),
     Index("ix_send_recipients_batch_id", "batch_id"),
+)
+
+editors = Table(
+    "editors",
+    metadata,
+    Column("email", String(320), primary_key=True),  # lower-cased
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime),
+)
+
+# SendGrid event webhook: one row per event id, so a retried or duplicated POST changes
+# nothing (SendGrid retries for 24 hours). Addresses are kept only as their hash.
+mail_events = Table(
+    "mail_events",
+    metadata,
+    Column("event_id", String(100), primary_key=True),  # sg_event_id
+    Column("event", String(30), nullable=False),
+    Column("issue_id", String(20)),
+    Column("segment", String(100)),
+    Column("email_hash", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_mail_events_issue_segment", "issue_id", "segment", "event"),
 )

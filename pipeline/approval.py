@@ -1,0 +1,52 @@
+"""Approval as data: a hash of exactly what was approved, the readable part of it, and
+the diff an editor sees after a later change. Pure: no I/O."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from .models import Issue, RenderedVariant
+
+
+def content_hash(variants: Sequence[RenderedVariant]) -> str:
+    """sha256 over every variant's segment, subject, HTML and text, in segment order."""
+    digest = hashlib.sha256()
+    for v in sorted(variants, key=lambda v: v.segment):
+        for part in (v.segment, v.subject, v.html, v.text):
+            data = part.encode("utf-8")
+            digest.update(len(data).to_bytes(8, "big") + data)  # unambiguous boundaries
+    return digest.hexdigest()
+
+
+def readable_content(variants: Sequence[RenderedVariant]) -> dict[str, Any]:
+    """What an editor reads when comparing versions: each variant's subject and text."""
+    return {v.segment: {"subject": v.subject, "text": v.text} for v in variants}
+
+
+def changes_since_approval(issue: Issue, variants: Sequence[RenderedVariant]) -> dict[str, str]:
+    """segment -> unified diff of subject and text against the approved version, for
+    every variant that differs (empty when nothing was approved or nothing changed)."""
+    if not issue.approved_content or content_hash(variants) == issue.approved_hash:
+        return {}
+    out = {}
+    now = readable_content(variants)
+    for segment in sorted(set(now) | set(issue.approved_content)):
+        before = issue.approved_content.get(segment, {"subject": "", "text": ""})
+        after = now.get(segment, {"subject": "", "text": ""})
+        old = [f"Subject: {before['subject']}", *before["text"].splitlines()]
+        new = [f"Subject: {after['subject']}", *after["text"].splitlines()]
+        diff = "\n".join(difflib.unified_diff(old, new, "approved", "now", lineterm="", n=2))
+        if diff:
+            out[segment] = diff
+    return out
+
+
+def unapproved_change(issue: Issue, variants: Sequence[RenderedVariant]) -> str | None:
+    """Why an approved issue must not be sent as it stands, or None."""
+    if issue.approved_hash and content_hash(variants) != issue.approved_hash:
+        return (f"issue {issue.id} changed after it was approved by {issue.approved_by}: "
+                "approve it again")
+    return None

@@ -1,0 +1,74 @@
+"""What editors do to a draft before it goes: drop, pin and reorder items, write the
+note, approve. Approval records a hash of exactly what was approved; any later change
+returns the issue to draft, and the send refuses content that differs from the hash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .approval import content_hash, readable_content
+from .config import Config
+from .errors import InsightsError
+from .job import render_issue
+from .models import Issue, RenderedVariant
+from .store.store import Store
+
+ITEM_ACTIONS = ("drop", "restore", "pin", "unpin", "up", "down")
+
+
+def _issue(store: Store, issue_id: str) -> Issue:
+    issue = store.get_issue(issue_id)
+    if issue is None:
+        raise InsightsError(f"no issue {issue_id!r}")
+    return issue
+
+
+def variants_of(config: Config, store: Store, issue: Issue) -> list[RenderedVariant]:
+    return store.get_variants(issue.id) or render_issue(config, store, issue)
+
+
+def approve(config: Config, store: Store, issue_id: str, approver: str,
+            now: datetime) -> Issue:
+    issue = _issue(store, issue_id)
+    variants = variants_of(config, store, issue)
+    store.approve_issue(issue_id, approver, now, content_hash(variants),
+                        readable_content(variants))
+    return _issue(store, issue_id)
+
+
+def edit_item(config: Config, store: Store, issue_id: str, item_id: int, action: str,
+              now: datetime) -> Issue:
+    """Apply one item action and re-render every variant."""
+    issue = _issue(store, issue_id)
+    placed = {i.id for items in store.issue_sections(issue_id).values() for i in items}
+    if item_id not in placed:
+        raise InsightsError(f"item {item_id} is not in issue {issue_id}")
+    if action in ("up", "down"):
+        store.move_item(issue_id, item_id, -1 if action == "up" else 1, now)
+        return _rerender(config, store, issue_id)
+    if action not in ITEM_ACTIONS:
+        raise InsightsError(f"unknown action {action!r}; expected one of "
+                            f"{', '.join(ITEM_ACTIONS)}")
+    dropped = set(issue.dropped)
+    pinned = [i for i in issue.pinned if i != item_id]  # drop and unpin both unpin
+    if action == "drop":
+        dropped.add(item_id)
+    elif action == "restore":
+        dropped.discard(item_id)
+        pinned = list(issue.pinned)
+    elif action == "pin":  # pinned items go to the top, in the order they were pinned
+        pinned.append(item_id)
+        dropped.discard(item_id)
+    store.set_overrides(issue_id, dropped, pinned, now)
+    return _rerender(config, store, issue_id)
+
+
+def edit_note(config: Config, store: Store, issue_id: str, note: str, now: datetime) -> Issue:
+    store.set_editor_note(issue_id, note, now)
+    return _rerender(config, store, issue_id)
+
+
+def _rerender(config: Config, store: Store, issue_id: str) -> Issue:
+    issue = _issue(store, issue_id)
+    render_issue(config, store, issue)
+    return issue
