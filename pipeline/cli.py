@@ -270,6 +270,75 @@ def approve(state: State, issue_id: str, approver: str) -> None:
                   f"(content {issue.approved_hash[:12]}).")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@pass_state
+def serve(state: State, host: str, port: int) -> None:
+    """Serve the web app: /admin for editors; unsubscribe, preferences, confirmation,
+    sign-up and web versions for subscribers; /webhooks/sendgrid for SendGrid events.
+
+    Links in emails use newsletter.base_url: put this behind the HTTPS proxy that
+    answers there. Needs INSIGHTS_SECRET_KEY (and INSIGHTS_SENDGRID_WEBHOOK_KEY for
+    the event webhook)."""
+    import uvicorn
+
+    from .web import create_app
+
+    app = create_app(state.config)
+    console.print(f"Serving on http://{host}:{port}/admin (public links: "
+                  f"{state.config.newsletter.base_url})")
+    # proxy_headers: the client address (login and sign-up rate limits) comes from the
+    # proxy's X-Forwarded-For, trusted from loopback only (uvicorn's default).
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
+
+
+@cli.group()
+def editors() -> None:
+    """Editor accounts for the web app's /admin."""
+
+
+@editors.command("add")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input instead of prompting.")
+@pass_state
+def editors_add(state: State, email: str, password_stdin: bool) -> None:
+    """Create an editor account, or set a new password for an existing one."""
+    from .accounts import add_editor
+    from .store.store import Store
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    store = Store.open(state.config.store_url)
+    try:
+        created = add_editor(store, email, password, datetime.now(UTC))
+    finally:
+        store.close()
+    console.print(f"Editor {email.strip().lower()} "
+                  f"{'created' if created else 'has a new password'}.")
+
+
+@editors.command("list")
+@pass_state
+def editors_list(state: State) -> None:
+    """The editor accounts and when each last signed in."""
+    from .store.store import Store
+
+    store = Store.open(state.config.store_url)
+    try:
+        accounts = store.list_editors()
+    finally:
+        store.close()
+    if not accounts:
+        console.print("No editors yet: `insights editors add EMAIL`.")
+    for email, last in accounts:
+        console.print(f"{email}\tlast sign-in: "
+                      f"{f'{last:%Y-%m-%d %H:%M} UTC' if last else 'never'}")
+
+
 def _register_subcommands() -> None:
     from subscribers.cli import segments, subscribers
 

@@ -226,6 +226,35 @@ class Render(_Strict):
     templates: Path = Path("templates")
 
 
+DEFAULT_INTERESTS = ("liver", "lung", "kidney", "bone", "immuno-oncology")
+DEFAULT_REGIONS = {
+    "north-america": "North America", "latin-america": "Latin America", "europe": "Europe",
+    "middle-east-africa": "Middle East and Africa", "asia-pacific": "Asia-Pacific",
+}
+
+
+def choice_label(value: str) -> str:
+    """'immuno-oncology' -> 'Immuno-oncology': a label for a choice configured without one."""
+    return value[:1].upper() + value[1:]
+
+
+class Preferences(_Strict):
+    """What the preferences centre and the sign-up form offer: value -> label. The
+    values are what segment rules read (`interests`, `region`)."""
+
+    # None: one per [topics] key, or DEFAULT_INTERESTS when there are no topics.
+    interests: dict[str, str] | None = None
+    regions: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REGIONS))
+
+    @field_validator("interests", "regions")
+    @classmethod
+    def _plain_values(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for key, label in (value or {}).items():
+            if not key.strip() or not label.strip():
+                raise ValueError(f"{key!r}: expected a non-empty value and label")
+        return value
+
+
 class Config(_Strict):
     newsletter: Newsletter
     schedule: Schedule = Schedule()
@@ -234,6 +263,7 @@ class Config(_Strict):
     compose: Compose = Compose()
     render: Render = Render()
     gather: Gather = Gather()
+    preferences: Preferences = Preferences()
     # Topic name -> keywords, matched on title and summary as whole words, any case.
     topics: dict[str, list[str]] = Field(default_factory=dict)
     lists: list[ListDef] = Field(min_length=1)
@@ -307,6 +337,16 @@ class Config(_Strict):
     def variant_names(self) -> list[str]:
         names = [s.name for s in self.segments]
         return names + ([self.default_segment] if self.default_segment else [])
+
+    @property
+    def interest_choices(self) -> dict[str, str]:
+        if self.preferences.interests is not None:
+            return dict(self.preferences.interests)
+        return {name: choice_label(name) for name in (self.topics or DEFAULT_INTERESTS)}
+
+    @property
+    def region_choices(self) -> dict[str, str]:
+        return dict(self.preferences.regions)
 
     def variant_options(self, segment: str) -> VariantOptions:
         for s in self.segments:

@@ -44,6 +44,15 @@ class AudienceError(InsightsError):
     """Subscribers, lists, imports or consent went wrong."""
 
 
+class WebhookRejected(InsightsError):
+    """A webhook request was refused (bad signature, stale, malformed); nothing changed.
+    `status_code` is the HTTP answer: SendGrid retries anything but a 2xx."""
+
+    def __init__(self, message: str, status_code: int = 403) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
 
 # -- delivery outcomes a backend reports for one batch -------------------------------------
 

@@ -130,14 +130,16 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
         store.close()
 
 
-def send_tests(config: Config, addresses: list[str], now: datetime) -> list[str]:
-    """Each variant of the newest unsent issue to each editor, "[TEST]" in the subject.
-    Nothing is recorded as the issue's send."""
+def send_tests(config: Config, addresses: list[str], now: datetime, *,
+               issue_id: str | None = None, segments: list[str] | None = None) -> list[str]:
+    """Each variant (or those of `segments`) of an issue (default: the newest unsent one)
+    to each editor, "[TEST]" in the subject. Nothing is recorded as the issue's send."""
     store = Store.open(config.store_url)
     try:
-        issue = store.latest_open_issue()
+        issue = store.get_issue(issue_id) if issue_id else store.latest_open_issue()
         if issue is None:
-            raise InsightsError("no unsent issue to test")
+            raise InsightsError(f"no issue {issue_id!r}" if issue_id else
+                                "no unsent issue to test")
         variants = store.get_variants(issue.id) or render_issue(config, store, issue)
         problems = check_issue(config, variants)
         if problems:
@@ -145,7 +147,7 @@ def send_tests(config: Config, addresses: list[str], now: datetime) -> list[str]
         backend = make_backend(config, now, store)
         editors = [Recipient(0, a, "Editor", "test") for a in addresses]
         return [f"{v.segment}: {backend.send_test(issue.id, v, editors) or 'sent'}"
-                for v in variants]
+                for v in variants if not segments or v.segment in segments]
     finally:
         store.close()
 

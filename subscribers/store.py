@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from pipeline.errors import AudienceError
 from pipeline.models import Recipient
+from pipeline.store.bulk import insert_ignoring_duplicates
 
 from . import importer, resolve
 from .formats import Invalid, Row, parsed_chunks, read_file
@@ -150,6 +151,13 @@ class Audience:
         with self.engine.connect() as conn:
             return _suppressed(conn, email)
 
+    def suppression_reason(self, email: str) -> str | None:
+        """Why an address is suppressed (unsubscribed, bounce, complaint, manual,
+        forgotten), or None. Only "unsubscribed" can be undone, by the person's own act."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(suppressions.c.reason).where(
+                suppressions.c.email_hash == email_hash(email))).scalar()
+
     # -- changes of consent ----------------------------------------------------------------
 
     def add(self, email: str, list_name: str, *, status: str, source: str, now: datetime,
@@ -184,6 +192,68 @@ class Audience:
         if person is None:  # refused and never stored
             person = Subscriber(0, email, name, attributes or {}, {})
         return person, outcome
+
+    def sign_up(self, email: str, list_name: str, *, source: str, now: datetime,
+                name: str = "", attributes: dict[str, Any] | None = None,
+                ip: str | None = None) -> str:
+        """Someone asks to join a list from an unverified address (a web form): nothing
+        is mailed until their confirmation click (`confirm`). Returns "confirm" (send a
+        confirmation), "confirmed" (already a member: nothing to do) or "refused"
+        (bounced, complained, blocked or erased: never mailed again).
+
+        A new person is stored with the name and attributes given; a known person's are
+        left alone (anyone can type anyone's address into a form). A list they had left
+        stays left until they confirm: the click is what brings them back."""
+        try:
+            email = normalise_email(email)
+        except ValueError as e:
+            raise AudienceError(str(e)) from None
+        with self.engine.begin() as conn:
+            reason = conn.execute(select(suppressions.c.reason).where(
+                suppressions.c.email_hash == email_hash(email))).scalar()
+            if reason is not None and reason != "unsubscribed":
+                return "refused"
+            sid = _ensure_subscriber(conn, email, name, attributes or {}, now)
+            current = conn.execute(select(memberships.c.status).where(
+                memberships.c.subscriber_id == sid,
+                memberships.c.list_name == list_name)).scalar()
+            if current == "confirmed" and reason is None:
+                return "confirmed"
+            if current == "confirmed":
+                # Left everything yet still marked a member: unconfirmed (no difference
+                # while suppressed), so their click goes through `confirm`, which lifts it.
+                conn.execute(update(memberships).where(
+                    memberships.c.subscriber_id == sid, memberships.c.list_name == list_name)
+                    .values(status="unconfirmed", changed_at=now))
+            elif current is None:
+                conn.execute(insert(memberships).values(
+                    subscriber_id=sid, list_name=list_name, status="unconfirmed",
+                    changed_at=now, consent_source=source, consent_at=now, consent_ip=ip))
+                conn.execute(insert(consent_events).values(
+                    subscriber_id=sid, list_name=list_name, action="subscribed",
+                    source=source, ip=ip, at=now))
+            return "confirm"
+
+    def update_profile(self, email: str, *, name: str | None, attributes: dict[str, Any],
+                       now: datetime) -> bool:
+        """The person's own changes (preferences centre): a new name when not None, and
+        these attributes set (None removes one); others are kept. False if unknown."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(subscribers.c.id, subscribers.c.attributes).where(
+                subscribers.c.email_key == email_key(email))).first()
+            if row is None:
+                return False
+            merged = dict(row.attributes or {})
+            for key, value in attributes.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            values: dict[str, Any] = {"attributes": merged, "updated_at": now}
+            if name is not None:
+                values["name"] = name
+            conn.execute(update(subscribers).where(subscribers.c.id == row.id).values(**values))
+        return True
 
     def confirm(self, email: str, list_name: str, *, source: str, now: datetime,
                 ip: str | None = None) -> bool:
@@ -257,9 +327,9 @@ def _suppressed(conn: Connection, email: str) -> bool:
 
 
 def _suppress(conn: Connection, email: str, reason: str, note: str, now: datetime) -> None:
-    if not _suppressed(conn, email):
-        conn.execute(insert(suppressions).values(email_hash=email_hash(email), reason=reason,
-                                                 note=note, at=now))
+    """Idempotent, also when two requests (a webhook retry, a double click) race."""
+    conn.execute(insert_ignoring_duplicates(conn, suppressions.c.email_hash).values(
+        email_hash=email_hash(email), reason=reason, note=note, at=now))
 
 
 def _ensure_subscriber(conn: Connection, email: str, name: str, attributes: dict[str, Any],

@@ -14,7 +14,10 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table
+from sqlalchemy import Column, Connection, Insert, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..errors import StoreError
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
@@ -65,3 +68,14 @@ def select_in(conn: Connection, columns: Sequence[Column[Any]], key: Column[Any]
         return [tuple(r) for r in rows]
     return [tuple(conv(v) if conv else v for conv, v in zip(converters, r, strict=True))
             for r in rows]
+
+
+def insert_ignoring_duplicates(conn: Connection, key: Column[Any]) -> Insert:
+    """INSERT into key's table that skips rows whose key is already stored, atomically:
+    the same event or suppression may arrive twice at the same moment."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(key.table).on_conflict_do_nothing(index_elements=[key])
+    if dialect == "sqlite":
+        return sqlite.insert(key.table).on_conflict_do_nothing(index_elements=[key])
+    raise StoreError(f"insert-or-ignore is not supported on {dialect}")

@@ -103,6 +103,11 @@ class ItemsMixin:
         with self.engine.connect() as conn:
             return [_item_from_row(r) for r in conn.execute(query)]
 
+    def get_item(self, item_id: int) -> Item | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(items).where(items.c.id == item_id)).first()
+        return _item_from_row(row) if row else None
+
     def upcoming_events(self, start: datetime, end: datetime) -> list[Item]:
         query = (
             select(items)

@@ -245,3 +245,14 @@ class LedgerMixin:
         )
         with self.engine.connect() as conn:
             return {seg: int(n) for seg, n in conn.execute(query)}
+
+    def send_progress(self, issue_id: str) -> dict[str, dict[str, int]]:
+        """segment -> recipients by state (queued, sent, skipped, failed, unknown)."""
+        query = (select(send_recipients.c.segment, send_recipients.c.state, func.count())
+                 .where(send_recipients.c.issue_id == issue_id)
+                 .group_by(send_recipients.c.segment, send_recipients.c.state))
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for segment, state, n in conn.execute(query):
+                out.setdefault(segment, {})[state] = int(n)
+        return out

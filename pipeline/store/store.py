@@ -8,6 +8,8 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from . import db
+from .editors import EditorsMixin
+from .events import EventsMixin
 from .issues import IssuesMixin
 from .items import ItemsMixin
 from .ledger import LedgerMixin
@@ -16,9 +18,9 @@ from .records import Batch, SaveResult, SourceState
 __all__ = ["Batch", "SaveResult", "SourceState", "Store"]
 
 
-class Store(ItemsMixin, IssuesMixin, LedgerMixin):
-    """The pipeline's storage: one class per domain (items, issues, ledger), composed
-    here, as in lemon24/reader. Everything above talks to Store only."""
+class Store(ItemsMixin, IssuesMixin, LedgerMixin, EventsMixin, EditorsMixin):
+    """The pipeline's storage: one class per domain (items, issues, ledger, events,
+    editors), composed here, as in lemon24/reader. Everything above talks to Store only."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

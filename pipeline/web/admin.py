@@ -1,0 +1,231 @@
+"""/admin: editors log in, preview each issue per segment (desktop, mobile, text), edit
+it, send themselves a test, approve it and follow its send. Every form carries the
+session's CSRF token; every change goes through pipeline.editing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from ..accounts import check_login
+from ..approval import changes_since_approval
+from ..deliver.gate import check_issue
+from ..deliver.message import fill, personal_values
+from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note, variants_of
+from ..errors import InsightsError
+from ..job import send_tests, variant_spec
+from ..variants import Overrides, plan_variant
+from .common import check_csrf, client_ip, csrf_token, web
+
+Handler = Callable[[Request, str], Awaitable[Response]]
+VIEWS = {"desktop": 680, "mobile": 375}  # iframe widths, px
+
+
+def editor_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Log-in required; on POST the form is read and its CSRF token checked first."""
+
+    @wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        editor = request.session.get("editor")
+        if not editor:
+            return RedirectResponse(f"/admin/login?next={quote(request.url.path)}", 303)
+        if request.method == "POST":
+            request.state.form = await request.form()
+            check_csrf(request, request.state.form)
+        return await handler(request, editor)
+
+    return wrapped
+
+
+def flash(request: Request, message: str, kind: str = "flash") -> None:
+    request.session["flash"] = [kind, message]
+
+
+def back_to(issue_id: str, request: Request) -> RedirectResponse:
+    segment = request.state.form.get("segment", "")
+    view = request.state.form.get("view", "desktop")
+    return RedirectResponse(f"/admin/issues/{quote(issue_id)}?segment={quote(segment)}"
+                            f"&view={quote(view)}", 303)
+
+
+async def login_page(request: Request) -> Response:
+    if request.session.get("editor"):
+        return RedirectResponse("/admin/issues", 303)
+    return web(request).page(request, "admin_login.html.j2", next=_safe_next(request))
+
+
+def _safe_next(request: Request, value: str | None = None) -> str:
+    target = value if value is not None else request.query_params.get("next", "")
+    # Only our own admin pages: never an open redirect to another site.
+    return target if target.startswith("/admin/") and "//" not in target else "/admin/issues"
+
+
+async def login(request: Request) -> Response:
+    w = web(request)
+    form = await request.form()
+    check_csrf(request, form)
+    email = str(form.get("email", "")).strip().lower()
+    password = str(form.get("password", ""))
+    target = _safe_next(request, str(form.get("next", "")))
+    if not (w.login_limit.allow(f"ip:{client_ip(request)}") and
+            w.login_limit.allow(f"email:{email}")):
+        return w.page(request, "admin_login.html.j2", 429, next=target, email=email,
+                      error="Too many attempts. Wait a few minutes and try again.")
+    if not await run_in_threadpool(check_login, w.store, email, password, w.clock()):
+        return w.page(request, "admin_login.html.j2", 401, next=target, email=email,
+                      error="Wrong email or password.")
+    request.session.clear()  # a fresh session (and CSRF token) for the signed-in editor
+    request.session["editor"] = email
+    csrf_token(request)
+    return RedirectResponse(target, 303)
+
+
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    request.session.clear()
+    return RedirectResponse("/admin/login", 303)
+
+
+@editor_only
+async def issues_page(request: Request, editor: str) -> Response:
+    w = web(request)
+
+    def rows() -> list[dict[str, Any]]:
+        out = []
+        for issue in w.store.list_issues():
+            sections = w.store.issue_sections(issue.id)
+            progress = w.store.send_progress(issue.id)
+            out.append({"issue": issue,
+                        "items": sum(len(v) for v in sections.values()),
+                        "variants": len(w.store.get_variants(issue.id)),
+                        "sent": sum(p.get("sent", 0) for p in progress.values()),
+                        "recipients": sum(sum(p.values()) for p in progress.values())})
+        return out
+
+    return w.page(request, "admin_issues.html.j2", rows=await run_in_threadpool(rows),
+                  flash=request.session.pop("flash", None))
+
+
+@editor_only
+async def issue_page(request: Request, editor: str) -> Response:
+    w = web(request)
+    issue_id = request.path_params["issue_id"]
+    view = request.query_params.get("view", "desktop")
+    view = view if view in VIEWS else "desktop"
+
+    def gather() -> dict[str, Any]:
+        issue = w.store.get_issue(issue_id)
+        if issue is None:
+            raise HTTPException(404, f"No issue {issue_id}.")
+        variants = variants_of(w.config, w.store, issue)
+        by_segment = {v.segment: v for v in variants}
+        segment = request.query_params.get("segment") or w.config.variant_names[0]
+        variant = by_segment.get(segment) or variants[0]
+        sample = personal_values(w.config, w.tokens, editor, "Alex")
+        sections = w.store.issue_sections(issue_id)
+        shown = plan_variant(sections, variant_spec(w.config, variant.segment),
+                             Overrides(dropped=issue.dropped, pinned=issue.pinned))
+        shown_ids = {i.id for items in shown.values() for i in items}
+        return {
+            "issue": issue, "variants": variants, "variant": variant,
+            "preview_html": fill(variant.html, sample.values),
+            "preview_text": fill(variant.text, sample.values),
+            "sections": sections, "shown_ids": shown_ids,
+            "problems": check_issue(w.config, variants),
+            "diff": changes_since_approval(issue, variants),
+            "progress": w.store.send_progress(issue_id),
+            "events": w.store.event_counts(issue_id),
+        }
+
+    data = await run_in_threadpool(gather)
+    return w.page(request, "admin_issue.html.j2", view=view, width=VIEWS[view],
+                  views=VIEWS, flash=request.session.pop("flash", None), **data)
+
+
+async def _apply(request: Request, change: Callable[[], Any], done: str) -> Response:
+    issue_id = request.path_params["issue_id"]
+    try:
+        await run_in_threadpool(change)
+    except InsightsError as e:
+        flash(request, str(e), "error")
+    else:
+        flash(request, done)
+    return back_to(issue_id, request)
+
+
+@editor_only
+async def item_action(request: Request, editor: str) -> Response:
+    w = web(request)
+    issue_id = request.path_params["issue_id"]
+    action = str(request.state.form.get("action", ""))
+    if action not in ITEM_ACTIONS:
+        raise HTTPException(400, f"Unknown action {action!r}.")
+    item_id = request.path_params["item_id"]
+    return await _apply(request, lambda: edit_item(w.config, w.store, issue_id, item_id,
+                                                    action, w.clock()),
+                        f"Item {item_id}: {action} done; every variant re-rendered.")
+
+
+@editor_only
+async def save_note(request: Request, editor: str) -> Response:
+    w = web(request)
+    issue_id = request.path_params["issue_id"]
+    note = str(request.state.form.get("note", ""))
+    if len(note) > 10_000:
+        raise HTTPException(400, "The note is over 10,000 characters.")
+    return await _apply(request, lambda: edit_note(w.config, w.store, issue_id, note,
+                                                    w.clock()),
+                        "Note saved; every variant re-rendered.")
+
+
+@editor_only
+async def send_test(request: Request, editor: str) -> Response:
+    w = web(request)
+    issue_id = request.path_params["issue_id"]
+    segment = str(request.state.form.get("segment", ""))
+    results: list[str] = []
+
+    def send() -> None:
+        results.extend(send_tests(w.config, [editor], w.clock(), issue_id=issue_id,
+                                  segments=[segment] if segment else None))
+
+    response = await _apply(request, send, f"Test sent to {editor}.")
+    if results:
+        flash(request, f"Test sent to {editor}: " + "; ".join(results))
+    return response
+
+
+@editor_only
+async def approve_issue(request: Request, editor: str) -> Response:
+    w = web(request)
+    issue_id = request.path_params["issue_id"]
+    return await _apply(request, lambda: approve(w.config, w.store, issue_id, editor,
+                                                 w.clock()),
+                        f"Issue {issue_id} approved by {editor}.")
+
+
+async def admin_home(request: Request) -> Response:
+    return RedirectResponse("/admin/issues", 303)
+
+
+routes = [
+    Route("/admin", admin_home),
+    Route("/admin/login", login_page, methods=["GET"]),
+    Route("/admin/login", login, methods=["POST"]),
+    Route("/admin/logout", logout, methods=["POST"]),
+    Route("/admin/issues", issues_page),
+    Route("/admin/issues/{issue_id}", issue_page),
+    Route("/admin/issues/{issue_id}/items/{item_id:int}", item_action, methods=["POST"]),
+    Route("/admin/issues/{issue_id}/note", save_note, methods=["POST"]),
+    Route("/admin/issues/{issue_id}/test", send_test, methods=["POST"]),
+    Route("/admin/issues/{issue_id}/approve", approve_issue, methods=["POST"]),
+]

@@ -1,0 +1,227 @@
+"""The links in every email and the sign-up form: unsubscribe (/u), double opt-in
+confirmation (/confirm) and sign-up (/subscribe).
+
+A GET never changes anything: mail scanners and link previewers fetch every link in a
+message, so each change waits for a POST (a button the person presses, or the RFC 8058
+one-click POST their mail client makes). The signed token in the URL is the capability;
+there is no CSRF token on these forms.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from subscribers.model import normalise_email
+from subscribers.tokens import CONFIRM_MAX_AGE
+
+from ..deliver.transactional import confirmation_message
+from ..errors import AudienceError, DeliveryError
+from .common import Web, client_ip, web
+
+# Suppression reasons that only the person's own act may lift; any other reason
+# (bounce, complaint, manual, forgotten) means we never write to the address again.
+LIFTABLE = (None, "unsubscribed")
+MAX_NAME_CHARS = 200
+HONEYPOT_FIELD = "website"  # hidden from people by CSS; bots fill every field
+BLOCKED_REASONS = {
+    "bounce": "mail to it bounced", "complaint": "it reported our mail as spam",
+    "manual": "it was blocked on request", "forgotten": "its data was erased on request",
+}
+
+
+# -- helpers shared with the preferences centre --------------------------------------------
+
+def message(request: Request, title: str, text: str, status_code: int = 200,
+            **links: Any) -> Response:
+    """A short page: a heading, a paragraph and optional links (subscribe, preferences)."""
+    return web(request).page(request, "public_message.html.j2", status_code=status_code,
+                             title=title, text=text, **links)
+
+
+def bad_link(request: Request, why: AudienceError | str) -> Response:
+    return message(request, "This link does not work",
+                   f"{str(why)[:1].upper()}{str(why)[1:]}. Please use the link in your most "
+                   "recent email from us, or copy the whole link into your browser.", 400)
+
+
+def manage_email(request: Request) -> str:
+    """The address a /u or /p link was made for, or AudienceError."""
+    return web(request).tokens.read_manage(request.path_params["token"])
+
+
+def clean_name(value: Any) -> str:
+    """A name typed into a form: one line, no control characters, bounded."""
+    text = value if isinstance(value, str) else ""
+    text = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
+    return " ".join(text.split())[:MAX_NAME_CHARS]
+
+
+def send_confirmation(w: Web, email: str, list_name: str) -> None:
+    """The double opt-in email, through the configured backend (DeliveryError if not)."""
+    from ..job import make_backend  # the job module pulls in the whole pipeline
+
+    now = w.clock()
+    backend = make_backend(w.config, now, w.store)
+    backend.send_message(confirmation_message(w.config, w.tokens, email, list_name, now))
+
+
+def not_sent(request: Request) -> Response:
+    return message(request, "We could not send the email",
+                   "Our mail service did not take the confirmation email just now. Please "
+                   "try again in a few minutes.", 503)
+
+
+# -- /u/<token>: unsubscribe from everything ---------------------------------------------
+
+async def unsubscribe(request: Request) -> Response:
+    w = web(request)
+    try:
+        email = manage_email(request)
+    except AudienceError as e:
+        return bad_link(request, e)
+    token = request.path_params["token"]
+    if request.method == "GET":
+        return w.page(request, "public_unsubscribe.html.j2", email=email, token=token,
+                      done=False)
+    # The button's POST and RFC 8058's one-click POST (body "List-Unsubscribe=One-Click",
+    # urlencoded or multipart, no cookies) do the same thing, so the body is not read.
+    # Idempotent: a second POST finds everything already left and answers the same.
+    await run_in_threadpool(w.audience.unsubscribe, email, None, source="web:unsubscribe",
+                            now=w.clock())
+    return w.page(request, "public_unsubscribe.html.j2", email=email, token=token, done=True)
+
+
+# -- /confirm/<token>: double opt-in -----------------------------------------------------
+
+def _confirm_payload(request: Request) -> tuple[str, str] | Response:
+    """(email, list) from a confirmation link, or the page explaining why not."""
+    w = web(request)
+    token = request.path_params["token"]
+    try:
+        payload = w.tokens.read("confirm", token, max_age=CONFIRM_MAX_AGE)
+    except AudienceError as e:
+        try:
+            w.tokens.read("confirm", token)  # genuine but old: say so, not "invalid"
+        except AudienceError:
+            return bad_link(request, e)
+        return message(request, "This confirmation link has expired",
+                       f"Confirmation links work for {CONFIRM_MAX_AGE // 86400} days. Please "
+                       "sign up again and we will send you a new one.", 400, subscribe=True)
+    if not (isinstance(payload, dict) and isinstance(payload.get("e"), str)
+            and isinstance(payload.get("l"), str)):
+        return bad_link(request, "this link is not valid")
+    if payload["l"] not in {entry.name for entry in w.config.lists}:
+        return message(request, "This list no longer exists",
+                       "The list this link was for has closed.", 404, subscribe=True)
+    return payload["e"], payload["l"]
+
+
+async def confirm(request: Request) -> Response:
+    w = web(request)
+    found = _confirm_payload(request)
+    if isinstance(found, Response):
+        return found
+    email, list_name = found
+    title = w.config.list_def(list_name).title
+    if request.method == "GET":
+        return w.page(request, "public_confirm.html.j2", email=email, list_title=title,
+                      token=request.path_params["token"], done=False)
+
+    def confirm_now() -> str:
+        reason = w.audience.suppression_reason(email)
+        if reason not in LIFTABLE:
+            return "blocked"
+        if w.audience.confirm(email, list_name, source="web:confirm", now=w.clock(),
+                              ip=client_ip(request)):
+            return "confirmed"
+        person = w.audience.get(email)
+        return "already" if person and person.lists.get(list_name) == "confirmed" else "gone"
+
+    outcome = await run_in_threadpool(confirm_now)
+    if outcome == "blocked":
+        return message(request, "We cannot subscribe this address",
+                       "This address cannot receive our emails any more. If that is a "
+                       "mistake, please reply to any of our emails.", 403)
+    if outcome == "gone":
+        return message(request, "Nothing to confirm",
+                       "We no longer hold this sign-up. Please sign up again.", 404,
+                       subscribe=True)
+    return w.page(request, "public_confirm.html.j2", email=email, list_title=title,
+                  done=True, already=outcome == "already")
+
+
+# -- /subscribe: the sign-up form --------------------------------------------------------
+
+def _subscribe_form(request: Request, status_code: int = 200, error: str = "",
+                    values: dict[str, Any] | None = None) -> Response:
+    w = web(request)
+    values = values or {}
+    return w.page(request, "public_subscribe.html.j2", status_code=status_code, error=error,
+                  lists=w.config.lists, interests=w.config.interest_choices,
+                  values={"email": values.get("email", ""), "name": values.get("name", ""),
+                          "list": values.get("list", w.config.lists[0].name),
+                          "interests": values.get("interests", [])},
+                  honeypot=HONEYPOT_FIELD)
+
+
+async def subscribe(request: Request) -> Response:
+    w = web(request)
+    if request.method == "GET":
+        return _subscribe_form(request)
+    if not w.subscribe_limit.allow(client_ip(request)):
+        return message(request, "Too many sign-ups",
+                       "Too many sign-ups came from your network in the last hour. Please "
+                       "try again later.", 429)
+    form = await request.form()
+    values = {
+        "email": str(form.get("email") or "")[:320], "name": clean_name(form.get("name")),
+        "list": str(form.get("list") or ""),
+        "interests": [i for i in w.config.interest_choices if i in form.getlist("interest")],
+    }
+    if form.get(HONEYPOT_FIELD):
+        return _check_inbox(request)  # a bot: told what a person would be; nothing happens
+    try:
+        email = normalise_email(values["email"])
+    except ValueError:
+        return _subscribe_form(request, 400, "Please enter a valid email address, such as "
+                               "name@example.org.", values)
+    if values["list"] not in {entry.name for entry in w.config.lists}:
+        return _subscribe_form(request, 400, "Please choose what you want to receive.", values)
+
+    def sign_up() -> None:
+        # A web form's address is unverified: whatever the list, nothing is mailed until
+        # the confirmation link is clicked.
+        outcome = w.audience.sign_up(
+            email, values["list"], source="web:subscribe", now=w.clock(),
+            name=values["name"], ip=client_ip(request),
+            attributes={"interests": values["interests"]} if values["interests"] else None)
+        if outcome == "confirm":
+            send_confirmation(w, email, values["list"])
+
+    try:
+        await run_in_threadpool(sign_up)
+    except DeliveryError:
+        return not_sent(request)
+    # The same answer whether the address was new, known, already confirmed or blocked:
+    # the form must not tell anyone who is on our lists.
+    return _check_inbox(request)
+
+
+def _check_inbox(request: Request) -> Response:
+    return message(request, "Check your inbox",
+                   "If this address can receive our emails, a message asking you to confirm "
+                   "is on its way. Your subscription starts when you click the link in it.")
+
+
+async def manage_help(request: Request) -> Response:
+    """Where the web version's unsubscribe and preferences links lead: those are
+    personal, so they live only in the reader's own copy of the email."""
+    return message(request, "Manage your subscription",
+                   "To unsubscribe or change what you receive, use the links at the bottom "
+                   "of any email we sent you: they are personal to your address.",
+                   subscribe=True)

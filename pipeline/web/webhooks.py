@@ -1,0 +1,232 @@
+"""SendGrid's Event Webhook: signed batches of events about the mail we sent.
+
+Bounces, spam reports and unsubscribes suppress the address; deliveries, opens and
+clicks (and those) are counted per issue and segment. SendGrid retries a batch for 24
+hours and may deliver an event twice, so everything here is idempotent: the events are
+keyed by sg_event_id and a suppression that exists is left as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from subscribers.model import email_hash, email_key
+from subscribers.store import Audience
+
+from ..errors import ConfigError, WebhookRejected
+from ..store.events import MailEvent
+from ..store.store import Store
+from .common import web
+
+log = logging.getLogger("insights.webhooks")
+
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+KEY_ENV = "INSIGHTS_SENDGRID_WEBHOOK_KEY"  # read in app.py; named here for the messages
+MAX_AGE = timedelta(minutes=10)   # older signed requests are refused as replays
+MAX_AHEAD = timedelta(minutes=5)  # clocks drift, but not this far
+# Read before the signature is checked, so anyone can make us read it: far above what
+# SendGrid puts in one batch, far below what would hurt.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+TEST_BATCH_ID = "0"  # `insights send --test-to` mail: not part of any issue's counts
+
+SUPPRESSION_REASONS = {"bounce": "bounce", "spamreport": "complaint",
+                       "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}
+COUNTED = frozenset({"delivered", "open", "click", "blocked", *SUPPRESSION_REASONS})
+
+
+# -- verification (pure) -------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=4)
+def load_webhook_key(public_key_b64: str) -> ec.EllipticCurvePublicKey:
+    """SendGrid's verification key, as its settings page shows it (base64 DER)."""
+    fix = (f"set {KEY_ENV} to the Verification Key shown under SendGrid's Settings > "
+           "Mail Settings > Event Webhook > Signed Event Webhook")
+    try:
+        key = serialization.load_der_public_key(base64.b64decode(public_key_b64,
+                                                                 validate=True))
+    except (ValueError, UnsupportedAlgorithm) as e:  # binascii.Error is a ValueError
+        raise ConfigError(f"{KEY_ENV} is not a valid public key ({e}): {fix}") from e
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise ConfigError(f"{KEY_ENV} is not an ECDSA P-256 key: {fix}")
+    return key
+
+
+def verify_signature(key: ec.EllipticCurvePublicKey, signature_b64: str | None,
+                     timestamp: str | None, body: bytes, now: datetime, *,
+                     max_age: timedelta = MAX_AGE, max_ahead: timedelta = MAX_AHEAD) -> None:
+    """Raise WebhookRejected unless SendGrid signed `timestamp + body` recently."""
+    if not signature_b64 or not timestamp:
+        raise WebhookRejected(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise WebhookRejected(f"{TIMESTAMP_HEADER} is not a unix time: {timestamp[:20]!r}")
+    sent = datetime.fromtimestamp(int(timestamp), UTC)
+    if now - sent > max_age:
+        raise WebhookRejected(f"stale request: signed at {sent:%Y-%m-%d %H:%M:%S} UTC, "
+                              f"more than {max_age} ago")
+    if sent - now > max_ahead:
+        raise WebhookRejected(f"request signed in the future ({sent:%Y-%m-%d %H:%M:%S} "
+                              "UTC): check this server's clock")
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+        key.verify(signature, timestamp.encode("ascii") + body, ec.ECDSA(hashes.SHA256()))
+    except (binascii.Error, ValueError, InvalidSignature) as e:
+        raise WebhookRejected("the signature does not match the body and timestamp") from e
+
+
+# -- parsing (pure) ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SendGridEvent:
+    event_id: str
+    event: str  # SendGrid's name, except a soft bounce (type "blocked") is "blocked"
+    email: str
+    at: datetime
+    issue_id: str | None  # our custom_args, copied by SendGrid into each event
+    segment: str | None
+    batch_id: str | None
+
+    @property
+    def suppression(self) -> str | None:
+        """Why this event stops all further mail to the address, if it does."""
+        return SUPPRESSION_REASONS.get(self.event)
+
+    @property
+    def counted(self) -> bool:
+        return (self.event in COUNTED and self.issue_id is not None
+                and self.batch_id != TEST_BATCH_ID)
+
+
+def _text(value: Any, limit: int) -> str | None:
+    """A non-empty string that fits its column, else None."""
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def _event_time(value: Any, received: datetime) -> datetime:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, ValueError, OSError):
+            pass
+    return received
+
+
+def parse_event(raw: Any, received: datetime) -> SendGridEvent | str:
+    """One event, or why it is skipped."""
+    if not isinstance(raw, dict):
+        return "not an object"
+    event_id, email = _text(raw.get("sg_event_id"), 100), _text(raw.get("email"), 320)
+    if event_id is None or email is None:
+        return "no sg_event_id or no email"
+    name = _text(raw.get("event"), 30)
+    if name is None:
+        return "no event name"
+    if name == "bounce" and raw.get("type", "bounce") != "bounce":
+        name = "blocked"  # a soft bounce: the address may work tomorrow
+    return SendGridEvent(
+        event_id=event_id, event=name, email=email, at=_event_time(raw.get("timestamp"),
+                                                                   received),
+        issue_id=_text(raw.get("issue_id"), 20), segment=_text(raw.get("segment"), 100),
+        batch_id=_text(raw.get("batch_id"), 20))
+
+
+def parse_events(body: bytes, received: datetime) -> tuple[list[SendGridEvent], list[str]]:
+    """The events of a batch, and one message per event skipped (naming its index)."""
+    try:
+        raw = json.loads(body)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        raise WebhookRejected(f"the body is not JSON: {e}", status_code=400) from e
+    if not isinstance(raw, list):
+        raise WebhookRejected("the body is not a JSON array of events", status_code=400)
+    events: list[SendGridEvent] = []
+    skipped: list[str] = []
+    for index, item in enumerate(raw):
+        parsed = parse_event(item, received)
+        if isinstance(parsed, str):
+            skipped.append(f"event {index} skipped: {parsed}")
+        else:
+            events.append(parsed)
+    return events, skipped
+
+
+# -- effects -------------------------------------------------------------------------------
+
+def apply_events(events: Sequence[SendGridEvent], audience: Audience, store: Store,
+                 now: datetime) -> int:
+    """Suppress, then record; returns how many events were new. Suppressions come first
+    so that a crash in between is repaired by SendGrid's retry: the retried events are
+    recorded then, and suppressing again changes nothing."""
+    for e in events:
+        reason, note = e.suppression, f"sendgrid {e.event} {e.event_id}"
+        if reason == "unsubscribed":
+            # Through Audience.unsubscribe, not a bare suppression: the memberships end
+            # and a consent event is logged, so the person's own reconfirmation later
+            # lifts it, exactly as for our own unsubscribe link.
+            audience.unsubscribe(e.email, None, source=note, now=now)
+        elif reason:
+            audience.suppress(e.email, reason, note, now)
+    return store.record_events([
+        MailEvent(e.event_id, e.event, e.issue_id, e.segment, email_hash(email_key(e.email)),
+                  e.at) for e in events if e.counted], now)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise WebhookRejected(f"body larger than {limit} bytes", status_code=413)
+    return bytes(body)
+
+
+def rejected(e: WebhookRejected) -> JSONResponse:
+    log.warning("SendGrid webhook refused (%d): %s", e.status_code, e)
+    return JSONResponse({"error": str(e)}, status_code=e.status_code)
+
+
+async def receive_events(request: Request) -> JSONResponse:
+    state = web(request)
+    if not state.webhook_key:
+        message = (f"the SendGrid event webhook is not configured: set {KEY_ENV} to "
+                   "SendGrid's verification key")
+        log.error(message)
+        return JSONResponse({"error": message}, status_code=503)
+    try:
+        key = load_webhook_key(state.webhook_key)
+    except ConfigError as e:
+        log.error("%s", e)  # our configuration, not the caller, is wrong
+        return JSONResponse({"error": "the webhook's verification key is misconfigured"},
+                            status_code=403)
+    now = state.clock()
+    try:
+        body = await read_body(request)
+        verify_signature(key, request.headers.get(SIGNATURE_HEADER),
+                         request.headers.get(TIMESTAMP_HEADER), body, now)
+        events, skipped = parse_events(body, now)
+    except WebhookRejected as e:
+        return rejected(e)
+    for message in skipped:
+        log.warning("SendGrid webhook: %s", message)
+    # The stores are synchronous: run them off the event loop.
+    new = await run_in_threadpool(apply_events, events, state.audience, state.store, now)
+    return JSONResponse({"received": len(events) + len(skipped), "new": new,
+                         "skipped": len(skipped)})
+
+
+routes = [Route("/webhooks/sendgrid", receive_events, methods=["POST"])]

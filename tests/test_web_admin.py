@@ -1,0 +1,230 @@
+"""/admin end to end through the ASGI app: sign-in, CSRF, rate limit, previews, edits,
+test send, approval with its diff, send progress and event counts."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from starlette.testclient import TestClient
+
+from pipeline.accounts import add_editor
+from pipeline.store.store import Store
+from pipeline.web import create_app
+
+from .helpers import MONDAY, edit_config, first_run, use_store
+
+EDITOR, PASSWORD = "ed@example.org", "correct horse battery"
+
+
+@dataclass
+class Admin:
+    client: TestClient
+    store: Store
+    config: object
+    project: object
+
+    def csrf(self, path: str = "/admin/login") -> str:
+        page = self.client.get(path)
+        return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+    def login(self, email: str = EDITOR, password: str = PASSWORD, **extra: str):
+        return self.client.post("/admin/login", follow_redirects=False, data={
+            "csrf": self.csrf(), "email": email, "password": password, **extra})
+
+    def post(self, path: str, **data: str):
+        return self.client.post(path, follow_redirects=False,
+                                data={"csrf": self.csrf("/admin/issues"), **data})
+
+
+def make_admin(project, store_url, monkeypatch, *, approval: bool) -> Iterator[Admin]:
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", "k" * 32)
+    use_store(project, store_url)
+    if approval:
+        edit_config(project, "require_approval = false", "require_approval = true")
+    config, _ = first_run(project)
+    store = Store.open(config.store_url)
+    add_editor(store, EDITOR, PASSWORD, MONDAY)
+    app = create_app(config, store=store, clock=lambda: MONDAY)
+    with TestClient(app, base_url="https://testserver") as client:
+        yield Admin(client, store, config, project)
+    store.close()
+
+
+@pytest.fixture
+def admin(project, store_url, monkeypatch):
+    """A draft issue awaiting approval (on each store backend) and one editor."""
+    yield from make_admin(project, store_url, monkeypatch, approval=True)
+
+
+@pytest.fixture
+def signed_in(admin):
+    assert admin.login().status_code == 303
+    return admin
+
+
+def test_pages_need_a_signed_in_editor(admin):
+    for path in ("/admin/issues", "/admin/issues/2026-W48"):
+        r = admin.client.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/admin/login?next=")
+    r = admin.client.post("/admin/issues/2026-W48/approve", data={"csrf": "x"},
+                          follow_redirects=False)
+    assert r.status_code == 303 and admin.store.get_issue("2026-W48").status == "draft"
+
+
+def test_sign_in_sets_a_hardened_session_cookie_and_sign_out_ends_it(admin):
+    r = admin.login()
+    assert r.status_code == 303 and r.headers["location"] == "/admin/issues"
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
+    assert admin.client.get("/admin/issues").status_code == 200
+    r = admin.post("/admin/logout")
+    assert r.status_code == 303
+    assert admin.client.get("/admin/issues", follow_redirects=False).status_code == 303
+
+
+def test_a_wrong_password_or_unknown_editor_is_refused_alike(admin):
+    wrong = admin.login(password="not the password")
+    unknown = admin.login(email="nobody@example.org")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "Wrong email or password." in wrong.text and "Wrong email or password." in unknown.text
+    assert admin.client.get("/admin/issues", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_without_the_csrf_token_is_refused(admin):
+    r = admin.client.post("/admin/login", data={"email": EDITOR, "password": PASSWORD},
+                          follow_redirects=False)
+    assert r.status_code == 403
+    assert admin.client.get("/admin/issues", follow_redirects=False).status_code == 303
+
+
+def test_repeated_failed_sign_ins_are_rate_limited(admin):
+    for _ in range(5):
+        assert admin.login(password="guess").status_code == 401
+    r = admin.login()  # even the right password, until the window passes
+    assert r.status_code == 429 and "Too many attempts" in r.text
+
+
+def test_sign_in_never_redirects_off_site(admin):
+    r = admin.login(next="https://evil.example/phish")
+    assert r.headers["location"] == "/admin/issues"
+    admin.post("/admin/logout")
+    r = admin.login(next="/admin/issues/2026-W48")
+    assert r.headers["location"] == "/admin/issues/2026-W48"
+
+
+def test_the_issue_list_shows_status_items_and_variants(signed_in):
+    page = signed_in.client.get("/admin/issues").text
+    row = page.split('href="/admin/issues/2026-W48"')[1].split("</tr>")[0]
+    assert "<strong>draft</strong>" in row
+    cells = re.findall(r"<td>(\d+)</td>", row)
+    items = sum(len(v) for v in signed_in.store.issue_sections("2026-W48").values())
+    assert cells == ["1", str(items), str(len(signed_in.config.variant_names))]
+
+
+def test_each_variant_previews_sandboxed_at_desktop_and_mobile_widths(signed_in):
+    page = signed_in.client.get("/admin/issues/2026-W48?segment=trainees").text
+    frame = re.search(r"<iframe[^>]*>", page, re.S).group(0)
+    assert 'sandbox=""' in frame and 'width="680"' in frame
+    [variant] = [v for v in signed_in.store.get_variants("2026-W48") if v.segment == "trainees"]
+    assert "srcdoc=\"&lt;!doctype html&gt;" in frame.lower() or "srcdoc=\"&lt;!" in frame
+    assert variant.subject in page and "%first_name%" not in frame
+    assert "Dear Alex" in page  # the text part, filled for a sample reader
+    mobile = signed_in.client.get("/admin/issues/2026-W48?segment=trainees&view=mobile").text
+    assert 'width="375"' in re.search(r"<iframe[^>]*>", mobile, re.S).group(0)
+    assert "The pre-send gate passes every variant." in page
+    assert "KB of HTML" in page
+    assert "no-referrer" in signed_in.client.get("/admin/issues").headers["referrer-policy"]
+
+
+def test_an_unknown_issue_is_404(signed_in):
+    assert signed_in.client.get("/admin/issues/1999-W01").status_code == 404
+
+
+def test_dropping_an_item_needs_csrf_and_rerenders_every_variant(signed_in):
+    item = signed_in.store.issue_sections("2026-W48")["news"][0]
+    r = signed_in.client.post(f"/admin/issues/2026-W48/items/{item.id}",
+                              data={"action": "drop"}, follow_redirects=False)
+    assert r.status_code == 403
+    assert item.id not in signed_in.store.get_issue("2026-W48").dropped
+    r = signed_in.post(f"/admin/issues/2026-W48/items/{item.id}", action="drop",
+                       segment="general", view="mobile")
+    assert r.status_code == 303 and r.headers["location"].endswith("segment=general&view=mobile")
+    assert item.id in signed_in.store.get_issue("2026-W48").dropped
+    assert all(item.link not in v.html for v in signed_in.store.get_variants("2026-W48"))
+    page = signed_in.client.get(r.headers["location"]).text
+    assert f"Item {item.id}: drop done" in page and "(dropped)" in page
+
+
+def test_pinning_and_moving_items(signed_in):
+    news = signed_in.store.issue_sections("2026-W48")["news"]
+    signed_in.post(f"/admin/issues/2026-W48/items/{news[1].id}", action="up")
+    assert [i.id for i in signed_in.store.issue_sections("2026-W48")["news"][:2]] == \
+        [news[1].id, news[0].id]
+    signed_in.post(f"/admin/issues/2026-W48/items/{news[-1].id}", action="pin")
+    assert signed_in.store.get_issue("2026-W48").pinned == (news[-1].id,)
+    r = signed_in.post(f"/admin/issues/2026-W48/items/{news[0].id}", action="explode")
+    assert r.status_code == 400
+
+
+def test_approve_then_edit_returns_to_draft_and_shows_the_diff(signed_in):
+    r = signed_in.post("/admin/issues/2026-W48/approve")
+    issue = signed_in.store.get_issue("2026-W48")
+    assert r.status_code == 303 and issue.status == "approved" and issue.approved_by == EDITOR
+    page = signed_in.client.get("/admin/issues/2026-W48").text
+    assert f"approved by {EDITOR}" in page and issue.approved_hash[:12] in page
+    signed_in.post("/admin/issues/2026-W48/note", note="Registration for **WCIO** closes Friday.")
+    assert signed_in.store.get_issue("2026-W48").status == "draft"
+    page = signed_in.client.get("/admin/issues/2026-W48").text
+    assert "Changed since it was approved" in page
+    assert '<span class="add">+Registration for **WCIO** closes Friday.</span>' in page
+
+
+def test_a_test_send_goes_to_the_signed_in_editor_only(signed_in):
+    r = signed_in.post("/admin/issues/2026-W48/test", segment="liver")
+    assert r.status_code == 303
+    folder = signed_in.project / "outbox" / "2026-W48" / "tests"
+    assert [p.name for p in folder.iterdir()] == [f"liver-{EDITOR}.eml"]
+    assert signed_in.store.send_progress("2026-W48") == {}  # not the issue's send
+    assert f"Test sent to {EDITOR}" in signed_in.client.get(r.headers["location"]).text
+
+
+def test_a_sent_issue_shows_its_progress_and_cannot_be_edited(project, store_url, monkeypatch):
+    admin = next(make_admin(project, store_url, monkeypatch, approval=False))
+    admin.login()
+    page = admin.client.get("/admin/issues/2026-W48").text
+    assert "<strong id=\"status\">sent</strong>" in page and "Approve this issue" not in page
+    row = page.split("<td>trainees</td>")[1].split("</tr>")[0]
+    assert re.findall(r"<td>(\d+)</td>", row)[0] == "71"  # sent to 71 trainees
+    item = admin.store.issue_sections("2026-W48")["news"][0]
+    r = admin.post(f"/admin/issues/2026-W48/items/{item.id}", action="drop")
+    assert "only a draft or approved issue can be edited" in admin.client.get(
+        r.headers["location"]).text
+    admin.store.close()
+
+
+def test_the_editors_command_creates_an_account_that_can_sign_in(project, monkeypatch,
+                                                                  tmp_path):
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", "k" * 32)
+    cmd = [sys.executable, "-m", "pipeline", "--config", str(project / "config.toml"),
+           "editors", "add", "Chief@Example.org", "--password-stdin"]
+    short = subprocess.run(cmd, input="short\n", capture_output=True, text=True, cwd=project)
+    assert short.returncode == 1 and "too short" in short.stderr
+    done = subprocess.run(cmd, input=PASSWORD + "\n", capture_output=True, text=True,
+                          cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "Editor chief@example.org created." in done.stdout
+    from pipeline.config import load_config
+
+    config = load_config(project / "config.toml")
+    store = Store.open(config.store_url)
+    app = create_app(config, store=store, clock=lambda: MONDAY)
+    with TestClient(app, base_url="https://testserver") as client:
+        admin = Admin(client, store, config, project)
+        assert admin.login("chief@example.org", PASSWORD).status_code == 303
+    assert store.editor_password_hash("chief@example.org").startswith("$argon2id$")
+    store.close()
