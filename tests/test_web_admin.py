@@ -13,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from pipeline.accounts import add_editor
+from pipeline.store.events import MailEvent
 from pipeline.store.store import Store
 from pipeline.web import create_app
 
@@ -200,6 +201,14 @@ def test_a_sent_issue_shows_its_progress_and_cannot_be_edited(project, store_url
     assert "<strong id=\"status\">sent</strong>" in page and "Approve this issue" not in page
     row = page.split("<td>trainees</td>")[1].split("</tr>")[0]
     assert re.findall(r"<td>(\d+)</td>", row)[0] == "71"  # sent to 71 trainees
+    admin.store.record_events([
+        MailEvent(f"ev{i}", name, "2026-W48", "trainees", f"hash{i % 2}", MONDAY)
+        for i, name in enumerate(["delivered", "delivered", "open", "open", "open", "click",
+                                  "bounce"])], MONDAY)
+    row = admin.client.get("/admin/issues/2026-W48").text.split("<td>trainees</td>")[1]
+    cells = re.findall(r"<td>(\d+)</td>", row.split("</tr>")[0])
+    # sent, queued, skipped, failed, held | delivered, opened (people), clicked, bounced...
+    assert cells[5:9] == ["2", "2", "1", "1"]
     item = admin.store.issue_sections("2026-W48")["news"][0]
     r = admin.post(f"/admin/issues/2026-W48/items/{item.id}", action="drop")
     assert "only a draft or approved issue can be edited" in admin.client.get(
