@@ -237,3 +237,38 @@ def test_the_editors_command_creates_an_account_that_can_sign_in(project, monkey
         assert admin.login("chief@example.org", PASSWORD).status_code == 303
     assert store.editor_password_hash("chief@example.org").startswith("$argon2id$")
     store.close()
+
+
+def test_insights_serve_answers_on_loopback_and_needs_the_secret_key(project, monkeypatch):
+    import os
+    import socket
+    import time
+
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if k != "INSIGHTS_SECRET_KEY"}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "pipeline", "--config", str(project / "config.toml"),
+           "serve", "--port", str(port)]
+    refused = subprocess.run(cmd, capture_output=True, text=True, cwd=project, env=env,
+                             timeout=60)
+    assert refused.returncode == 1 and "INSIGHTS_SECRET_KEY is not set" in refused.stderr
+    server = subprocess.Popen(cmd, cwd=project, env={**env, "INSIGHTS_SECRET_KEY": "k" * 32},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/admin/login", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read()
+                assert time.monotonic() < deadline, "insights serve did not start"
+                time.sleep(0.2)
+        assert r.status_code == 200 and "Editors' sign-in" in r.text
+        assert "frame-ancestors 'self'" in r.headers["content-security-policy"]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
