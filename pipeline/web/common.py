@@ -71,7 +71,9 @@ class Web:
     def page(self, request: Request, template: str, status_code: int = 200,
              **context: Any) -> HTMLResponse:
         context.setdefault("newsletter", self.config.newsletter)
-        context.setdefault("csrf", csrf_token(request) if "session" in request.scope else "")
+        # A callable, so only pages with a form of ours make a token (and a session
+        # cookie): subscribers' pages set no cookie.
+        context.setdefault("csrf", lambda: csrf_token(request))
         context.setdefault("editor", request.session.get("editor")
                            if "session" in request.scope else None)
         html = self.env.get_template(template).render(request=request, **context)
