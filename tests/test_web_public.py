@@ -471,3 +471,16 @@ def test_a_one_click_unsubscribe_during_a_send_is_honoured_by_the_next_batch(web
             site.store.delivered_count("2026-W48").values()) == 319
     finally:
         site.store.close()
+
+
+def test_a_head_request_changes_nothing(site):
+    """Link scanners send HEAD as well as GET; Starlette answers HEAD on GET routes."""
+    for kind in ("u", "p"):
+        assert site.client.head(site.manage_url(kind, ETHAN)).status_code == 200
+    assert site.audience.get(ETHAN).lists == {"members": "confirmed"}
+    assert not site.audience.is_suppressed(ETHAN)
+    site.audience.add("new.reader@example.org", "members", status="unconfirmed",
+                      source="test", now=MONDAY)
+    token = site.tokens.confirm("new.reader@example.org", "members")
+    assert site.client.head(f"/confirm/{token}").status_code == 200
+    assert site.audience.get("new.reader@example.org").lists == {"members": "unconfirmed"}

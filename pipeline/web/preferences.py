@@ -175,7 +175,7 @@ async def preferences(request: Request) -> Response:
         return message(request, "No subscription found",
                        f"We hold no subscription for {email}: it may have been erased on "
                        "request. You are welcome to sign up again.", 404, subscribe=True)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (link scanners send both)
         return _page(request, w, email, person, reason)
     choices = read_choices(await request.form(), w.config, person)
     try:

@@ -85,7 +85,7 @@ async def unsubscribe(request: Request) -> Response:
     except AudienceError as e:
         return bad_link(request, e)
     token = request.path_params["token"]
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (link scanners send both)
         return w.page(request, "public_unsubscribe.html.j2", email=email, token=token,
                       done=False)
     # The button's POST and RFC 8058's one-click POST (body "List-Unsubscribe=One-Click",
@@ -128,7 +128,7 @@ async def confirm(request: Request) -> Response:
         return found
     email, list_name = found
     title = w.config.list_def(list_name).title
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (link scanners send both)
         return w.page(request, "public_confirm.html.j2", email=email, list_title=title,
                       token=request.path_params["token"], done=False)
 
@@ -171,7 +171,7 @@ def _subscribe_form(request: Request, status_code: int = 200, error: str = "",
 
 async def subscribe(request: Request) -> Response:
     w = web(request)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (link scanners send both)
         return _subscribe_form(request)
     if not w.subscribe_limit.allow(client_ip(request)):
         return message(request, "Too many sign-ups",
