@@ -27,12 +27,17 @@ def variants_of(config: Config, store: Store, issue: Issue) -> list[RenderedVari
     return store.get_variants(issue.id) or render_issue(config, store, issue)
 
 
-def approve(config: Config, store: Store, issue_id: str, approver: str,
-            now: datetime) -> Issue:
+def approve(config: Config, store: Store, issue_id: str, approver: str, now: datetime,
+            *, seen_hash: str | None = None) -> Issue:
+    """Approve the issue as it stands. With `seen_hash` (the content the editor looked
+    at), refuse when it changed since: another editor's edit is not approved unseen."""
     issue = _issue(store, issue_id)
     variants = variants_of(config, store, issue)
-    store.approve_issue(issue_id, approver, now, content_hash(variants),
-                        readable_content(variants))
+    current = content_hash(variants)
+    if seen_hash is not None and seen_hash != current:
+        raise InsightsError(f"issue {issue_id} changed since you opened it (another "
+                            "editor's edit?): review it again, then approve")
+    store.approve_issue(issue_id, approver, now, current, readable_content(variants))
     return _issue(store, issue_id)
 
 
@@ -44,7 +49,8 @@ def edit_item(config: Config, store: Store, issue_id: str, item_id: int, action:
     if item_id not in placed:
         raise InsightsError(f"item {item_id} is not in issue {issue_id}")
     if action in ("up", "down"):
-        store.move_item(issue_id, item_id, -1 if action == "up" else 1, now)
+        if not store.move_item(issue_id, item_id, -1 if action == "up" else 1, now):
+            return issue  # already first (or last): nothing changed, nothing to re-render
         return _rerender(config, store, issue_id)
     if action not in ITEM_ACTIONS:
         raise InsightsError(f"unknown action {action!r}; expected one of "

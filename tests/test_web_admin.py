@@ -272,3 +272,22 @@ def test_insights_serve_answers_on_loopback_and_needs_the_secret_key(project, mo
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_approving_content_that_changed_since_the_page_was_opened_is_refused(signed_in):
+    page = signed_in.client.get("/admin/issues/2026-W48").text
+    seen = re.search(r'name="content" value="([0-9a-f]{64})"', page).group(1)
+    other = signed_in.store.issue_sections("2026-W48")["news"][0]
+    signed_in.post(f"/admin/issues/2026-W48/items/{other.id}", action="drop")  # someone else
+    r = signed_in.post("/admin/issues/2026-W48/approve", content=seen)
+    assert signed_in.store.get_issue("2026-W48").status == "draft"
+    assert "changed since you opened it" in signed_in.client.get(r.headers["location"]).text
+
+
+def test_moving_the_first_item_up_changes_nothing(signed_in):
+    signed_in.post("/admin/issues/2026-W48/approve")
+    first = signed_in.store.issue_sections("2026-W48")["news"][0]
+    before = signed_in.store.get_variants("2026-W48")
+    signed_in.post(f"/admin/issues/2026-W48/items/{first.id}", action="up")
+    issue = signed_in.store.get_issue("2026-W48")
+    assert issue.status == "approved" and signed_in.store.get_variants("2026-W48") == before

@@ -100,10 +100,12 @@ class IssuesMixin:
 
     def approve_issue(self, issue_id: str, approver: str, now: datetime, content_hash: str,
                       content: dict[str, Any]) -> None:
-        """Record who approved which content (see pipeline.editing.approve)."""
+        """Record who approved which content (see pipeline.editing.approve). An approved
+        issue may be approved again: its content may have been re-rendered since."""
         with self.engine.begin() as conn:
             changed = conn.execute(
-                update(issues).where(issues.c.id == issue_id, issues.c.status == "draft")
+                update(issues).where(issues.c.id == issue_id,
+                                     issues.c.status.in_(["draft", "approved"]))
                 .values(status="approved", approved_by=approver, approved_at=now,
                         approved_hash=content_hash, approved_content=content, updated_at=now)
             ).rowcount

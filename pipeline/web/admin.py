@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ..accounts import check_login
-from ..approval import changes_since_approval
+from ..approval import changes_since_approval, content_hash
 from ..deliver.gate import check_issue
 from ..deliver.message import fill, personal_values
 from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note, variants_of
@@ -137,6 +137,7 @@ async def issue_page(request: Request, editor: str) -> Response:
         shown_ids = {i.id for items in shown.values() for i in items}
         return {
             "issue": issue, "variants": variants, "variant": variant,
+            "content": content_hash(variants),
             "preview_html": fill(variant.html, sample.values),
             "preview_text": fill(variant.text, sample.values),
             "sections": sections, "shown_ids": shown_ids,
@@ -208,8 +209,9 @@ async def send_test(request: Request, editor: str) -> Response:
 async def approve_issue(request: Request, editor: str) -> Response:
     w = web(request)
     issue_id = request.path_params["issue_id"]
+    seen = str(request.state.form.get("content", "")) or None
     return await _apply(request, lambda: approve(w.config, w.store, issue_id, editor,
-                                                 w.clock()),
+                                                 w.clock(), seen_hash=seen),
                         f"Issue {issue_id} approved by {editor}.")
 
 
