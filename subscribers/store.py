@@ -327,9 +327,15 @@ def _suppressed(conn: Connection, email: str) -> bool:
 
 
 def _suppress(conn: Connection, email: str, reason: str, note: str, now: datetime) -> None:
-    """Idempotent, also when two requests (a webhook retry, a double click) race."""
+    """Idempotent, also when two requests (a webhook retry, a double click) race. A
+    bounce or complaint replaces an earlier "unsubscribed": that one a person may lift by
+    confirming again, these never."""
     conn.execute(insert_ignoring_duplicates(conn, suppressions.c.email_hash).values(
         email_hash=email_hash(email), reason=reason, note=note, at=now))
+    if reason in ("bounce", "complaint"):
+        conn.execute(update(suppressions).where(
+            suppressions.c.email_hash == email_hash(email),
+            suppressions.c.reason == "unsubscribed").values(reason=reason, note=note, at=now))
 
 
 def _ensure_subscriber(conn: Connection, email: str, name: str, attributes: dict[str, Any],

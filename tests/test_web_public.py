@@ -484,3 +484,23 @@ def test_a_head_request_changes_nothing(site):
     token = site.tokens.confirm("new.reader@example.org", "members")
     assert site.client.head(f"/confirm/{token}").status_code == 200
     assert site.audience.get("new.reader@example.org").lists == {"members": "unconfirmed"}
+
+
+def test_a_blocked_person_saving_their_name_leaves_no_list(site):
+    site.audience.suppress(ETHAN, "bounce", "webhook", MONDAY)
+    answer = site.client.post(site.manage_url("p", ETHAN),
+                              data={"lists_shown": "1", "name": "Ethan T."})
+    assert answer.status_code == 200 and "You left" not in answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    assert site.audience.get(ETHAN).lists == {"members": "confirmed"}
+
+
+def test_a_bounce_after_an_unsubscribe_can_no_longer_be_lifted(site):
+    site.client.post(site.manage_url("u", ETHAN))
+    assert site.audience.suppression_reason(ETHAN) == "unsubscribed"
+    site.audience.suppress(ETHAN, "bounce", "webhook", MONDAY)
+    assert site.audience.suppression_reason(ETHAN) == "bounce"
+    answer = site.client.post(site.manage_url("p", ETHAN),
+                              data={"lists_shown": "1", "list": "members"})
+    assert "We cannot subscribe this address" in answer.text
+    assert site.segment_of(ETHAN) is None

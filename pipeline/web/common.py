@@ -77,7 +77,10 @@ class Web:
         context.setdefault("editor", request.session.get("editor")
                            if "session" in request.scope else None)
         html = self.env.get_template(template).render(request=request, **context)
-        return HTMLResponse(html, status_code=status_code)
+        # Pages show personal state (preferences, a draft): never cached, and the Back
+        # button fetches them again instead of resubmitting a stale form.
+        return HTMLResponse(html, status_code=status_code,
+                            headers={"cache-control": "no-store"})
 
 
 def web(request: Request) -> Web:

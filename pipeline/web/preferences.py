@@ -100,7 +100,9 @@ def _apply_lists(w: Web, email: str, person: Subscriber, reason: str | None,
     audience, now = w.audience, w.clock()
     for row in list_rows(w.config, person, reason):
         name, title = row["name"], row["title"]
-        if name not in wanted and row["status"] == "confirmed":
+        # Only what the form showed ticked can be unticked: a blocked address's boxes are
+        # disabled (so never sent) and must not read as "leave everything".
+        if name not in wanted and row["subscribed"]:
             audience.unsubscribe(email, name, source="web:preferences", now=now)
             out.changes.append(f"You left {title}.")
         elif name in wanted and not row["subscribed"]:
