@@ -291,3 +291,27 @@ def test_moving_the_first_item_up_changes_nothing(signed_in):
     signed_in.post(f"/admin/issues/2026-W48/items/{first.id}", action="up")
     issue = signed_in.store.get_issue("2026-W48")
     assert issue.status == "approved" and signed_in.store.get_variants("2026-W48") == before
+
+
+def test_rate_limiter_window_and_forgetting_idle_clients():
+    from pipeline.web.common import RateLimiter
+
+    now = [0.0]
+    limit = RateLimiter(2, 60, clock=lambda: now[0])
+    assert limit.allow("a") and limit.allow("a") and not limit.allow("a")
+    assert limit.blocked("a") and not limit.blocked("b")
+    now[0] = 60.5  # the first two hits left the window
+    assert not limit.blocked("a") and limit.allow("a")
+    limit.MAX_KEYS = 3
+    for key in "bcd":
+        limit.hit(key)
+    now[0] = 200.0
+    limit.hit("e")  # over MAX_KEYS: every idle client is forgotten
+    assert set(limit._hits) == {"e"}
+
+
+def test_successful_sign_ins_do_not_count_towards_the_limit(admin):
+    for _ in range(6):
+        assert admin.login().status_code == 303
+        admin.post("/admin/logout")
+    assert admin.login(password="wrong one").status_code == 401

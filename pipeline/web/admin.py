@@ -23,7 +23,7 @@ from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note, variants_of
 from ..errors import InsightsError
 from ..job import send_tests, variant_spec
 from ..variants import Overrides, plan_variant
-from .common import check_csrf, client_ip, csrf_token, web
+from .common import check_csrf, client_key, csrf_token, web
 
 Handler = Callable[[Request, str], Awaitable[Response]]
 VIEWS = {"desktop": 680, "mobile": 375}  # iframe widths, px
@@ -70,16 +70,20 @@ def _safe_next(request: Request, value: str | None = None) -> str:
 
 async def login(request: Request) -> Response:
     w = web(request)
-    form = await request.form()
+    form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
     check_csrf(request, form)
-    email = str(form.get("email", "")).strip().lower()
-    password = str(form.get("password", ""))
+    email = str(form.get("email", "")).strip().lower()[:320]
+    password = str(form.get("password", ""))[:1024]
     target = _safe_next(request, str(form.get("next", "")))
-    if not (w.login_limit.allow(f"ip:{client_ip(request)}") and
-            w.login_limit.allow(f"email:{email}")):
+    # Failed attempts count per client and per address; a successful one does not, so
+    # nobody can lock an editor out by signing in as them... more than briefly.
+    keys = (f"ip:{client_key(request)}", f"email:{email}")
+    if any(w.login_limit.blocked(k) for k in keys):
         return w.page(request, "admin_login.html.j2", 429, next=target, email=email,
                       error="Too many attempts. Wait a few minutes and try again.")
     if not await run_in_threadpool(check_login, w.store, email, password, w.clock()):
+        for k in keys:
+            w.login_limit.hit(k)
         return w.page(request, "admin_login.html.j2", 401, next=target, email=email,
                       error="Wrong email or password.")
     request.session.clear()  # a fresh session (and CSRF token) for the signed-in editor

@@ -31,21 +31,37 @@ class RateLimiter:
     """At most `limit` events per key within `window` seconds (a sliding window kept in
     memory: one process serves the app, and a restart forgetting it is harmless)."""
 
+    MAX_KEYS = 50_000
+
     def __init__(self, limit: int, window: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.limit, self.window, self.clock = limit, window, clock
         self._hits: dict[str, deque[float]] = {}
 
-    def allow(self, key: str) -> bool:
-        now = self.clock()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window:
+    def _recent(self, key: str) -> deque[float]:
+        hits = self._hits.get(key) or deque()
+        while hits and hits[0] <= self.clock() - self.window:
             hits.popleft()
-        if len(hits) >= self.limit:
+        return hits
+
+    def blocked(self, key: str) -> bool:
+        return len(self._recent(key)) >= self.limit
+
+    def hit(self, key: str) -> None:
+        hits = self._recent(key)
+        hits.append(self.clock())
+        self._hits[key] = hits
+        if len(self._hits) > self.MAX_KEYS:
+            # Forget keys whose last event is out of the window, so many one-off
+            # clients cannot grow this without bound.
+            edge = self.clock() - self.window
+            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > edge}
+
+    def allow(self, key: str) -> bool:
+        """Count one event; False (and not counted) when the key is over its limit."""
+        if self.blocked(key):
             return False
-        hits.append(now)
-        if len(self._hits) > 10_000:  # forget idle keys rather than grow without bound
-            self._hits = {k: v for k, v in self._hits.items() if v}
+        self.hit(key)
         return True
 
 
@@ -89,6 +105,12 @@ def web(request: Request) -> Web:
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def client_key(request: Request) -> str:
+    """The client for rate limits: its IPv6 /64 (one subscriber line has them all)."""
+    host = client_ip(request)
+    return ":".join(host.split(":")[:4]) + "::/64" if ":" in host else host
 
 
 def csrf_token(request: Request) -> str:

@@ -16,12 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from subscribers.model import normalise_email
+from subscribers.model import email_hash, normalise_email
 from subscribers.tokens import CONFIRM_MAX_AGE
 
 from ..deliver.transactional import confirmation_message
 from ..errors import AudienceError, DeliveryError
-from .common import Web, client_ip, web
+from .common import Web, client_ip, client_key, web
 
 # Suppression reasons that only the person's own act may lift; any other reason
 # (bounce, complaint, manual, forgotten) means we never write to the address again.
@@ -173,11 +173,11 @@ async def subscribe(request: Request) -> Response:
     w = web(request)
     if request.method != "POST":  # GET, and HEAD (link scanners send both)
         return _subscribe_form(request)
-    if not w.subscribe_limit.allow(client_ip(request)):
+    if not w.subscribe_limit.allow(client_key(request)):
         return message(request, "Too many sign-ups",
                        "Too many sign-ups came from your network in the last hour. Please "
                        "try again later.", 429)
-    form = await request.form()
+    form = await request.form(max_files=0, max_fields=20, max_part_size=4096)
     values = {
         "email": str(form.get("email") or "")[:320], "name": clean_name(form.get("name")),
         "list": str(form.get("list") or ""),
@@ -192,6 +192,10 @@ async def subscribe(request: Request) -> Response:
                                "name@example.org.", values)
     if values["list"] not in {entry.name for entry in w.config.lists}:
         return _subscribe_form(request, 400, "Please choose what you want to receive.", values)
+
+    if not w.subscribe_limit.allow(f"address:{email_hash(email)}"):
+        # Many networks asking to mail one address: a flood aimed at someone's inbox.
+        return _check_inbox(request)
 
     def sign_up() -> None:
         # A web form's address is unverified: whatever the list, nothing is mailed until
