@@ -315,3 +315,10 @@ def test_successful_sign_ins_do_not_count_towards_the_limit(admin):
         assert admin.login().status_code == 303
         admin.post("/admin/logout")
     assert admin.login(password="wrong one").status_code == 401
+
+
+def test_a_new_password_ends_the_sessions_signed_in_with_the_old_one(signed_in):
+    assert signed_in.client.get("/admin/issues").status_code == 200
+    add_editor(signed_in.store, EDITOR, "a brand new passphrase", MONDAY)
+    r = signed_in.client.get("/admin/issues", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")

@@ -4,6 +4,7 @@ session's CSRF token; every change goes through pipeline.editing."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
@@ -35,6 +36,11 @@ def editor_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     @wraps(handler)
     async def wrapped(request: Request) -> Response:
         editor = request.session.get("editor")
+        if editor:
+            stored = await run_in_threadpool(web(request).store.editor_password_hash, editor)
+            if not stored or request.session.get("account") != account_version(stored):
+                request.session.clear()  # the password changed (or the account went)
+                editor = None
         if not editor:
             return RedirectResponse(f"/admin/login?next={quote(request.url.path)}", 303)
         if request.method == "POST":
@@ -43,6 +49,12 @@ def editor_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         return await handler(request, editor)
 
     return wrapped
+
+
+def account_version(password_hash: str) -> str:
+    """Sessions carry this: a new password (`insights editors add`) ends every session
+    signed in with the old one."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 def flash(request: Request, message: str, kind: str = "flash") -> None:
@@ -88,6 +100,8 @@ async def login(request: Request) -> Response:
                       error="Wrong email or password.")
     request.session.clear()  # a fresh session (and CSRF token) for the signed-in editor
     request.session["editor"] = email
+    request.session["account"] = account_version(
+        await run_in_threadpool(w.store.editor_password_hash, email) or "")
     csrf_token(request)
     return RedirectResponse(target, 303)
 
