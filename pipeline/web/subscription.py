@@ -9,9 +9,11 @@ there is no CSRF token on these forms.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +27,7 @@ from .common import Web, client_ip, client_key, web
 
 # Suppression reasons that only the person's own act may lift; any other reason
 # (bounce, complaint, manual, forgotten) means we never write to the address again.
+log = logging.getLogger(__name__)
 LIFTABLE = (None, "unsubscribed")
 MAX_NAME_CHARS = 200
 HONEYPOT_FIELD = "website"  # hidden from people by CSS; bots fill every field
@@ -197,23 +200,28 @@ async def subscribe(request: Request) -> Response:
         # Many networks asking to mail one address: a flood aimed at someone's inbox.
         return _check_inbox(request)
 
-    def sign_up() -> None:
+    def sign_up() -> str:
         # A web form's address is unverified: whatever the list, nothing is mailed until
         # the confirmation link is clicked.
-        outcome = w.audience.sign_up(
+        return w.audience.sign_up(
             email, values["list"], source="web:subscribe", now=w.clock(),
             name=values["name"], ip=client_ip(request),
             attributes={"interests": values["interests"]} if values["interests"] else None)
-        if outcome == "confirm":
-            send_confirmation(w, email, values["list"])
 
-    try:
-        await run_in_threadpool(sign_up)
-    except DeliveryError:
-        return not_sent(request)
-    # The same answer whether the address was new, known, already confirmed or blocked:
-    # the form must not tell anyone who is on our lists.
-    return _check_inbox(request)
+    def send_quietly() -> None:
+        try:
+            send_confirmation(w, email, values["list"])
+        except DeliveryError as e:
+            log.error("sign-up confirmation for list %r not sent: %s", values["list"], e)
+
+    outcome = await run_in_threadpool(sign_up)
+    # The same answer, at the same speed, whether the address was new, known, already
+    # confirmed or blocked: the form must not tell anyone who is on our lists. So the
+    # email goes after the answer, and a failure to send it is logged, not shown.
+    answer = _check_inbox(request)
+    if outcome == "confirm":
+        answer.background = BackgroundTask(send_quietly)
+    return answer
 
 
 def _check_inbox(request: Request) -> Response:
