@@ -68,6 +68,13 @@ def signed_in(admin):
     return admin
 
 
+def test_admin_root_leads_to_the_issues(signed_in):
+    r = signed_in.client.get("/admin", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/admin/issues"
+    r = signed_in.client.get("/admin/login", follow_redirects=False)  # already signed in
+    assert r.status_code == 303 and r.headers["location"] == "/admin/issues"
+
+
 def test_pages_need_a_signed_in_editor(admin):
     for path in ("/admin/issues", "/admin/issues/2026-W48"):
         r = admin.client.get(path, follow_redirects=False)
