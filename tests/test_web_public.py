@@ -188,7 +188,7 @@ def test_saved_preferences_change_the_next_send(site):
     assert person.attributes["organisation"] == "Mercy Valley Cancer Institute"  # kept
     assert site.segment_of(ETHAN) == "liver"  # the liver segment's rule now matches
 
-    left = site.client.post(url, data={**form, "list": []})
+    left = site.client.post(url, data={**form, "list": [], "list_was": "members"})
     assert "You left IO Insights (society members)." in left.text
     assert site.audience.get(ETHAN).lists == {"members": "unsubscribed"}
     assert site.segment_of(ETHAN) is None
@@ -230,7 +230,8 @@ def test_who_unsubscribed_from_everything_can_come_back_through_preferences(site
 
 @pytest.mark.parametrize("reason", ["bounce", "complaint", "manual"])
 def test_a_suppressed_person_cannot_resubscribe_through_preferences(site, reason):
-    site.client.post(site.manage_url("p", ETHAN), data={"lists_shown": "1"})  # leaves
+    site.client.post(site.manage_url("p", ETHAN),
+                     data={"lists_shown": "1", "list_was": "members"})  # leaves
     site.audience.suppress(ETHAN, reason, "test", MONDAY)
     answer = site.client.post(site.manage_url("p", ETHAN),
                               data={"lists_shown": "1", "list": "members"})
@@ -504,3 +505,15 @@ def test_a_bounce_after_an_unsubscribe_can_no_longer_be_lifted(site):
                               data={"lists_shown": "1", "list": "members"})
     assert "We cannot subscribe this address" in answer.text
     assert site.segment_of(ETHAN) is None
+
+
+def test_an_old_copy_of_the_preferences_page_undoes_nothing(site):
+    """Back to the page as it was before "leave everything", then Save: the list shown
+    ticked and still ticked is no change, so nobody is resubscribed by accident."""
+    page = site.client.get(site.manage_url("p", ETHAN)).text
+    assert 'name="list_was" value="members"' in page
+    site.client.post(site.manage_url("u", ETHAN))
+    stale = {"lists_shown": "1", "list_was": "members", "list": "members"}
+    site.client.post(site.manage_url("p", ETHAN), data=stale)
+    assert site.audience.get(ETHAN).lists == {"members": "unsubscribed"}
+    assert site.audience.suppression_reason(ETHAN) == "unsubscribed"

@@ -39,6 +39,9 @@ class Choices:
     """What a POST asks for, reduced to values we offer. None: leave as it is."""
 
     lists: frozenset[str] | None  # the lists wanted
+    # the lists the form showed ticked: only what the reader changed is applied, so an
+    # old copy of the page (Back after "leave everything") undoes nothing
+    lists_was: frozenset[str] | None
     interests: list[str] | None  # the full new value (offered and kept)
     region: str | None  # "" clears it
     name: str | None
@@ -54,9 +57,11 @@ def read_choices(form: FormData, config: Config, person: Subscriber) -> Choices:
     """The form's values, filtered to the choices offered (pure)."""
     # The hidden *_shown fields say the form had those parts: a POST without them (not
     # from our form) must not read as "untick everything".
-    lists = None
+    lists = was = None
     if "lists_shown" in form:
-        lists = frozenset(n for n in form.getlist("list") if n in {e.name for e in config.lists})
+        names = {e.name for e in config.lists}
+        lists = frozenset(n for n in form.getlist("list") if n in names)
+        was = frozenset(n for n in form.getlist("list_was") if n in names)
     offered = config.interest_choices
     current = _as_list(person.attributes.get("interests"))
     interests = None
@@ -68,6 +73,7 @@ def read_choices(form: FormData, config: Config, person: Subscriber) -> Choices:
     allowed_regions = {"", *config.region_choices, str(person.attributes.get("region") or "")}
     return Choices(
         lists=lists,
+        lists_was=was,
         interests=interests,
         region=region if isinstance(region, str) and region in allowed_regions else None,
         name=clean_name(form["name"]) if "name" in form else None,
@@ -90,19 +96,23 @@ def _apply(w: Web, email: str, person: Subscriber, reason: str | None, choices: 
            ip: str) -> Outcome:
     out = Outcome()
     if choices.lists is not None:
-        _apply_lists(w, email, person, reason, choices.lists, ip, out)
+        _apply_lists(w, email, person, reason, choices.lists, choices.lists_was, ip, out)
     _apply_profile(w, email, person, choices, out)
     return out
 
 
 def _apply_lists(w: Web, email: str, person: Subscriber, reason: str | None,
-                 wanted: frozenset[str], ip: str, out: Outcome) -> None:
+                 wanted: frozenset[str], was: frozenset[str] | None, ip: str,
+                 out: Outcome) -> None:
     audience, now = w.audience, w.clock()
     for row in list_rows(w.config, person, reason):
         name, title = row["name"], row["title"]
+        shown_ticked = row["subscribed"] if was is None else name in was
+        if name in wanted and shown_ticked:
+            continue  # left as the page showed it: an old copy of the page changes nothing
         # Only what the form showed ticked can be unticked: a blocked address's boxes are
         # disabled (so never sent) and must not read as "leave everything".
-        if name not in wanted and row["subscribed"]:
+        if name not in wanted and row["subscribed"] and shown_ticked:
             audience.unsubscribe(email, name, source="web:preferences", now=now)
             out.changes.append(f"You left {title}.")
         elif name in wanted and not row["subscribed"]:
