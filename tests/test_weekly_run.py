@@ -22,6 +22,7 @@ from .helpers import (
     edit_config,
     first_run,
     manifest,
+    seed,
     use_store,
 )
 
@@ -216,3 +217,15 @@ def test_items_left_out_of_a_full_issue_come_next_week(project):
     store.close()
     assert len(later["research"]) == 5 and len(later["news"]) == 3
     assert not {i.id for i in later["research"] + later["news"]} & shown
+
+
+def test_an_empty_audience_does_not_use_up_the_week(project):
+    """No subscribers yet: nothing is sent and the issue stays unsent, so the run after
+    the import delivers it."""
+    config = load_config(project / "config.toml")
+    report = run_weekly(config, MONDAY)
+    assert report.status == "incomplete" and report.delivered == 0
+    assert "nobody is eligible on the lists members" in report.message
+    seed(config)
+    report = run_weekly(config, MONDAY + timedelta(hours=1))
+    assert report.status == "sent" and report.delivered == 320

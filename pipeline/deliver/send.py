@@ -258,6 +258,11 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
                 f.result()
 
     result = sender.result
+    if not result.paused and not store.batches(issue.id):
+        # Nobody to send to (an empty or wholly unsubscribed audience, or the wrong list
+        # names): marking the issue sent would use up the week for no one.
+        result.paused = ("nobody is eligible on the lists "
+                         f"{', '.join(sender.lists)} (import subscribers, or check [[lists]])")
     result.delivered = store.delivered_count(issue.id)
     result.output = backend.finish(issue.id)
     if result.complete:
