@@ -289,8 +289,10 @@ def serve(state: State, host: str, port: int) -> None:
     console.print(f"Serving on http://{host}:{port}/admin (public links: "
                   f"{state.config.newsletter.base_url})")
     # proxy_headers: the client address (login and sign-up rate limits) comes from the
-    # proxy's X-Forwarded-For, trusted from loopback only (uvicorn's default).
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
+    # proxy's X-Forwarded-For, trusted from loopback only (uvicorn's default). No access
+    # log: every unsubscribe and preferences URL carries a subscriber's token.
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info",
+                access_log=False)
 
 
 @cli.group()

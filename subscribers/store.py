@@ -279,7 +279,7 @@ class Audience:
             return bool(changed)
 
     def unsubscribe(self, email: str, list_name: str | None, *, source: str,
-                    now: datetime) -> bool:
+                    now: datetime, ip: str | None = None) -> bool:
         """Leave one list, or everything (which also suppresses) when list_name is None.
         Idempotent."""
         with self.engine.begin() as conn:
@@ -296,7 +296,7 @@ class Audience:
             if conn.execute(query.values(status="unsubscribed", changed_at=now)).rowcount:
                 conn.execute(insert(consent_events).values(
                     subscriber_id=sid, list_name=list_name or "*", action="unsubscribed",
-                    source=source, at=now))
+                    source=source, ip=ip, at=now))
             return True
 
     def suppress(self, email: str, reason: str, note: str, now: datetime) -> None:

@@ -119,6 +119,10 @@ def test_the_unsubscribe_page_changes_nothing_until_its_button_is_pressed(site):
     assert site.audience.get(ETHAN).lists == {"members": "unsubscribed"}
     assert site.audience.suppression_reason(ETHAN) == "unsubscribed"
     assert site.segment_of(ETHAN) is None
+    [left] = [e for e in site.audience.show(ETHAN)["consent_events"]
+              if e["action"] == "unsubscribed"]
+    assert left["ip"] == "testclient"  # the consent record says from where
+    assert "You are already unsubscribed" in site.client.get(url).text
 
 
 @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])

@@ -89,13 +89,14 @@ async def unsubscribe(request: Request) -> Response:
         return bad_link(request, e)
     token = request.path_params["token"]
     if request.method != "POST":  # GET, and HEAD (link scanners send both)
+        reason = await run_in_threadpool(w.audience.suppression_reason, email)
         return w.page(request, "public_unsubscribe.html.j2", email=email, token=token,
-                      done=False)
+                      done=reason is not None, already=reason is not None)
     # The button's POST and RFC 8058's one-click POST (body "List-Unsubscribe=One-Click",
     # urlencoded or multipart, no cookies) do the same thing, so the body is not read.
     # Idempotent: a second POST finds everything already left and answers the same.
-    await run_in_threadpool(w.audience.unsubscribe, email, None, source="web:unsubscribe",
-                            now=w.clock())
+    await run_in_threadpool(lambda: w.audience.unsubscribe(
+        email, None, source="web:unsubscribe", now=w.clock(), ip=client_ip(request)))
     return w.page(request, "public_unsubscribe.html.j2", email=email, token=token, done=True)
 
 
