@@ -5,6 +5,7 @@ The CLI (`insights run`) and the scheduler (`insights schedule`) both call `run_
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +29,8 @@ from .render.context import Audience as VariantAudience
 from .render.context import build_context
 from .store.store import Store
 from .variants import Overrides, VariantSpec, plan_variant
+
+log = logging.getLogger("insights.job")
 
 
 def variant_spec(config: Config, segment: str) -> VariantSpec:
@@ -73,6 +76,9 @@ def build_issue(config: Config, store: Store, now: datetime) -> tuple[Issue | No
         return None, since
     issue = store.create_issue(period.id, period.start, period.end, content.sections,
                                content.new_item_ids, now)
+    for stale in store.supersede_unsent(issue.number, now):
+        log.warning("issue %s was never sent and is superseded by %s (which carries its "
+                    "items): marked skipped", stale, issue.id)
     return issue, since
 
 

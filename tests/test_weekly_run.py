@@ -12,7 +12,8 @@ import pytest
 from pipeline.config import load_config
 from pipeline.deliver.outbox import OutboxBackend
 from pipeline.editing import approve
-from pipeline.job import run_weekly
+from pipeline.errors import InsightsError
+from pipeline.job import run_weekly, send_current
 from pipeline.store.store import Store
 
 from .helpers import (
@@ -229,3 +230,25 @@ def test_an_empty_audience_does_not_use_up_the_week(project):
     seed(config)
     report = run_weekly(config, MONDAY + timedelta(hours=1))
     assert report.status == "sent" and report.delivered == 320
+
+
+def test_a_draft_never_approved_is_superseded_by_next_weeks_issue(project, caplog):
+    """Its items go into the new issue, so sending it later would repeat them: it is
+    marked skipped, and approving it is refused."""
+    edit_config(project, "require_approval = false", "require_approval = true")
+    config, report = first_run(project)
+    assert report.status == "awaiting-approval"
+    later = run_weekly(config, NEXT_MONDAY)
+    assert later.issue_id == "2026-W49" and later.status == "awaiting-approval"
+    store = Store.open(config.store_url)
+    assert store.get_issue("2026-W48").status == "skipped"
+    with pytest.raises(InsightsError, match="is skipped; only a draft can be approved"):
+        approve(config, store, "2026-W48", "editor@example.org", NEXT_MONDAY)
+    assert store.latest_open_issue().id == "2026-W49"
+    approve(config, store, "2026-W49", "editor@example.org", NEXT_MONDAY)
+    store.close()
+    assert "issue 2026-W48 was never sent and is superseded by 2026-W49" in caplog.text
+    assert send_current(config, NEXT_MONDAY).issue_id == "2026-W49"
+    store = Store.open(config.store_url)
+    assert store.latest_open_issue() is None  # the skipped one is never picked up
+    store.close()

@@ -36,10 +36,11 @@ class IssuesMixin:
             return [_issue_from_row(r) for r in rows]
 
     def latest_open_issue(self) -> Issue | None:
-        """The newest issue not yet sent (what `preview` and `send` work on)."""
+        """The newest issue not yet sent nor superseded (what `preview` and `send` work
+        on)."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(issues).where(issues.c.status != "sent")
+                select(issues).where(issues.c.status.not_in(["sent", "skipped"]))
                 .order_by(issues.c.number.desc()).limit(1)
             ).first()
         return _issue_from_row(row) if row else None
@@ -69,6 +70,19 @@ class IssuesMixin:
         issue = self.get_issue(issue_id)
         assert issue is not None
         return issue
+
+    def supersede_unsent(self, newer_than: int, now: datetime) -> list[str]:
+        """Drafts and approved issues older than issue `newer_than` that never began
+        sending: their items are in the newer issue, so they become "skipped" (never
+        sent later, which would repeat those items)."""
+        with self.engine.begin() as conn:
+            stale = list(conn.execute(select(issues.c.id).where(
+                issues.c.number < newer_than,
+                issues.c.status.in_(["draft", "approved"]))).scalars())
+            if stale:
+                conn.execute(update(issues).where(issues.c.id.in_(stale))
+                             .values(status="skipped", updated_at=now))
+        return stale
 
     def issue_sections(self, issue_id: str) -> dict[str, list[Item]]:
         query = (
