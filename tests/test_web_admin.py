@@ -129,6 +129,7 @@ def test_the_issue_list_shows_status_items_and_variants(signed_in):
     page = signed_in.client.get("/admin/issues").text
     row = page.split('href="/admin/issues/2026-W48"')[1].split("</tr>")[0]
     assert "<strong>draft</strong>" in row
+    assert "<td>23 Nov – 29 Nov 2026</td>" in row  # the ISO week, in Chicago
     cells = re.findall(r"<td>(\d+)</td>", row)
     items = sum(len(v) for v in signed_in.store.issue_sections("2026-W48").values())
     assert cells == ["1", str(items), str(len(signed_in.config.variant_names))]

@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,16 @@ class Web:
     env: Environment = field(default_factory=lambda: Environment(
         loader=FileSystemLoader(WEB_TEMPLATES), autoescape=select_autoescape(default=True),
         trim_blocks=True, lstrip_blocks=True))
+
+    def __post_init__(self) -> None:
+        self.env.filters["period"] = self.period_label
+
+    def period_label(self, issue: Any) -> str:
+        """An issue's week in the newsletter's time zone, last day included."""
+        tz = self.config.newsletter.tz
+        first = issue.period_start.astimezone(tz)
+        last = (issue.period_end - timedelta(seconds=1)).astimezone(tz)
+        return f"{first:%d %b} – {last:%d %b %Y}"
 
     @property
     def audience(self) -> Audience:
