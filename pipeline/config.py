@@ -27,7 +27,7 @@ from pydantic import (
 
 from subscribers.segments import MATCH_ALL, Rule, RuleError, compile_rule
 
-from .errors import ConfigError
+from .errors import ConfigError, UnknownName
 
 Section = Literal["news", "research", "events"]
 
@@ -359,7 +359,7 @@ class Config(_Strict):
             if entry.name == name:
                 return entry
         known = ", ".join(entry.name for entry in self.lists)
-        raise ConfigError(f"{self.path}: no list named {name!r} in [[lists]] (known: {known})")
+        raise UnknownName(f"no list named {name!r}: {self.path.name} has {known} in [[lists]]")
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:

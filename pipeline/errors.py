@@ -19,6 +19,12 @@ class ConfigError(InsightsError):
     exit_code = 2
 
 
+class UnknownName(InsightsError):
+    """A name given on the command line (a list, a segment) that config.toml lacks."""
+
+    exit_code = 2
+
+
 class SourceError(InsightsError):
     """One source could not be fetched or parsed. Never stops the run."""
 

@@ -68,7 +68,8 @@ def test_import_reports_lines_and_summary(project):
     assert "added 0, updated 0, unchanged 320, skipped 0, invalid 0" in again.stdout
     unknown = insights(project, "subscribers", "import", "examples/subscribers.csv",
                        "--list", "nope")
-    assert unknown.returncode == 2 and "no list named 'nope'" in unknown.stderr
+    assert unknown.returncode == 2
+    assert "error: no list named 'nope': config.toml has members in [[lists]]" in unknown.stderr
 
 
 def test_segments_shows_counts_rules_and_overlaps(project):
