@@ -6,6 +6,7 @@ The CLI (`insights run`) and the scheduler (`insights schedule`) both call `run_
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -249,6 +250,11 @@ def _segment_rows(config: Config, store: Store, issue: Issue, report: RunReport,
                   variants: list[RenderedVariant] | None = None) -> None:
     variants = variants or store.get_variants(issue.id)
     delivered = store.delivered_count(issue.id)
+    if not delivered and report.status == "awaiting-approval":
+        # Who would receive it: what an approver wants to know (one pass over the list).
+        delivered = Counter(r.segment for r in Audience(store.engine).resolve(
+            [entry.name for entry in config.lists], config.segment_rules,
+            config.default_segment or None))
     sections = store.issue_sections(issue.id)
 
     def items(segment: str) -> int:

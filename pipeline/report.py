@@ -32,7 +32,9 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
         console.print(table)
     if report.segments:
         subjects = {seg.subject for seg in report.segments}
-        columns = ["segment", "recipients", "HTML size", "items"]
+        waiting = report.status == "awaiting-approval"
+        columns = ["segment", "would receive" if waiting else "recipients", "HTML size",
+                   "items"]
         if len(subjects) > 1:
             columns.insert(2, "subject")
         else:
@@ -45,7 +47,7 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
             size = f"{seg.html_bytes / 1024:.1f} KB"
             if seg.html_bytes > 102 * 1024:
                 size = f"[red]{size} (over Gmail's 102 KB clip)[/red]"
-            cells = {"segment": seg.segment, "recipients": str(seg.recipients),
+            cells = {"segment": seg.segment, columns[1]: str(seg.recipients),
                      "subject": seg.subject, "HTML size": size, "items": str(seg.items)}
             table.add_row(*(cells[c] for c in columns))
         console.print(table)

@@ -183,6 +183,9 @@ def test_require_approval_holds_the_draft_until_approved(project):
     config, report = first_run(project)
     assert report.status == "awaiting-approval" and report.delivered == 0
     assert not (project / "outbox" / "2026-W48").exists()
+    # The report tells the approver who would receive each variant.
+    assert {s.segment: s.recipients for s in report.segments}["trainees"] == 71
+    assert sum(s.recipients for s in report.segments) == 320
     store = Store.open(config.store_url)
     approve(config, store, "2026-W48", "editor@example.org", MONDAY)
     store.close()
