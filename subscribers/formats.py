@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import multiprocessing
-import queue as queues
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any, NamedTuple
 from pipeline.errors import AudienceError
 
 from .model import LIST_ATTRIBUTES, normalise_email
+from .worker import next_message, stop
 
 FORMATS = ("auto", "csv", "mailchimp", "listmonk")
 # Status a file may carry for a person; None means "subscribe as the list says".
@@ -313,24 +313,6 @@ def _produce(path: str, fmt: str, size: int, queue: Any) -> None:
         queue.put(("error", f"{path}: {type(e).__name__}: {e}"))
 
 
-def _next_message(queue: Any, process: Any, path: Path, last_line: int) -> tuple[str, Any]:
-    """The child's next message; an error instead of waiting forever if it died (killed,
-    out of memory) without a word."""
-    while True:
-        try:
-            return queue.get(timeout=0.5)
-        except queues.Empty:
-            if process.is_alive():
-                continue
-        try:  # it may have exited just after its last put: that message is still in the pipe
-            return queue.get(timeout=2)
-        except queues.Empty:
-            raise AudienceError(
-                f"{path}: the process reading the file stopped (exit code {process.exitcode}) "
-                f"after line {last_line}; the rows up to there are imported, and importing "
-                f"the file again finishes the job without changing them") from None
-
-
 def parsed_chunks(path: Path, fmt: str, size: int = 2000) -> tuple[str, Iterator[list[Any]]]:
     """(format, chunks of rows) with the parsing done by a child process, so one core
     reads the file while this one writes the database. The queue is bounded: memory
@@ -348,7 +330,11 @@ def parsed_chunks(path: Path, fmt: str, size: int = 2000) -> tuple[str, Iterator
         last_line = 0
         try:
             while True:
-                kind, payload = _next_message(queue, process, path, last_line)
+                kind, payload = next_message(queue, process, lambda code, n=last_line: (
+                    AudienceError(f"{path}: the process reading the file stopped (exit code "
+                                  f"{code}) after line {n}; the rows up to there are "
+                                  "imported, and importing the file again finishes the job "
+                                  "without changing them")))
                 if kind == "end":
                     return
                 if kind == "error":
@@ -356,8 +342,6 @@ def parsed_chunks(path: Path, fmt: str, size: int = 2000) -> tuple[str, Iterator
                 last_line = payload[-1].line
                 yield payload
         finally:
-            if process.is_alive():
-                process.terminate()
-            process.join(timeout=10)
+            stop(process)
 
     return reader.format, chunks()

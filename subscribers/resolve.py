@@ -7,17 +7,23 @@ it is computed once per distinct combination rather than once per person.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, and_, func, select
 
+from pipeline.errors import AudienceError
 from pipeline.models import Recipient
 
 from .schema import memberships, subscribers, suppressions
 from .segments import Rule, Subject, referenced
+from .worker import next_message, stop
 
 STREAM_ROWS = 5000
+# Below this many subscribers a second process costs more (starting it) than it saves.
+PARALLEL_FROM = 200_000
+PARENT_SHARE = 0.56  # of the audience resolved in this process (measured best at 1M)
 
 
 class Candidate(NamedTuple):
@@ -38,8 +44,10 @@ def _key_value(value: Any) -> Any:
     return value
 
 
-def eligible_rows(engine: Engine, lists: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-    """(id, email, name, attributes, confirmed lists) per eligible subscriber, id order."""
+def eligible_rows(engine: Engine, lists: Sequence[str], from_id: int | None = None,
+                  to_id: int | None = None) -> Iterator[tuple[Any, ...]]:
+    """(id, email, name, attributes, confirmed lists) per eligible subscriber, id order;
+    only from_id <= id < to_id where those are given."""
     # NOT IN (uncorrelated) rather than NOT EXISTS: the suppression list is read once into
     # a hash/ephemeral index instead of being probed per subscriber (a third faster at 1M).
     query = (
@@ -51,6 +59,10 @@ def eligible_rows(engine: Engine, lists: Sequence[str]) -> Iterator[tuple[Any, .
         .where(subscribers.c.email_hash.not_in(select(suppressions.c.email_hash)))
         .order_by(subscribers.c.id)
     )
+    if from_id is not None:
+        query = query.where(subscribers.c.id >= from_id)
+    if to_id is not None:
+        query = query.where(subscribers.c.id < to_id)
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
         if len(lists) == 1:  # one membership row per person: nothing to group
@@ -111,10 +123,93 @@ def candidates(engine: Engine, lists: Sequence[str],
 
 
 def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, Rule]],
-            default_segment: str | None) -> Iterator[Recipient]:
-    """Every eligible subscriber exactly once, with the first segment that matches."""
+            default_segment: str | None, *,
+            parallel_from: int | None = PARALLEL_FROM) -> Iterator[Recipient]:
+    """Every eligible subscriber exactly once, with the first segment that matches.
+
+    From `parallel_from` subscribers on, a child process resolves the upper half of the
+    ids on the other core and hands them over in chunks, interleaved with this half.
+    """
+    split = _split_id(engine, parallel_from)
+    if split is None:
+        yield from _resolve_range(engine, lists, segments, default_segment, None, None)
+        return
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue(maxsize=4)  # bounded: memory stays a few chunks
+    process = context.Process(target=_resolve_upper, daemon=True, args=(
+        engine.url.render_as_string(hide_password=False), list(lists), list(segments),
+        default_segment, split, queue))
+    process.start()
+    try:
+        upper_done = False
+        own = _resolve_range(engine, lists, segments, default_segment, None, split)
+        for count, recipient in enumerate(own, 1):
+            yield recipient
+            if count % STREAM_ROWS == 0 and not upper_done:
+                upper_done = yield from _ready_chunks(queue, process, block=False)
+        if not upper_done:
+            yield from _ready_chunks(queue, process, block=True)
+    finally:
+        stop(process)
+
+
+def _split_id(engine: Engine, parallel_from: int | None) -> int | None:
+    """The id that splits the audience between two cores, when it is large enough to
+    share (and lives where a second process can reach it)."""
+    if parallel_from is None or engine.url.database in (None, "", ":memory:"):
+        return None
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(subscribers)).scalar() or 0
+        if total < parallel_from:
+            return None
+        # Not quite half: the child also starts up and pickles, this side unpickles.
+        return conn.execute(select(subscribers.c.id).order_by(subscribers.c.id)
+                            .offset(int(total * PARENT_SHARE)).limit(1)).scalar()
+
+
+def _ready_chunks(queue: Any, process: Any, *, block: bool) -> Iterator[Recipient]:
+    """Yield the child's chunks: those already waiting, or (block) all of them. The
+    generator's value is whether the child has finished."""
+    while True:
+        if not block and queue.empty():
+            return False
+        kind, payload = next_message(queue, process, lambda code: AudienceError(
+            f"the process resolving the upper half of the audience stopped (exit code "
+            f"{code}); run again: a send resumes, and nobody is mailed twice"))
+        if kind == "end":
+            return True
+        if kind == "error":
+            raise AudienceError(payload)
+        yield from map(Recipient._make, payload)
+
+
+def _resolve_upper(url: str, lists: list[str], segments: list[tuple[str, Rule]],
+                   default_segment: str | None, from_id: int, queue: Any) -> None:
+    """Child process: resolve ids from `from_id` on; send chunks of plain tuples."""
+    from pipeline.store.db import make_engine
+
+    try:
+        engine = make_engine(url)
+        chunk: list[tuple[Any, ...]] = []
+        for recipient in _resolve_range(engine, lists, segments, default_segment, from_id,
+                                        None):
+            chunk.append(tuple(recipient))
+            if len(chunk) >= STREAM_ROWS:
+                queue.put(("chunk", chunk))
+                chunk = []
+        if chunk:
+            queue.put(("chunk", chunk))
+        queue.put(("end", None))
+        engine.dispose()
+    except Exception as e:  # report, never hang the parent  # noqa: BLE001
+        queue.put(("error", f"resolving the audience: {type(e).__name__}: {e}"))
+
+
+def _resolve_range(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, Rule]],
+                   default_segment: str | None, from_id: int | None,
+                   to_id: int | None) -> Iterator[Recipient]:
     matches = matcher(segments)
-    for sid, email, name, attrs, member_of in eligible_rows(engine, lists):
+    for sid, email, name, attrs, member_of in eligible_rows(engine, lists, from_id, to_id):
         found = matches(attrs, member_of)
         segment = found[0] if found else default_segment
         if segment:

@@ -51,8 +51,11 @@ class Audience:
         return detected, summary
 
     def resolve(self, lists: Sequence[str], segments: Sequence[tuple[str, Rule]],
-                default_segment: str | None) -> Iterator[Recipient]:
-        return resolve.resolve(self.engine, lists, segments, default_segment)
+                default_segment: str | None, *,
+                parallel_from: int | None = resolve.PARALLEL_FROM) -> Iterator[Recipient]:
+        """Every eligible subscriber once, with their segment (see resolve.resolve)."""
+        return resolve.resolve(self.engine, lists, segments, default_segment,
+                               parallel_from=parallel_from)
 
     def candidates(self, lists: Sequence[str],
                    segments: Sequence[tuple[str, Rule]]) -> Iterator[resolve.Candidate]:

@@ -194,3 +194,39 @@ def test_a_parsing_process_that_dies_is_an_error_not_a_hang(tmp_path):
     assert last < 200_001  # it did not get to the end
     assert f"big.csv: the process reading the file stopped (exit code -9) after line {last}" \
         in str(info.value)
+
+
+def test_resolving_on_two_cores_gives_everyone_once_with_the_same_segment(audience):
+    """From PARALLEL_FROM subscribers on, a child process resolves the upper ids."""
+    from subscribers.segments import compile_rule
+
+    load(audience, DATA.parent.parent / "examples" / "subscribers.csv")
+    audience.suppress("ethan.thompson@example.org", "bounce", "test", NOW)
+    audience.unsubscribe("zoe.muller@example.com", "members", source="test", now=NOW)
+    segments = [("trainees", compile_rule({"role": ["resident", "fellow"]})),
+                ("liver", compile_rule({"interests": {"contains": "liver"}}))]
+    alone = [(r.email, r.segment) for r in audience.resolve(["members"], segments, "general",
+                                                            parallel_from=None)]
+    shared = [(r.email, r.segment) for r in audience.resolve(["members"], segments, "general",
+                                                             parallel_from=0)]
+    assert len(shared) == len({email for email, _ in shared}) == 319
+    assert sorted(shared) == sorted(alone)
+    assert "ethan.thompson@example.org" not in dict(shared)
+
+
+def test_a_resolving_process_that_dies_is_an_error_not_a_hang(audience, monkeypatch):
+    import multiprocessing
+    import os
+    import signal
+
+    from subscribers import resolve
+
+    load(audience, DATA.parent.parent / "examples" / "subscribers.csv")
+    monkeypatch.setattr(resolve, "STREAM_ROWS", 10)  # this side checks the child often
+    got = audience.resolve(["members"], [], "general", parallel_from=0)
+    next(got)
+    (child,) = multiprocessing.active_children()
+    os.kill(child.pid, signal.SIGKILL)
+    with pytest.raises(AudienceError, match=r"the process resolving the upper half of the "
+                                            r"audience stopped \(exit code -9\)"):
+        list(got)
