@@ -46,7 +46,8 @@ def peak_rss_mb() -> float:
 
 
 def child_peak_rss_mb() -> float:
-    """The import's parsing process (it runs on the other core)."""
+    """The largest of the helper processes on the other core: the import's parser and
+    the resolve's upper half."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
@@ -91,7 +92,8 @@ def main() -> None:
               f"(target <= 5 s): {dict(counts.most_common())}")
         print(f"peak RSS: {peak_rss_mb():.0f} MB (target <= 200 MB; "
               f"{rss_before:.0f} MB before the import); "
-              f"the parsing process: {child_peak_rss_mb():.0f} MB")
+              f"the largest helper process (parsing the import, resolving the upper "
+              f"ids): {child_peak_rss_mb():.0f} MB")
         store.close()
 
 
