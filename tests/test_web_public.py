@@ -157,6 +157,7 @@ def test_a_tampered_link_is_refused_and_changes_nothing(site):
                                              data={"lists_shown": "1"})
                 assert answer.status_code == 400, (kind, method, token)
                 assert "does not work" in answer.text and "Traceback" not in answer.text
+                assert "the subject &#34;unsubscribe&#34; to unsubscribe@news.example.org" in answer.text
     assert site.audience.get(ETHAN).lists == {"members": "confirmed"}
     assert not site.audience.is_suppressed(ETHAN)
     assert site.audience.count("members") == 320

@@ -47,9 +47,13 @@ def message(request: Request, title: str, text: str, status_code: int = 200,
 
 
 def bad_link(request: Request, why: AudienceError | str) -> Response:
-    return message(request, "This link does not work",
-                   f"{str(why)[:1].upper()}{str(why)[1:]}. Please use the link in your most "
-                   "recent email from us, or copy the whole link into your browser.", 400)
+    text = (f"{str(why)[:1].upper()}{str(why)[1:]}. Please use the link in your most "
+            "recent email from us, or copy the whole link into your browser.")
+    address = web(request).config.newsletter.unsubscribe_email
+    if address:  # a way out that needs no link at all
+        text += (f" To unsubscribe without a link, send an email with the subject "
+                 f"\"unsubscribe\" to {address}.")
+    return message(request, "This link does not work", text, 400)
 
 
 def manage_email(request: Request) -> str:
