@@ -298,3 +298,10 @@ def segments(ctx: click.Context) -> None:
         click.echo("Overlaps resolved by priority (matched -> sent):")
         for matched, n in overlaps.most_common():
             click.echo(f"  {n:>6}  {' + '.join(matched)} -> {matched[0]}")
+    for seg in config.segments:
+        # Rules are free to name any attribute, so a misspelt one is not a config error:
+        # it just matches nobody. Say so rather than let its people go elsewhere quietly.
+        if seg.where is not None and not counts[seg.name] and not any(
+                seg.name in matched for matched in overlaps):
+            click.echo(f"Segment {seg.name!r} matches nobody on the lists now: check the "
+                       "attribute names and values in its rule.")

@@ -81,6 +81,15 @@ def test_segments_shows_counts_rules_and_overlaps(project):
     assert sum(map(int, counts.values())) == 320
     assert "Overlaps resolved by priority" in result.stdout
     assert re.search(r"trainees \+ liver\S* -> trainees", result.stdout)
+    assert "matches nobody" not in result.stdout
+
+
+def test_segments_warns_of_a_rule_that_matches_nobody(project):
+    edit_config(project, 'where = { role = "industry" }', 'where = { rol = "industry" }')
+    insights(project, "subscribers", "import", "examples/subscribers.csv", "--list", "members")
+    result = insights(project, "segments")
+    assert ("Segment 'industry' matches nobody on the lists now: check the attribute names "
+            "and values in its rule.") in result.stdout
 
 
 def test_unsubscribe_forget_and_export(project, tmp_path):
