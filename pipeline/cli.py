@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -14,6 +17,9 @@ from rich.console import Console
 from . import __version__
 from .config import Config, load_config
 from .errors import ConfigError, InsightsError
+
+if TYPE_CHECKING:
+    from .store.store import Store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -29,6 +35,17 @@ class State:
         if self._config is None:
             self._config = load_config(self.config_path)
         return self._config
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        """The store for one command, closed however the command ends."""
+        from .store.store import Store
+
+        store = Store.open(self.config.store_url)
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 pass_state = click.make_pass_decorator(State)
@@ -190,13 +207,11 @@ def db_upgrade(state: State) -> None:
 @pass_state
 def list_issues(state: State) -> None:
     """List the issues: period, number, status and when each was sent."""
-    from .store.store import Store
-
-    store = Store.open(state.config.store_url)
-    for issue in store.list_issues():
+    with state.store() as store:
+        issues = store.list_issues()
+    for issue in issues:
         sent = f"sent {issue.sent_at:%Y-%m-%d %H:%M} UTC" if issue.sent_at else ""
         console.print(f"{issue.id}  no. {issue.number:<4} {issue.status:<9} {sent}")
-    store.close()
 
 
 @cli.command()
@@ -209,16 +224,11 @@ def note(state: State, issue_id: str, note_file, note_text: str | None) -> None:
     """Set the editor's note (Markdown) of a draft issue and re-render its variants.
     An approved issue goes back to draft."""
     from .editing import edit_note
-    from .store.store import Store
-
     if (note_file is None) == (note_text is None):
         raise click.UsageError("give the note with exactly one of --file or --text")
     text = note_file.read() if note_file is not None else note_text
-    store = Store.open(state.config.store_url)
-    try:
+    with state.store() as store:
         issue = edit_note(state.config, store, issue_id, text, datetime.now(UTC))
-    finally:
-        store.close()
     console.print(f"Note set on {issue_id} (now {issue.status}); "
                   f"{len(state.config.variant_names)} variants re-rendered.")
 
@@ -229,14 +239,9 @@ def sources(state: State) -> None:
     """Show each source's health: last success, consecutive failures, last error."""
     from rich.table import Table
 
-    from .store.store import Store
-
     config = state.config
-    store = Store.open(config.store_url)
-    try:
+    with state.store() as store:
         known = {s.name: s for s in store.all_source_states()}
-    finally:
-        store.close()
     table = Table(title="Sources")
     for col in ("source", "kind", "section", "last success", "failures in a row", "last error"):
         table.add_column(col)
@@ -259,13 +264,8 @@ def approve(state: State, issue_id: str, approver: str) -> None:
     """Approve a draft issue so the next `run` delivers it (with require_approval).
     What is approved is recorded by hash: any later change returns it to draft."""
     from .editing import approve as approve_issue
-    from .store.store import Store
-
-    store = Store.open(state.config.store_url)
-    try:
+    with state.store() as store:
         issue = approve_issue(state.config, store, issue_id, approver, datetime.now(UTC))
-    finally:
-        store.close()
     console.print(f"Issue {issue_id} approved by {approver} "
                   f"(content {issue.approved_hash[:12]}).")
 
@@ -308,17 +308,12 @@ def editors() -> None:
 def editors_add(state: State, email: str, password_stdin: bool) -> None:
     """Create an editor account, or set a new password for an existing one."""
     from .accounts import add_editor
-    from .store.store import Store
-
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    store = Store.open(state.config.store_url)
-    try:
+    with state.store() as store:
         created = add_editor(store, email, password, datetime.now(UTC))
-    finally:
-        store.close()
     console.print(f"Editor {email.strip().lower()} "
                   f"{'created' if created else 'has a new password'}.")
 
@@ -327,13 +322,8 @@ def editors_add(state: State, email: str, password_stdin: bool) -> None:
 @pass_state
 def editors_list(state: State) -> None:
     """The editor accounts and when each last signed in."""
-    from .store.store import Store
-
-    store = Store.open(state.config.store_url)
-    try:
+    with state.store() as store:
         accounts = store.list_editors()
-    finally:
-        store.close()
     if not accounts:
         console.print("No editors yet: `insights editors add EMAIL`.")
     for email, last in accounts:

@@ -36,14 +36,8 @@ def opened(ctx: click.Context):
 
 @contextmanager
 def opened_store(ctx: click.Context):
-    from pipeline.store.store import Store
-
-    config = ctx.obj.config
-    store = Store.open(config.store_url)
-    try:
-        yield config, store
-    finally:
-        store.close()
+    with ctx.obj.store() as store:
+        yield ctx.obj.config, store
 
 
 def _now() -> datetime:
