@@ -129,3 +129,14 @@ def test_double_opt_in_confirmation_goes_out_by_smtp(project, smtp):
     msg = email.message_from_bytes(smtp.messages[0], policy=email.policy.default)
     assert msg["Subject"].startswith("Please confirm your subscription")
     assert "https://news.example.org/confirm/" in msg.get_body(("plain",)).get_content()
+
+
+def test_a_temporary_refusal_mid_batch_resends_only_who_was_not_sent(project, smtp):
+    """451 on the 10th message of a batch: the retry goes on from there, and the nine
+    already accepted get no second copy."""
+    use_smtp(project, smtp)
+    smtp.release.set()  # answer 451 at once, no hang
+    smtp.hang_at = 10
+    _config, report = first_run(project)
+    assert report.status == "sent", report.message
+    assert len(smtp.received) == 320 and set(smtp.received.values()) == {1}

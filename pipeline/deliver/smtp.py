@@ -73,9 +73,14 @@ class SmtpBackend:
                    recipients: Sequence[Recipient]) -> BatchOutcome:
         if self.store is None:
             raise DeliveryError("the smtp backend needs the store to send an issue")
+        # The ledger says who in this batch is still to go: a retry after a temporary
+        # refusal must not mail again those accepted before it.
+        queued = {row["subscriber_id"] for row in self.store.batch_recipients(batch_id)}
         smtp = self._connect()
         try:
             for r in recipients:
+                if r.subscriber_id not in queued:
+                    continue
                 data = self._message(variant, r)
                 self.store.set_recipients_state(batch_id, "in_flight",
                                                 subscriber_ids=[r.subscriber_id])
@@ -86,17 +91,19 @@ class SmtpBackend:
                     self.store.set_recipient(batch_id, r.subscriber_id, "failed",
                                              f"refused by the server: {code} {reason!r}")
                     continue
-                except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as e:
-                    # The message may or may not have been taken: only this one is unknown.
-                    raise OutcomeUnknown(f"connection lost while sending to {r.email}: "
-                                         f"{e}") from None
                 except smtplib.SMTPResponseException as e:
+                    # An answer (before the OSError clause: SMTP errors are OSErrors): the
+                    # message was not taken, for now (4xx) or for good (5xx).
                     if 400 <= e.smtp_code < 500:
                         self.store.set_recipient(batch_id, r.subscriber_id, "queued", None)
                         raise TransientFailure(f"SMTP {e.smtp_code}: {e.smtp_error!r}") from None
                     self.store.set_recipient(batch_id, r.subscriber_id, "failed",
                                              f"SMTP {e.smtp_code}: {e.smtp_error!r}")
                     continue
+                except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as e:
+                    # The message may or may not have been taken: only this one is unknown.
+                    raise OutcomeUnknown(f"connection lost while sending to {r.email}: "
+                                         f"{e}") from None
                 self.store.set_recipient(batch_id, r.subscriber_id, "sent", None)
         finally:
             try:
