@@ -304,3 +304,14 @@ def test_two_overlapping_sends_never_deliver_twice(project, monkeypatch):
         assert first.returncode == 0, out + err
         assert second.returncode == 1 and "is being sent by" in second.stderr, second.stderr
         everyone_once(server)
+
+
+def test_a_too_large_request_for_one_recipient_fails_instead_of_vanishing(project, sendgrid):
+    """Nothing left to split: the batch is failed and reported, and the issue is not
+    marked sent as if that person had been mailed."""
+    use_sendgrid(project, sendgrid, batch_size=1, concurrency=1)
+    sendgrid.faults.extend(["413"])
+    _config, report = first_run(project)
+    assert report.status == "incomplete" and report.delivered == 319
+    assert "FAILED (refused, not retried): batch 1 (" in report.message
+    assert "(a single recipient: cannot split)" in report.message

@@ -137,21 +137,27 @@ class Sender:
                 with self.lock:
                     self.result.unknown.append(f"batch {batch.id} ({batch.segment}): {e}")
                 return None
-            except BatchTooLarge:
-                for half in self.store.split_batch(batch, self.clock()):
+            except BatchTooLarge as e:
+                halves = self.store.split_batch(batch, self.clock())
+                if not halves:  # one recipient's request is too large: nothing to split
+                    return self._refuse(batch, f"{e} (a single recipient: cannot split)")
+                for half in halves:
                     self.go(half)
                 return None
             except BatchRejected as e:
-                self.store.set_batch_state(batch.id, "failed", self.clock(), error=str(e))
-                with self.lock:
-                    self.result.failed.append(f"batch {batch.id} ({batch.segment}): {e}")
-                return None
+                return self._refuse(batch, str(e))
             except AuthFailed:
                 self.store.set_batch_state(batch.id, "pending", self.clock())
                 self.stopped.set()
                 raise
             self.store.finish_batch(batch.id, self.clock(), outcome.message_id)
             return None
+
+    def _refuse(self, batch: Batch, why: str) -> None:
+        # Refused for good: failed, reported, and resent only by --retry-failed.
+        self.store.set_batch_state(batch.id, "failed", self.clock(), error=why)
+        with self.lock:
+            self.result.failed.append(f"batch {batch.id} ({batch.segment}): {why}")
 
     def _pause(self, batch: Batch, why: str) -> None:
         # Nothing was delivered for this batch: back to pending, picked up by the next run.
