@@ -15,9 +15,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from pipeline.config import load_config
+from pipeline.job import run_weekly, send_current
 from pipeline.store.store import Store
+from subscribers.store import Audience
 
-from .helpers import edit_config, first_run, seed
+from .helpers import MONDAY, edit_config, first_run, seed
 
 SECRET = "test-signing-key-0123456789abcdef"
 
@@ -32,6 +34,13 @@ class Mailbox:
         self.hanging = threading.Event()
         self.release = threading.Event()
         self.count = 0
+        self.refuse: set[str] = set()  # addresses answered "550 no such user"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.lower() in self.refuse:
+            return "550 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's API)
         self.count += 1
@@ -139,4 +148,23 @@ def test_a_temporary_refusal_mid_batch_resends_only_who_was_not_sent(project, sm
     smtp.hang_at = 10
     _config, report = first_run(project)
     assert report.status == "sent", report.message
+    assert len(smtp.received) == 320 and set(smtp.received.values()) == {1}
+
+
+def test_a_refused_recipient_is_reported_and_retried_with_retry_failed(project, smtp):
+    use_smtp(project, smtp)
+    config = load_config(project / "config.toml")
+    seed(config)
+    store = Store.open(config.store_url)
+    refused = list(Audience(store.engine).resolve(["members"], config.segment_rules,
+                                                  "general"))[5].email.lower()
+    store.close()
+    smtp.refuse.add(refused)
+    report = run_weekly(config, MONDAY)
+    assert report.status == "incomplete" and report.delivered == 319
+    assert "some recipients refused by the server" in report.message
+    assert refused not in smtp.received
+    smtp.refuse.clear()  # the mailbox exists again
+    again = send_current(config, MONDAY, retry_failed=True)
+    assert again.status == "sent", again.message
     assert len(smtp.received) == 320 and set(smtp.received.values()) == {1}

@@ -150,7 +150,11 @@ class Sender:
                 self.store.set_batch_state(batch.id, "pending", self.clock())
                 self.stopped.set()
                 raise
-            self.store.finish_batch(batch.id, self.clock(), outcome.message_id)
+            if self.store.finish_batch(batch.id, self.clock(), outcome.message_id) == "failed":
+                with self.lock:
+                    self.result.failed.append(
+                        f"batch {batch.id} ({batch.segment}): some recipients refused by "
+                        "the server (see `insights subscribers show`)")
             return None
 
     def _refuse(self, batch: Batch, why: str) -> None:
@@ -208,7 +212,9 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
             store.set_batch_state(batch.id, "pending", clock())
     resume: list[Batch] = store.batches(issue.id, ["pending", "in_flight"])
     if retry_failed:
-        resume += store.batches(issue.id, ["failed"])
+        for batch in store.batches(issue.id, ["failed"]):
+            store.requeue_unknown_recipients(batch.id, "queued", from_states=("failed",))
+            resume.append(batch)
     for batch in store.batches(issue.id, ["unknown"]):
         if per_recipient:
             if resolve_unknown:

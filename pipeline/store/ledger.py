@@ -178,29 +178,39 @@ class LedgerMixin:
                 send_recipients.c.batch_id == batch_id,
                 send_recipients.c.subscriber_id == subscriber_id).values(state=state, note=note))
 
-    def requeue_unknown_recipients(self, batch_id: int, to_state: str) -> int:
-        """Recipients left in_flight by a crash: 'unknown' (held), or as the operator says."""
+    def requeue_unknown_recipients(self, batch_id: int, to_state: str,
+                                   from_states: Sequence[str] = ("in_flight", "unknown"),
+                                   ) -> int:
+        """Recipients left in_flight by a crash: 'unknown' (held), or as the operator says
+        (and, with from_states=("failed",), refused ones for --retry-failed)."""
         with self.engine.begin() as conn:
             return conn.execute(update(send_recipients).where(
                 send_recipients.c.batch_id == batch_id,
-                send_recipients.c.state.in_(["in_flight", "unknown"])).values(
+                send_recipients.c.state.in_(list(from_states))).values(
                 state=to_state)).rowcount
 
-    def finish_batch(self, batch_id: int, now: datetime, message_id: str | None) -> None:
+    def finish_batch(self, batch_id: int, now: datetime, message_id: str | None) -> str:
         """Accepted: the batch and its queued recipients, in one transaction. A batch
-        that still holds recipients of unknown outcome stays 'unknown'."""
+        that still holds recipients of unknown outcome stays 'unknown'; one with
+        recipients the server refused (per-recipient backends) is 'failed'. Returns the
+        batch's state."""
         with self.engine.begin() as conn:
-            held = conn.execute(select(func.count()).where(
-                send_recipients.c.batch_id == batch_id,
-                send_recipients.c.state == "unknown")).scalar()
+            counts = dict(conn.execute(
+                select(send_recipients.c.state, func.count()).where(
+                    send_recipients.c.batch_id == batch_id,
+                    send_recipients.c.state.in_(["unknown", "failed"]))
+                .group_by(send_recipients.c.state)).all())
+            held, refused = counts.get("unknown", 0), counts.get("failed", 0)
+            state = "unknown" if held else "failed" if refused else "accepted"
+            error = (f"{held} recipient(s) of unknown outcome" if held else
+                     f"{refused} recipient(s) refused by the server" if refused else None)
             conn.execute(update(send_batches).where(send_batches.c.id == batch_id).values(
-                state="unknown" if held else "accepted", updated_at=now,
-                message_id=message_id,
-                error=f"{held} recipient(s) of unknown outcome" if held else None))
+                state=state, updated_at=now, message_id=message_id, error=error))
             conn.execute(update(send_recipients).where(
                 send_recipients.c.batch_id == batch_id,
                 send_recipients.c.state.in_(["queued", "in_flight"])
             ).values(state="sent"))
+        return state
 
     def split_batch(self, batch: Batch, now: datetime) -> list[Batch]:
         """Move a batch's queued recipients into two new pending batches (after HTTP 413)."""
