@@ -58,9 +58,9 @@ class Newsletter(_Strict):
     def _subject_fields(cls, value: str) -> str:
         try:
             value.format(name="n", date="d", number=1)
-        except (KeyError, IndexError, ValueError) as e:
-            raise ValueError(f"unknown or malformed placeholder {e}; use {{name}}, {{number}} "
-                             "and {{date}}") from None
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as e:
+            raise ValueError(f"unknown or malformed placeholder {e}; use {{name}}, "
+                             "{number} and {date}") from None
         return value
 
     @field_validator("base_url", "logo_url")

@@ -41,6 +41,7 @@ def test_bundled_config_loads_and_resolves_paths(project):
     ("batch_size = 1000", 'batch_size = "500"', "delivery.batch_size: expected a valid integer (got '500')"),
     ("batch_size = 1000", "batch_size = 5000", "delivery.batch_size: expected less than or equal to 1000 (got 5000)"),
     ('subject = "{name} no. {number}', 'subject = "{name} no. {nmber}', "newsletter.subject: unknown or malformed placeholder 'nmber'"),
+    ('subject = "{name} no. {number}', 'subject = "{name.x} no. {number}', "newsletter.subject: unknown or malformed placeholder 'str' object has no attribute 'x'; use {name}, {number} and {date}"),
     ('url = "sqlite:///var/insights.db"', 'url = "mysql://x"', "store.url: expected sqlite:///PATH or postgresql://USER@HOST/DB, got 'mysql'"),
 ])
 def test_mistakes_name_the_key_and_what_is_expected(project, old, new, expected):
