@@ -129,7 +129,12 @@ def send(state: State, resolve_unknown: str | None, retry_failed: bool,
             raise click.BadParameter(str(e), param_hint="--test-to") from None
         if not addresses:
             raise click.BadParameter("give at least one address", param_hint="--test-to")
-        for line in send_tests(config, addresses, now):
+        if resolve_unknown or retry_failed:
+            raise click.UsageError("--test-to sends tests only; give --resolve-unknown and "
+                                   "--retry-failed without it")
+        with state.store() as store:
+            lines = send_tests(config, store, addresses, now)
+        for line in lines:
             console.print(f"[TEST] {line}", highlight=False)
         return
     report = send_current(config, now, resolve_unknown=resolve_unknown,

@@ -9,8 +9,8 @@ from datetime import datetime
 from .approval import content_hash, readable_content
 from .config import Config
 from .errors import InsightsError
-from .job import render_issue
-from .models import Issue, RenderedVariant
+from .job import render_issue, variants_of
+from .models import Issue
 from .store.store import Store
 
 ITEM_ACTIONS = ("drop", "restore", "pin", "unpin", "up", "down")
@@ -21,10 +21,6 @@ def _issue(store: Store, issue_id: str) -> Issue:
     if issue is None:
         raise InsightsError(f"no issue {issue_id!r}")
     return issue
-
-
-def variants_of(config: Config, store: Store, issue: Issue) -> list[RenderedVariant]:
-    return store.get_variants(issue.id) or render_issue(config, store, issue)
 
 
 def approve(config: Config, store: Store, issue_id: str, approver: str, now: datetime,

@@ -127,7 +127,7 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
             report.status = "awaiting-approval"
             report.message = f"Issue {issue.id} is a draft awaiting approval; nothing sent."
             return report
-        variants = store.get_variants(issue.id) or render_issue(config, store, issue)
+        variants = variants_of(config, store, issue)
         if _changed_since_approval(config, issue, variants, report):
             return report
         _deliver(config, store, issue, variants, now, lambda: now, report,
@@ -137,26 +137,26 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
         store.close()
 
 
-def send_tests(config: Config, addresses: list[str], now: datetime, *,
+def variants_of(config: Config, store: Store, issue: Issue) -> list[RenderedVariant]:
+    """The issue's stored variants, rendered (and stored) first if there are none."""
+    return store.get_variants(issue.id) or render_issue(config, store, issue)
+
+
+def send_tests(config: Config, store: Store, addresses: list[str], now: datetime, *,
                issue_id: str | None = None, segments: list[str] | None = None) -> list[str]:
     """Each variant (or those of `segments`) of an issue (default: the newest unsent one)
     to each editor, "[TEST]" in the subject. Nothing is recorded as the issue's send."""
-    store = Store.open(config.store_url)
-    try:
-        issue = store.get_issue(issue_id) if issue_id else store.latest_open_issue()
-        if issue is None:
-            raise InsightsError(f"no issue {issue_id!r}" if issue_id else
-                                "no unsent issue to test")
-        variants = store.get_variants(issue.id) or render_issue(config, store, issue)
-        problems = check_issue(config, variants)
-        if problems:
-            raise DeliveryError("; ".join(problems))
-        backend = make_backend(config, now, store)
-        editors = [Recipient(0, a, "Editor", "test") for a in addresses]
-        return [f"{v.segment}: {backend.send_test(issue.id, v, editors) or 'sent'}"
-                for v in variants if not segments or v.segment in segments]
-    finally:
-        store.close()
+    issue = store.get_issue(issue_id) if issue_id else store.latest_open_issue()
+    if issue is None:
+        raise InsightsError(f"no issue {issue_id!r}" if issue_id else "no unsent issue to test")
+    variants = variants_of(config, store, issue)
+    problems = check_issue(config, variants)
+    if problems:
+        raise DeliveryError("; ".join(problems))
+    backend = make_backend(config, now, store)
+    editors = [Recipient(0, a, "Editor", "test") for a in addresses]
+    return [f"{v.segment}: {backend.send_test(issue.id, v, editors) or 'sent'}"
+            for v in variants if not segments or v.segment in segments]
 
 
 def run_weekly(config: Config, now: datetime | None = None, *,
@@ -193,7 +193,7 @@ def _run(config: Config, store: Store, now: datetime,
             return report
         variants = render_issue(config, store, issue)
     else:
-        variants = store.get_variants(issue.id) or render_issue(config, store, issue)
+        variants = variants_of(config, store, issue)
     report.issue_id, report.issue_number = issue.id, issue.number
 
     if config.delivery.require_approval and issue.status == "draft":

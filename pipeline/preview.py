@@ -11,9 +11,9 @@ from subscribers.tokens import Tokens, secret_key
 from .compose import period_for
 from .config import Config
 from .deliver.message import fill, personal_values
-from .errors import InsightsError
+from .errors import InsightsError, UnknownName
 from .gather import gather
-from .job import build_issue, render_issue
+from .job import build_issue, variants_of
 from .models import Issue
 from .store.store import Store
 
@@ -38,12 +38,12 @@ def write_preview(config: Config, out_dir: Path, segments: Sequence[str],
                   now: datetime) -> list[Path]:
     unknown = [s for s in segments if s not in config.variant_names]
     if unknown:
-        raise InsightsError(f"unknown segment {unknown[0]!r}; known: "
+        raise UnknownName(f"unknown segment {unknown[0]!r}; known: "
                             f"{', '.join(config.variant_names)}")
     store = Store.open(config.store_url)
     try:
         issue = current_issue(config, store, now)
-        variants = store.get_variants(issue.id) or render_issue(config, store, issue)
+        variants = variants_of(config, store, issue)
     finally:
         store.close()
     # Editors see the email as a reader would: placeholders filled for a sample reader.

@@ -67,7 +67,7 @@ def test_preview_writes_each_variant_and_prints_paths(project, tmp_path):
     assert [p.rsplit("/", 1)[1] for p in only.stdout.split()] == [
         "2026-W48-lung.html", "2026-W48-lung.txt"]
     bad = invoke(project, "preview", "--segment", "nope", "--out", str(out))
-    assert bad.returncode == 1 and "unknown segment 'nope'" in bad.stderr
+    assert bad.returncode == 2 and "unknown segment 'nope'" in bad.stderr
 
 
 def test_preview_does_not_send(project, tmp_path):

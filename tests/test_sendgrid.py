@@ -211,7 +211,9 @@ def test_test_sends_go_to_editors_only_and_are_not_recorded(project, sendgrid):
     from pipeline.preview import write_preview
 
     write_preview(config, project / "preview", [], MONDAY)
-    lines = send_tests(config, ["editor@example.org", "chief@example.org"], MONDAY)
+    store = Store.open(config.store_url)
+    lines = send_tests(config, store, ["editor@example.org", "chief@example.org"], MONDAY)
+    store.close()
     assert len(lines) == 6
     assert sendgrid.received == Counter({"editor@example.org": 6, "chief@example.org": 6})
     assert all(s.startswith("[TEST] ") for s in sendgrid.subjects["editor@example.org"])

@@ -20,9 +20,9 @@ from ..accounts import check_login
 from ..approval import changes_since_approval, content_hash
 from ..deliver.gate import check_issue
 from ..deliver.message import fill, personal_values
-from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note, variants_of
+from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note
 from ..errors import InsightsError
-from ..job import send_tests, variant_spec
+from ..job import send_tests, variant_spec, variants_of
 from ..variants import Overrides, plan_variant
 from .common import check_csrf, client_key, csrf_token, web
 
@@ -214,7 +214,7 @@ async def send_test(request: Request, editor: str) -> Response:
     results: list[str] = []
 
     def send() -> None:
-        results.extend(send_tests(w.config, [editor], w.clock(), issue_id=issue_id,
+        results.extend(send_tests(w.config, w.store, [editor], w.clock(), issue_id=issue_id,
                                   segments=[segment] if segment else None))
 
     response = await _apply(request, send, f"Test sent to {editor}.")
