@@ -107,3 +107,38 @@ def test_migration_0002_fills_email_hash_for_existing_subscribers(store_url):
         assert conn.execute(text("SELECT email_hash FROM subscribers")).scalar() == email_hash(
             "a@example.org")
     engine.dispose()
+
+
+def test_the_send_lock_is_taken_over_only_from_the_dead_or_a_silent_other_host(store_url):
+    import os
+    import socket
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    import pytest
+
+    from pipeline.errors import StoreError
+
+    store = Store.open(store_url)
+    store.create_issue("2026-W48", NOW, NOW, {}, frozenset(), NOW)
+    here = socket.gethostname()
+    later = NOW + timedelta(hours=1)  # far past the heartbeat's staleness
+    # A live process on this host keeps the lock however long it has been quiet (a
+    # rate-limit wait is not death).
+    store.acquire_send_lock("2026-W48", f"{here}:{os.getpid()}", NOW)
+    with pytest.raises(StoreError, match="is being sent by"):
+        store.acquire_send_lock("2026-W48", f"{here}:1", later)
+    # A dead one here loses it at once.
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    store.release_send_lock("2026-W48", f"{here}:{os.getpid()}")
+    store.acquire_send_lock("2026-W48", f"{here}:{gone}", NOW)
+    store.acquire_send_lock("2026-W48", f"{here}:{os.getpid()}", NOW)
+    store.release_send_lock("2026-W48", f"{here}:{os.getpid()}")
+    # Another host: only its heartbeat tells, so it is taken over once that is stale.
+    store.acquire_send_lock("2026-W48", "elsewhere.example:42", NOW)
+    with pytest.raises(StoreError, match="is being sent by elsewhere.example:42"):
+        store.acquire_send_lock("2026-W48", f"{here}:{os.getpid()}", NOW + timedelta(minutes=5))
+    store.acquire_send_lock("2026-W48", f"{here}:{os.getpid()}", later)
+    store.close()

@@ -121,6 +121,7 @@ class Sender:
                 if waits > MAX_RATE_LIMIT_WAITS:
                     return self._pause(batch, f"still rate limited after {waits - 1} waits")
                 log.info("batch %s: rate limited, waiting %.1f s", batch.id, e.retry_after)
+                self.store.heartbeat(self.issue.id, self.owner, self.clock())  # still here
                 time.sleep(e.retry_after)
                 continue
             except TransientFailure as e:

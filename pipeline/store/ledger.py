@@ -19,12 +19,12 @@ from .schema import issues, send_batches, send_recipients
 STALE_AFTER = timedelta(minutes=10)
 
 
-def _alive_here(owner: str) -> bool:
-    """Whether a lock owner "host:pid" is a live process on this machine (False when it
-    is on another host: only its heartbeat can tell)."""
+def _alive_here(owner: str) -> bool | None:
+    """Whether a lock owner "host:pid" is a live process on this machine; None when it
+    is on another host, where only its heartbeat can tell."""
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
-        return True
+        return None
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -40,15 +40,17 @@ class LedgerMixin:
     def acquire_send_lock(self, issue_id: str, owner: str, now: datetime) -> None:
         """Become the only process sending this issue, or raise naming who is.
 
-        Taken over when the holder is a dead process on this host (killed or crashed) or
-        has not made progress for STALE_AFTER (another host that went away)."""
+        Taken over when the holder is a dead process on this host (killed or crashed) or,
+        on another host, has not made progress for STALE_AFTER (a host that went away).
+        A live process here is never taken over: a long rate-limit wait is not death."""
         stale = now - STALE_AFTER
         with self.engine.begin() as conn:
             row = conn.execute(select(issues.c.send_lock, issues.c.send_heartbeat)
                                .where(issues.c.id == issue_id)).first()
             holder = row.send_lock if row else None
-            if holder and holder != owner and _alive_here(holder) and (
-                    row.send_heartbeat is None or row.send_heartbeat > stale):
+            alive = _alive_here(holder) if holder else False
+            if holder and holder != owner and (alive or alive is None and (
+                    row.send_heartbeat is None or row.send_heartbeat > stale)):
                 raise StoreError(
                     f"issue {issue_id} is being sent by {holder} (last progress "
                     f"{row.send_heartbeat:%Y-%m-%d %H:%M:%S} UTC); wait for it to finish")
