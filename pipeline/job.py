@@ -40,11 +40,10 @@ def variant_spec(config: Config, segment: str) -> VariantSpec:
                        prefer_topics=frozenset(options.prefer_topics))
 
 
-def render_issue(config: Config, store: Store, issue: Issue,
-                 overrides: Overrides | None = None) -> list[RenderedVariant]:
+def render_issue(config: Config, store: Store, issue: Issue) -> list[RenderedVariant]:
     """Render every variant of `issue` from its stored sections and the editors'
     overrides (drops, pins); store and return them."""
-    overrides = overrides or Overrides(dropped=issue.dropped, pinned=issue.pinned)
+    overrides = Overrides(dropped=issue.dropped, pinned=issue.pinned)
     sections = store.issue_sections(issue.id)
     list_titles = [entry.title for entry in config.lists]
     descriptions = {s.name: s.description for s in config.segments}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from .deliver.gate import GMAIL_CLIP_BYTES
 from .models import RunReport
 
 
@@ -45,7 +46,7 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
             table.add_column(col, justify="left" if col in ("segment", "subject") else "right")
         for seg in report.segments:
             size = f"{seg.html_bytes / 1024:.1f} KB"
-            if seg.html_bytes > 102 * 1024:
+            if seg.html_bytes > GMAIL_CLIP_BYTES:
                 size = f"[red]{size} (over Gmail's 102 KB clip)[/red]"
             cells = {"segment": seg.segment, columns[1]: str(seg.recipients),
                      "subject": seg.subject, "HTML size": size, "items": str(seg.items)}

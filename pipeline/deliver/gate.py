@@ -9,6 +9,9 @@ from ..config import Config
 from ..models import RenderedVariant
 from ..render.context import PLACEHOLDERS
 
+# Gmail clips a message's HTML beyond this: the footer (and its unsubscribe link) hides.
+GMAIL_CLIP_BYTES = 102 * 1024
+
 
 def check_issue(config: Config, variants: Sequence[RenderedVariant]) -> list[str]:
     problems = []
@@ -30,7 +33,7 @@ def check_issue(config: Config, variants: Sequence[RenderedVariant]) -> list[str
         unsubscribe = f'href="{PLACEHOLDERS["unsubscribe_url"]}"'
         if unsubscribe not in v.html or PLACEHOLDERS["unsubscribe_url"] not in v.text:
             problems.append(f"{where}: no visible unsubscribe link")
-        if len(v.html.encode()) > 102 * 1024:
-            problems.append(f"{where}: {len(v.html.encode()) // 1024} KB of HTML, over "
+        if v.html_bytes > GMAIL_CLIP_BYTES:
+            problems.append(f"{where}: {v.html_bytes // 1024} KB of HTML, over "
                             "Gmail's 102 KB clipping limit (the footer would be hidden)")
     return problems
