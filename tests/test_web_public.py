@@ -522,3 +522,38 @@ def test_an_old_copy_of_the_preferences_page_undoes_nothing(site):
     site.client.post(site.manage_url("p", ETHAN), data=stale)
     assert site.audience.get(ETHAN).lists == {"members": "unsubscribed"}
     assert site.audience.suppression_reason(ETHAN) == "unsubscribed"
+
+
+def test_a_confirmation_that_cannot_be_sent_keeps_the_rest_of_the_form(web_project,
+                                                                        monkeypatch):
+    from pipeline.errors import DeliveryError
+    from pipeline.web import preferences
+
+    def mail_is_down(*_args):
+        raise DeliveryError("the mail service is down")
+
+    monkeypatch.setattr(preferences, "send_confirmation", mail_is_down)
+    add_list(web_project, "digest", "IO Insights monthly digest", double_opt_in=True)
+    site = open_site(web_project)
+    try:
+        answer = site.client.post(site.manage_url("p", ETHAN), data={
+            "lists_shown": "1", "list": ["members", "digest"], "list_was": "members",
+            "name": "Ethan J. Thompson"})
+        assert answer.status_code == 200
+        assert "We could not send the email to confirm IO Insights monthly digest" in answer.text
+        assert site.audience.get(ETHAN).name == "Ethan J. Thompson"  # not lost
+    finally:
+        site.store.close()
+
+
+def test_rate_limits_key_ipv6_clients_by_their_64_network():
+    from types import SimpleNamespace
+
+    from pipeline.web.common import client_key
+
+    def key(host):
+        return client_key(SimpleNamespace(client=SimpleNamespace(host=host)))
+
+    assert key("2001:db8::1") == key("2001:db8:0:0:ffff::2") == "2001:db8::/64"
+    assert key("2001:db8:0:1::1") != key("2001:db8::1")
+    assert key("192.0.2.7") == "192.0.2.7"

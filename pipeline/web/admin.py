@@ -24,7 +24,7 @@ from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note
 from ..errors import InsightsError
 from ..job import send_tests, variant_spec, variants_of
 from ..variants import Overrides, plan_variant
-from .common import check_csrf, client_key, csrf_token, web
+from .common import check_csrf, client_key, csrf_token, read_form, web
 
 Handler = Callable[[Request, str], Awaitable[Response]]
 VIEWS = {"desktop": 680, "mobile": 375}  # iframe widths, px
@@ -44,7 +44,7 @@ def editor_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         if not editor:
             return RedirectResponse(f"/admin/login?next={quote(request.url.path)}", 303)
         if request.method == "POST":
-            request.state.form = await request.form()
+            request.state.form = await read_form(request)
             check_csrf(request, request.state.form)
         return await handler(request, editor)
 
@@ -107,7 +107,7 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, form)
     request.session.clear()
     return RedirectResponse("/admin/login", 303)

@@ -19,7 +19,6 @@ from ..store.store import Store
 from . import admin, public, webhooks
 from .common import Web
 
-WEBHOOK_KEY_ENV = "INSIGHTS_SENDGRID_WEBHOOK_KEY"
 SESSION_HOURS = 12
 # Email previews (in sandboxed srcdoc iframes) show remote images such as the logo; no
 # page runs scripts, and no page may be framed by another site.
@@ -58,7 +57,7 @@ def create_app(config: Config, *, store: Store | None = None,
     key = secret_key(required=True)
     state = Web(config=config, store=store or Store.open(config.store_url), tokens=Tokens(key),
                 clock=clock or (lambda: datetime.now(UTC)),
-                webhook_key=webhook_key or os.environ.get(WEBHOOK_KEY_ENV) or None)
+                webhook_key=webhook_key or os.environ.get(webhooks.KEY_ENV) or None)
     app = Starlette(
         routes=[*admin.routes, *public.routes, *webhooks.routes],
         middleware=[

@@ -4,6 +4,7 @@ clock), HTML templates, CSRF tokens and rate limits."""
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 import time
 from collections import deque
@@ -120,7 +121,18 @@ def client_ip(request: Request) -> str:
 def client_key(request: Request) -> str:
     """The client for rate limits: its IPv6 /64 (one subscriber line has them all)."""
     host = client_ip(request)
-    return ":".join(host.split(":")[:4]) + "::/64" if ":" in host else host
+    if ":" not in host:
+        return host
+    try:  # compressed forms ("2001:db8::1") must land in the same network as the rest
+        return str(ipaddress.ip_network(f"{host}/64", strict=False))
+    except ValueError:
+        return host
+
+
+async def read_form(request: Request, fields: int = 50) -> Any:
+    """The posted form with small limits: no file parts, short fields. None of our forms
+    needs more, and Starlette's defaults would spool large uploads to disk."""
+    return await request.form(max_files=0, max_fields=fields)
 
 
 def csrf_token(request: Request) -> str:

@@ -29,7 +29,6 @@ from .subscription import (
     clean_name,
     manage_email,
     message,
-    not_sent,
     send_confirmation,
 )
 
@@ -123,7 +122,12 @@ def _apply_lists(w: Web, email: str, person: Subscriber, reason: str | None,
                                   ip=ip) != "confirm":
                 continue
             elif w.config.list_def(name).double_opt_in:
-                send_confirmation(w, email, name)
+                try:
+                    send_confirmation(w, email, name)
+                except DeliveryError:  # the rest of the form still applies
+                    out.problems.append(f"We could not send the email to confirm {title} "
+                                        "just now: please try again in a few minutes.")
+                    continue
                 out.changes.append(f"We sent you an email to confirm {title}: your "
                                    "subscription starts when you click its link.")
             else:  # their own act from their own mailbox's link: consent enough
@@ -190,11 +194,8 @@ async def preferences(request: Request) -> Response:
     if request.method != "POST":  # GET, and HEAD (link scanners send both)
         return _page(request, w, email, person, reason)
     choices = read_choices(await request.form(), w.config, person)
-    try:
-        outcome = await run_in_threadpool(_apply, w, email, person, reason, choices,
-                                          client_ip(request))
-    except DeliveryError:
-        return not_sent(request)
+    outcome = await run_in_threadpool(_apply, w, email, person, reason, choices,
+                                      client_ip(request))
     person, reason = await run_in_threadpool(load)
     if person is None:  # erased between the two reads
         return message(request, "No subscription found", "", 404, subscribe=True)

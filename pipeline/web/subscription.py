@@ -77,12 +77,6 @@ def send_confirmation(w: Web, email: str, list_name: str) -> None:
     backend.send_message(confirmation_message(w.config, w.tokens, email, list_name, now))
 
 
-def not_sent(request: Request) -> Response:
-    return message(request, "We could not send the email",
-                   "Our mail service did not take the confirmation email just now. Please "
-                   "try again in a few minutes.", 503)
-
-
 # -- /u/<token>: unsubscribe from everything ---------------------------------------------
 
 async def unsubscribe(request: Request) -> Response:

@@ -38,7 +38,7 @@ log = logging.getLogger("insights.webhooks")
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
-KEY_ENV = "INSIGHTS_SENDGRID_WEBHOOK_KEY"  # read in app.py; named here for the messages
+KEY_ENV = "INSIGHTS_SENDGRID_WEBHOOK_KEY"  # read in app.py
 MAX_AGE = timedelta(minutes=10)   # older signed requests are refused as replays
 MAX_AHEAD = timedelta(minutes=5)  # clocks drift, but not this far
 # Read before the signature is checked, so anyone can make us read it: far above what
