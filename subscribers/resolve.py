@@ -17,7 +17,7 @@ from pipeline.errors import AudienceError
 from pipeline.models import Recipient
 
 from .schema import memberships, subscribers, suppressions
-from .segments import Rule, Subject, referenced
+from .segments import Rule, Subject, is_present, referenced
 from .worker import next_message, stop
 
 STREAM_ROWS = 5000
@@ -37,7 +37,7 @@ class Candidate(NamedTuple):
 
 
 def _key_value(value: Any) -> Any:
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return tuple(_key_value(v) for v in value)
     if isinstance(value, dict):
         return tuple(sorted((k, _key_value(v)) for k, v in value.items()))
@@ -94,7 +94,7 @@ def matcher(segments: Sequence[tuple[str, Rule]]) -> Callable[[dict[str, Any], l
         for a, by_value in reads:
             value = attrs.get(a)
             if not by_value:
-                key.append(value not in ("", None, []))
+                key.append(is_present(value))
             elif value.__class__ is list:
                 key.append(tuple(value))  # nested values are caught below
             else:

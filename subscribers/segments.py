@@ -63,6 +63,13 @@ def _as_list(value: Any) -> list[Any]:
     return [value]
 
 
+def is_present(value: Any) -> bool:
+    """Whether an attribute value counts as set for `exists`: blanks (None, "", and
+    lists holding only those) do not. The resolver memoises on this, so it must agree
+    with _evaluate."""
+    return any(v not in ("", None) for v in _as_list(value))
+
+
 def _evaluate(rule: Rule, subject: Subject) -> bool:
     if rule.kind == "true":
         return True
@@ -78,7 +85,7 @@ def _evaluate(rule: Rule, subject: Subject) -> bool:
     present = subject.attributes.get(rule.attribute)
     values = [_norm(v) for v in _as_list(present) if v not in ("", None)]
     if rule.op == "exists":
-        return bool(values) is rule.value
+        return bool(values) is rule.value  # the same test as is_present()
     if rule.op == "equals":
         return _norm(rule.value) in values
     if rule.op == "in":

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from subscribers.resolve import matcher
 from subscribers.segments import RuleError, Subject, assign_segment, compile_rule
 
 
@@ -67,3 +68,31 @@ def test_first_matching_segment_wins(role, interest_list, region):
     chosen = assign_segment(s, SEGMENTS)
     matching = [name for name, rule in SEGMENTS if rule.matches(s)]
     assert chosen == (matching[0] if matching else None)
+
+
+# Values as imports leave them: blanks, lists of blanks, numbers, nested lists.
+attribute_values = st.one_of(
+    st.none(), st.sampled_from(["", "Acme", "liver", "europe", 0, 1]),
+    st.lists(st.sampled_from(["", None, "liver", "lung", "Acme"]), max_size=3),
+    st.lists(st.lists(st.sampled_from(["", "liver"]), max_size=2), max_size=2),
+)
+MEMO_SEGMENTS = [
+    ("with-org", compile_rule({"organisation": {"exists": True}})),
+    ("no-org", compile_rule({"organisation": {"exists": False}, "role": {"exists": True}})),
+    ("liver", compile_rule({"interests": {"contains": "liver"}})),
+]
+
+
+@given(st.lists(st.fixed_dictionaries({}, optional={
+    "organisation": attribute_values, "role": attribute_values,
+    "interests": attribute_values}), min_size=1, max_size=12))
+@example([{"organisation": [""]}, {"organisation": ["Acme"]}])
+@example([{"interests": [["liver"]]}])
+def test_the_resolvers_memo_agrees_with_the_rules(people):
+    # The resolver memoises each combination of what the rules read; a key that lumps
+    # together values the rules tell apart (once: [""] and ["x"] both "present") hands
+    # the second person the first one's segments.
+    matches = matcher(MEMO_SEGMENTS)
+    for attrs in people:
+        expected = tuple(n for n, rule in MEMO_SEGMENTS if rule.matches(subject(**attrs)))
+        assert matches(attrs, []) == expected, attrs
