@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from pipeline.errors import AudienceError
 
-from .model import LIST_ATTRIBUTES, normalise_email
+from .model import KNOWN_ATTRIBUTES, LIST_ATTRIBUTES, normalise_email
 from .worker import next_message, stop
 
 FORMATS = ("auto", "csv", "mailchimp", "listmonk")
@@ -99,7 +99,9 @@ def read_file(path: Path, fmt: str = "auto") -> Reader:
     if fmt == "auto":
         fmt = detected
     keys = [h.strip() for h in header]
-    if fmt != "mailchimp":
+    if fmt == "mailchimp":  # detected case-insensitively, so read the same way
+        keys = [MAILCHIMP_NAMES.get(k.lower(), k) for k in keys]
+    else:
         keys = [k.lower() for k in keys]
     if fmt == "csv" and "email" not in keys or fmt == "listmonk" and "email" not in keys:
         fh.close()
@@ -164,6 +166,37 @@ def split_values(value: str) -> list[str]:
     return [v.strip() for v in value.split(sep) if v.strip()]
 
 
+def _json_attributes(line: int, raw: str) -> dict[str, Any] | Invalid:
+    """Attributes carried as a JSON object (our export's `attributes` column, listmonk's):
+    the several-valued ones become lists of strings, the known single ones strings, so a
+    person imported this way segments and exports like one imported from columns."""
+    try:
+        attributes = json.loads(raw)
+    except json.JSONDecodeError as e:
+        return Invalid(line, f"attributes is not JSON: {e.msg} at character {e.pos}")
+    if not isinstance(attributes, dict):
+        return Invalid(line, "attributes must be a JSON object")
+    for key in (*LIST_ATTRIBUTES, *KNOWN_ATTRIBUTES):
+        value = attributes.get(key)
+        if value is None:
+            continue
+        if key in LIST_ATTRIBUTES:
+            if isinstance(value, str):
+                attributes[key] = split_values(value)
+            elif isinstance(value, list) and all(
+                    isinstance(v, str | int | float) for v in value):
+                attributes[key] = [str(v).strip() for v in value if str(v).strip()]
+            else:
+                return Invalid(line, f"attributes: {key} must be a list of values or a "
+                                     f"';'-separated string, not {json.dumps(value)[:60]}")
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            attributes[key] = str(value).strip()
+        else:
+            return Invalid(line, f"attributes: {key} must be a single value, not "
+                                 f"{json.dumps(value)[:60]}")
+    return attributes
+
+
 # -- generic CSV: email, name, status (optional), any attribute columns -------------------
 
 RESERVED_COLUMNS = ("email", "name", "status", "attributes", "lists")
@@ -190,12 +223,9 @@ def _generic_parser(keys: list[str]) -> Callable[[int, list[str]], Row | Invalid
         attributes: dict[str, Any] = {}
         if json_at is not None and values[json_at].strip():
             # Our own export keeps attributes without a column of their own as JSON.
-            try:
-                attributes = json.loads(values[json_at])
-            except json.JSONDecodeError as e:
-                return Invalid(line, f"attributes is not JSON: {e.msg} at character {e.pos}")
-            if not isinstance(attributes, dict):
-                return Invalid(line, "attributes must be a JSON object")
+            attributes = _json_attributes(line, values[json_at])
+            if isinstance(attributes, Invalid):
+                return attributes
         for i, key, many in columns:
             value = values[i].strip()
             if value:
@@ -216,6 +246,12 @@ MAILCHIMP_STANDARD = {
     "UNSUB_REASON", "UNSUB_REASON_OTHER", "CLEAN_TIME", "CLEAN_CAMPAIGN_TITLE",
     "CLEAN_CAMPAIGN_ID", "SSL_OPTIN",
 }
+# The columns read below, found whatever their case (a re-saved export may change it).
+# Not every standard name: Mailchimp's own REGION (geo-located) would swallow a merge
+# field called "Region".
+MAILCHIMP_NAMES = {name.lower(): name for name in (
+    "Email Address", "First Name", "Last Name", "OPTIN_TIME", "OPTIN_IP", "CONFIRM_TIME",
+    "CONFIRM_IP", "TAGS", "UNSUB_TIME", "CLEAN_TIME")}
 # Merge fields and interest groups whose names say which of our attributes they fill.
 MAILCHIMP_ATTRIBUTES = {"role": "role", "profession": "role", "interests": "interests",
                         "interest": "interests", "topics": "interests", "region": "region",
@@ -235,6 +271,16 @@ def _mailchimp_time(value: str | None) -> datetime | None:
         return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+def _tags(value: str) -> list[str]:
+    """Mailchimp's TAGS cell ("tag one","tag two"); a cell edited by hand (a line break,
+    a stray quote) is split on commas rather than failing the whole file."""
+    try:
+        parts = next(csv.reader([" ".join(value.splitlines())], strict=True))
+    except csv.Error:
+        parts = value.replace('"', "").split(",")
+    return sorted({" ".join(t.split()) for t in parts if t.strip()})
 
 
 def _mailchimp(line: int, record: dict[str, str]) -> Row | Invalid:
@@ -259,7 +305,7 @@ def _mailchimp(line: int, record: dict[str, str]) -> Row | Invalid:
             attributes[target] = value
     tags = (record.get("TAGS") or "").strip()
     if tags:  # exported as "tag one","tag two"
-        attributes["tags"] = sorted({t.strip() for t in next(csv.reader([tags])) if t.strip()})
+        attributes["tags"] = _tags(tags)
     if (record.get("CC") or "").strip():
         attributes.setdefault("country", record["CC"].strip().upper())
     status = None
@@ -279,17 +325,10 @@ def _listmonk(line: int, record: dict[str, str]) -> Row | Invalid:
     email = _email(line, record.get("email"))
     if isinstance(email, Invalid):
         return email
-    raw = (record.get("attributes") or "").strip() or "{}"
-    try:
-        attributes = json.loads(raw)
-    except json.JSONDecodeError as e:
-        return Invalid(line, f"attributes is not JSON: {e.msg} at character {e.pos}")
-    if not isinstance(attributes, dict):
-        return Invalid(line, "attributes must be a JSON object")
+    attributes = _json_attributes(line, (record.get("attributes") or "").strip() or "{}")
+    if isinstance(attributes, Invalid):
+        return attributes
     status = "blocklisted" if (record.get("status") or "").strip() == "blocklisted" else None
-    for key in LIST_ATTRIBUTES:
-        if isinstance(attributes.get(key), str):
-            attributes[key] = split_values(attributes[key])
     return Row(line, email, (record.get("name") or "").strip(), attributes, status)
 
 

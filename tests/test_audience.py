@@ -88,6 +88,50 @@ def test_listmonk_export(audience, tmp_path):
     assert audience.is_suppressed("BLOCKED@example.org")
 
 
+def test_json_attributes_are_normalised_and_export_like_column_ones(audience, tmp_path):
+    # Our own export's `attributes` column (and listmonk's) carry JSON written by hand or
+    # by other tools: interests as a string, numbers in lists, a role that is a number.
+    path = tmp_path / "people.csv"
+    path.write_text(
+        'email,name,attributes\n'
+        'a@example.org,A,"{""interests"": ""liver; lung"", ""role"": 7}"\n'
+        'b@example.org,B,"{""tags"": [2026, ""vip""], ""grade"": [1, 2]}"\n'
+        'c@example.org,C,"{""interests"": {""liver"": true}}"\n'
+        'd@example.org,D,"{""region"": [""europe""]}"\n')
+    summary = load(audience, path)
+    assert summary.counts() == (2, 0, 0, 0, 2)
+    assert [line for line, _ in summary.errors] == [4, 5]
+    assert "interests must be a list of values" in summary.errors[0][1]
+    assert "region must be a single value" in summary.errors[1][1]
+    assert audience.get("a@example.org").attributes == {"interests": ["liver", "lung"],
+                                                        "role": "7"}
+    assert audience.get("b@example.org").attributes == {"tags": ["2026", "vip"],
+                                                        "grade": [1, 2]}
+    exported = io.StringIO()
+    write_export(audience, "members", "csv", exported)
+    assert "liver;lung" in exported.getvalue()
+    again = tmp_path / "again.csv"
+    again.write_text(exported.getvalue(), encoding="utf-8")
+    assert load(audience, again, now=LATER).counts() == (0, 0, 2, 0, 0)
+
+
+def test_mailchimp_headers_in_any_case_and_hand_edited_tags(audience, tmp_path):
+    path = tmp_path / "mc.csv"
+    path.write_text(
+        'EMAIL ADDRESS,first name,Last Name,TAGS\n'
+        'one@example.org,One,Person,"""speaker"",""vip"""\n'
+        'two@example.org,Two,Person,"""broken\ntag"",vip"\n'
+        'three@example.org,Three,Person,"a ""quoted"" tag, other"\n')
+    reader = read_file(path)
+    assert reader.format == "mailchimp"
+    summary = load(audience, path)
+    assert summary.counts() == (3, 0, 0, 0, 0)
+    assert audience.get("one@example.org").name == "One Person"
+    assert audience.get("one@example.org").attributes["tags"] == ["speaker", "vip"]
+    assert audience.get("two@example.org").attributes["tags"] == ["broken tag", "vip"]
+    assert audience.get("three@example.org").attributes["tags"] == ['a "quoted" tag', "other"]
+
+
 def test_latin1_file_and_malformed_rows(audience, tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("email,name,role\njose@example.org,José Núñez,fellow\n"
