@@ -12,7 +12,7 @@ import json
 import multiprocessing
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -48,7 +48,6 @@ class Invalid(NamedTuple):
 class Reader:
     format: str
     rows: Iterator[Row | Invalid]
-    notes: list[str] = field(default_factory=list)
 
 
 def open_text(path: Path) -> io.TextIOWrapper:

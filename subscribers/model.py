@@ -49,11 +49,6 @@ def normalise_email(raw: str) -> str:
         raise ValueError(f"invalid email {address!r}: {e}") from None
 
 
-def first_name(name: str) -> str:
-    parts = name.split(None, 1)
-    return parts[0] if parts else ""
-
-
 @dataclass(frozen=True)
 class Subscriber:
     id: int

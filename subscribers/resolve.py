@@ -213,5 +213,5 @@ def _resolve_range(engine: Engine, lists: Sequence[str], segments: Sequence[tupl
         found = matches(attrs, member_of)
         segment = found[0] if found else default_segment
         if segment:
-            parts = name.split(None, 1)  # first_name(), inlined: this runs per person
+            parts = name.split(None, 1)  # the first word is the first name
             yield Recipient(sid, email, parts[0] if parts else "", segment, tuple(member_of))
