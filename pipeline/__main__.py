@@ -2,4 +2,7 @@
 
 from .cli import main
 
-main()
+# Guarded: a spawned child process (sending, resolving, parsing) imports this module
+# under another name, and must not run the command again.
+if __name__ == "__main__":
+    main()

@@ -139,6 +139,9 @@ class Delivery(_Strict):
     require_approval: StrictBool = False
     batch_size: StrictInt = Field(default=1000, ge=1, le=1000)  # SendGrid's personalization cap
     concurrency: StrictInt = Field(default=4, ge=1, le=32)  # batches in flight at once
+    # Sending processes, each with its share of the audience and `concurrency` requests
+    # in flight (the sendgrid backend; others send from one process).
+    processes: StrictInt = Field(default=1, ge=1, le=16)
     max_retries: StrictInt = Field(default=5, ge=0, le=20)  # for 5xx and connection errors
     backoff: float = Field(default=1.0, ge=0)  # seconds before the first retry
     sendgrid: SendGridOptions = SendGridOptions()

@@ -123,13 +123,18 @@ def candidates(engine: Engine, lists: Sequence[str],
 
 
 def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, Rule]],
-            default_segment: str | None, *,
-            parallel_from: int | None = PARALLEL_FROM) -> Iterator[Recipient]:
+            default_segment: str | None, *, parallel_from: int | None = PARALLEL_FROM,
+            id_range: tuple[int | None, int | None] | None = None) -> Iterator[Recipient]:
     """Every eligible subscriber exactly once, with the first segment that matches.
 
     From `parallel_from` subscribers on, a child process resolves the upper half of the
     ids on the other core and hands them over in chunks, interleaved with this half.
+    With `id_range` (from, to), only ids from <= id < to, in this process: the share of
+    one of several sending processes (see `split_ids`).
     """
+    if id_range is not None:
+        yield from _resolve_range(engine, lists, segments, default_segment, *id_range)
+        return
     split = _split_id(engine, parallel_from)
     if split is None:
         yield from _resolve_range(engine, lists, segments, default_segment, None, None)
@@ -165,6 +170,20 @@ def _split_id(engine: Engine, parallel_from: int | None) -> int | None:
         # Not quite half: the child also starts up and pickles, this side unpickles.
         return conn.execute(select(subscribers.c.id).order_by(subscribers.c.id)
                             .offset(int(total * PARENT_SHARE)).limit(1)).scalar()
+
+
+def split_ids(engine: Engine, parts: int) -> list[tuple[int | None, int | None]]:
+    """`parts` id ranges (from, to) holding about as many subscribers each, covering
+    every id (the first open below, the last open above)."""
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(subscribers)).scalar() or 0
+        bounds = [conn.execute(select(subscribers.c.id).order_by(subscribers.c.id)
+                               .offset(total * i // parts).limit(1)).scalar()
+                  for i in range(1, parts)]
+    edges = sorted({b for b in bounds if b is not None})
+    starts: list[int | None] = [None, *edges]
+    ends: list[int | None] = [*edges, None]
+    return list(zip(starts, ends, strict=True))
 
 
 def _ready_chunks(queue: Any, process: Any, *, block: bool) -> Iterator[Recipient]:

@@ -52,10 +52,16 @@ class Audience:
 
     def resolve(self, lists: Sequence[str], segments: Sequence[tuple[str, Rule]],
                 default_segment: str | None, *,
-                parallel_from: int | None = resolve.PARALLEL_FROM) -> Iterator[Recipient]:
+                parallel_from: int | None = resolve.PARALLEL_FROM,
+                id_range: tuple[int | None, int | None] | None = None,
+                ) -> Iterator[Recipient]:
         """Every eligible subscriber once, with their segment (see resolve.resolve)."""
         return resolve.resolve(self.engine, lists, segments, default_segment,
-                               parallel_from=parallel_from)
+                               parallel_from=parallel_from, id_range=id_range)
+
+    def split_ids(self, parts: int) -> list[tuple[int | None, int | None]]:
+        """Id ranges sharing the audience between `parts` sending processes."""
+        return resolve.split_ids(self.engine, parts)
 
     def candidates(self, lists: Sequence[str],
                    segments: Sequence[tuple[str, Rule]]) -> Iterator[resolve.Candidate]:

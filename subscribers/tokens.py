@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import hmac
 import logging
 import os
 import secrets
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeTimedSerializer
+from itsdangerous.signer import HMACAlgorithm
 
 from pipeline.errors import AudienceError
 
@@ -46,6 +48,34 @@ def secret_key(*, required: bool) -> str:
     return _ephemeral
 
 
+class _KeyedHMAC(HMACAlgorithm):
+    """itsdangerous's HMAC with the keyed state prepared once per key and copied per
+    signature: the same bytes, at half the cost (a send signs a million)."""
+
+    def __init__(self, digest_method: Any = None) -> None:
+        super().__init__(digest_method)
+        self._keyed: dict[bytes, hmac.HMAC] = {}
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        keyed = self._keyed.get(key)
+        if keyed is None:
+            keyed = self._keyed[key] = hmac.new(key, digestmod=self.digest_method)
+        mac = keyed.copy()
+        mac.update(value)
+        return mac.digest()
+
+
+class _ManageSigner(Signer):
+    """A Signer whose derived key is worked out once, not once per signature."""
+
+    @functools.cached_property
+    def _derived(self) -> bytes:
+        return super().derive_key()
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        return self._derived if secret_key is None else super().derive_key(secret_key)
+
+
 class Tokens:
     def __init__(self, key: str) -> None:
         self._key = key
@@ -72,7 +102,10 @@ class Tokens:
 
     @functools.cached_property
     def _manage(self) -> Signer:
-        return Signer(self._key, salt="io-insights/manage", digest_method=hashlib.sha256)
+        # Output identical to Signer(key, salt, digest_method=sha256): links in emails
+        # already sent must still verify (tests/test_tokens.py holds it to that).
+        return _ManageSigner(self._key, salt="io-insights/manage", digest_method=hashlib.sha256,
+                             algorithm=_KeyedHMAC(hashlib.sha256))
 
     def manage(self, email: str) -> str:
         """The token in a reader's unsubscribe and preferences links: the address, signed.

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import orjson
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "specs" / "sendgrid-mail-v3.json"
 
@@ -116,8 +117,12 @@ class SendGridServer:
                     return self.reply(404, {"errors": [{"message": "not found"}]})
                 if self.headers.get("Authorization") != f"Bearer {server.api_key}":
                     return self.reply(401, {"errors": [{"message": "authorization required"}]})
+                media = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                if media != "application/json":
+                    return self.reply(400, {"errors": [{
+                        "message": "Content-Type should be application/json."}]})
                 try:
-                    body = json.loads(raw)
+                    body = orjson.loads(raw)
                 except ValueError:
                     return self.reply(400, {"errors": [{"message": "invalid JSON"}]})
                 problems = ([f"{'/'.join(map(str, e.path))}: {e.message}"

@@ -317,3 +317,50 @@ def test_a_too_large_request_for_one_recipient_fails_instead_of_vanishing(projec
     assert report.status == "incomplete" and report.delivered == 319
     assert "FAILED (refused, not retried): batch 1 (" in report.message
     assert "(a single recipient: cannot split)" in report.message
+
+
+def test_two_sending_processes_reach_everyone_once(project, sendgrid):
+    use_sendgrid(project, sendgrid, batch_size=20)
+    edit_config(project, "processes = 1 ", "processes = 2 ")
+    _config, report = first_run(project)
+    assert report.status == "sent", report.message
+    everyone_once(sendgrid)
+    store = Store.open(load_config(project / "config.toml").store_url)
+    try:
+        assert {b.state for b in store.batches("2026-W48")} == {"accepted"}
+        (_, split), (split_, _) = Audience(store.engine).split_ids(2)  # two shares
+        assert split == split_ is not None
+    finally:
+        store.close()
+
+
+def test_sigkill_of_a_two_process_send_then_restart_gives_everyone_one_copy(
+        project, sendgrid):
+    # The sending child must die with its parent: an orphan sending on beside the
+    # restart would race it for the same people.
+    use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
+    edit_config(project, "processes = 1 ", "processes = 2 ")
+    config = load_config(project / "config.toml")
+    seed(config)
+    env = {**os.environ, "SENDGRID_API_KEY": KEY, "INSIGHTS_SECRET_KEY": SECRET}
+    cmd = [sys.executable, "-m", "pipeline", "--config", str(project / "config.toml")]
+    sendgrid.faults.extend(["ok"] * 5 + ["hang", "hang"])
+    proc = subprocess.Popen(cmd + ["run", "--now", "2026-11-23T08:00"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while sendgrid.requests < 7:  # one request held in each process
+        assert time.monotonic() < deadline, "both processes never reached the server"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    time.sleep(1)
+    sendgrid.release()
+    time.sleep(1.5)  # an orphan would now send on
+    assert sendgrid.accepted == 5 and sendgrid.requests == 7  # nothing sent on after
+    again = subprocess.run(cmd + ["send"], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "HELD" in again.stdout, again.stdout + again.stderr
+    assert max(sendgrid.received.values()) == 1
+    done = subprocess.run(cmd + ["send", "--resolve-unknown", "resend"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    everyone_once(sendgrid)

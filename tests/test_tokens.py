@@ -55,3 +55,20 @@ def test_secret_key_rules(monkeypatch):
     monkeypatch.setenv("INSIGHTS_SECRET_KEY", "short")
     with pytest.raises(AudienceError, match="too short"):
         secret_key(required=True)
+
+
+def test_manage_tokens_are_plain_itsdangerous_signatures():
+    # Links in emails already sent must verify for ever, so the fast signer must give
+    # exactly what itsdangerous's own Signer gives (and read what it wrote).
+    import base64
+    import hashlib
+
+    from itsdangerous import Signer
+
+    plain = Signer(KEY, salt="io-insights/manage", digest_method=hashlib.sha256)
+    tokens = Tokens(KEY)
+    for email in ("ana@example.org", "Zoë.Müller@example.com", "x+tag@sub.example.net"):
+        encoded = base64.urlsafe_b64encode(email.casefold().encode()).rstrip(b"=")
+        expected = plain.sign(encoded).decode()
+        assert tokens.manage(email) == expected
+        assert tokens.read_manage(expected) == email.casefold()

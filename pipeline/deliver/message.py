@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
+from typing import NamedTuple
 
 from subscribers.tokens import Tokens
 
@@ -28,9 +28,9 @@ def message_bytes(msg: EmailMessage) -> bytes:
     return msg.as_bytes(policy=WIRE_POLICY)
 
 
-@dataclass(frozen=True)
-class Personal:
-    """The values that differ per recipient, keyed by placeholder."""
+class Personal(NamedTuple):
+    """The values that differ per recipient, keyed by placeholder. (A NamedTuple: a
+    send makes one per recipient.)"""
 
     values: dict[str, str]
     unsubscribe_url: str
@@ -59,12 +59,20 @@ class Personalizer:
         values = {
             first: shown,
             # Names come from imports and forms: never markup in the HTML part.
-            first_html: html.escape(shown),
+            first_html: _escape(shown),
             unsub: unsubscribe,
             prefs: self._preferences + token,
             addr: email,
         }
         return Personal(values, unsubscribe, f"<{unsubscribe}>{self._mailto}")
+
+
+_MARKUP = frozenset("&<>\"'")
+
+
+def _escape(text: str) -> str:
+    # Most names hold none of these: skip html.escape's five replacements for them.
+    return html.escape(text) if not _MARKUP.isdisjoint(text) else text
 
 
 def personal_values(config: Config, tokens: Tokens, email: str, name: str) -> Personal:

@@ -12,6 +12,7 @@ import urllib.error
 from collections.abc import Sequence
 from email.message import EmailMessage
 
+import orjson
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
 
@@ -32,6 +33,7 @@ from . import BatchOutcome
 from .payload import mail_body
 
 API_KEY_ENV = "SENDGRID_API_KEY"
+JSON_UTF8 = "application/json; charset=utf-8"
 
 
 def api_key() -> str:
@@ -45,6 +47,7 @@ def api_key() -> str:
 class SendGridBackend:
     name = "sendgrid"
     idempotent = False  # a repeated request is a repeated email
+    parallel_safe = True  # one client per process; nothing shared but the store
 
     def __init__(self, config: Config, tokens: Tokens) -> None:
         self.config = config
@@ -52,6 +55,10 @@ class SendGridBackend:
         self.client = SendGridAPIClient(api_key(), host=config.delivery.sendgrid.host)
         # python_http_client waits forever unless told otherwise.
         self.client.client.timeout = config.delivery.sendgrid.timeout
+        # Bodies are encoded here with orjson (a tenth of json.dumps' time on a
+        # 1000-recipient body); the client sends a string as it is when the content
+        # type is not the bare "application/json" it would encode for.
+        self.client.client.request_headers["Content-Type"] = JSON_UTF8
 
     def prepare(self, issue_id: str, variants: Sequence[RenderedVariant]) -> None:
         pass
@@ -87,7 +94,8 @@ class SendGridBackend:
     def post(self, body: dict) -> str | None:
         """POST /v3/mail/send; the X-Message-Id on 202, or the error the ledger needs."""
         try:
-            response = self.client.client.mail.send.post(request_body=body)
+            response = self.client.client.mail.send.post(
+                request_body=orjson.dumps(body).decode("utf-8"))
         except http_errors.HTTPError as e:
             raise _classify(e) from None
         except urllib.error.URLError as e:

@@ -9,12 +9,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import StoreError
 from .bulk import bulk_insert, select_in
 from .records import Batch
 from .schema import issues, send_batches, send_recipients
+from .types import UTCDateTime
 
 STALE_AFTER = timedelta(minutes=10)
 
@@ -32,6 +34,25 @@ def _alive_here(owner: str) -> bool | None:
     except PermissionError:
         return True
     return True
+
+
+RECORD_TRIES = 5
+
+
+def _insert_batch(conn: Connection, issue_id: str, segment: str, size: int,
+                  now: datetime) -> tuple[int, int]:
+    """A new pending batch numbered after the segment's last, in one statement (so two
+    processes cannot take the same number on SQLite; on PostgreSQL the unique key turns
+    a clash into an IntegrityError, and the caller tries again). (id, seq)."""
+    c = send_batches.c
+    number = select(literal(issue_id), literal(segment),
+                    func.coalesce(func.max(c.seq), 0) + 1, literal("pending"), literal(size),
+                    literal(now, UTCDateTime), literal(now, UTCDateTime)).where(
+        c.issue_id == issue_id, c.segment == segment)
+    row = conn.execute(insert(send_batches).from_select(
+        ["issue_id", "segment", "seq", "state", "size", "created_at", "updated_at"], number)
+        .returning(c.id, c.seq)).one()
+    return row.id, row.seq
 
 
 class LedgerMixin:
@@ -108,6 +129,18 @@ class LedgerMixin:
         transaction, so nobody can be put in two batches. Returns the batch and the
         recipients recorded in it, or None when every one was already recorded.
         """
+        # Several sending processes record at once: a clash on a batch number (or an
+        # address) is a reason to look again, not to fail the send.
+        for attempt in range(RECORD_TRIES):
+            try:
+                return self._record_batch(issue_id, segment, recipients, now)
+            except IntegrityError:
+                if attempt == RECORD_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _record_batch(self, issue_id: str, segment: str, recipients: Sequence[Any],
+                      now: datetime) -> tuple[Batch, list[Any]] | None:
         with self.engine.begin() as conn:
             keys = [r.email.casefold() for r in recipients]
             already = {k for (k,) in select_in(
@@ -120,14 +153,7 @@ class LedgerMixin:
                     fresh_keys.add(key)
             if not fresh:
                 return None
-            seq = (conn.execute(
-                select(func.max(send_batches.c.seq)).where(
-                    send_batches.c.issue_id == issue_id, send_batches.c.segment == segment)
-            ).scalar() or 0) + 1
-            batch_id = conn.execute(insert(send_batches).values(
-                issue_id=issue_id, segment=segment, seq=seq, state="pending", size=len(fresh),
-                created_at=now, updated_at=now,
-            )).inserted_primary_key[0]
+            batch_id, seq = _insert_batch(conn, issue_id, segment, len(fresh), now)
             bulk_insert(conn, send_recipients,
                         [{"email_key": r.email.casefold(), "email": r.email,
                           "first_name": r.first_name, "subscriber_id": r.subscriber_id}
@@ -223,15 +249,9 @@ class LedgerMixin:
             if len(ids) < 2:
                 return []
             halves = [ids[: len(ids) // 2], ids[len(ids) // 2:]]
-            seq = conn.execute(select(func.max(send_batches.c.seq)).where(
-                send_batches.c.issue_id == batch.issue_id,
-                send_batches.c.segment == batch.segment)).scalar() or 0
             made = []
             for half in halves:
-                seq += 1
-                new_id = conn.execute(insert(send_batches).values(
-                    issue_id=batch.issue_id, segment=batch.segment, seq=seq, state="pending",
-                    size=len(half), created_at=now, updated_at=now)).inserted_primary_key[0]
+                new_id, seq = _insert_batch(conn, batch.issue_id, batch.segment, len(half), now)
                 conn.execute(update(send_recipients).where(
                     send_recipients.c.issue_id == batch.issue_id,
                     send_recipients.c.email_key.in_(half)).values(batch_id=new_id))
