@@ -182,6 +182,15 @@ def test_a_too_large_batch_is_split(project, sendgrid):
     _config, report = first_run(project)
     assert report.status == "sent", report.message
     everyone_once(sendgrid)
+    # The refused batch of 40 went again as two requests of 20, not whole and not lost.
+    sizes = [len(b["personalizations"]) for b in sendgrid.bodies]
+    assert sizes[:2] == [20, 20] and sendgrid.requests == sendgrid.accepted + 1
+    store = Store.open(load_config(project / "config.toml").store_url)
+    try:
+        states = [b.state for b in store.batches("2026-W48")]
+    finally:
+        store.close()
+    assert states.count("split") == 1 and set(states) == {"split", "accepted"}
 
 
 def test_an_unsubscribe_during_the_send_is_honoured_by_the_next_batch(project, sendgrid):
