@@ -158,28 +158,37 @@ def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, 
         stop(process)
 
 
+def _shareable(engine: Engine) -> bool:
+    """Whether another process can open this store (an in-memory SQLite cannot)."""
+    return engine.url.database not in (None, "", ":memory:")
+
+
+def _ids_at(engine: Engine, fractions: Sequence[float]) -> tuple[int, list[int | None]]:
+    """The number of subscribers, and the id found at each fraction of them in id order."""
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(subscribers)).scalar() or 0
+        return total, [conn.execute(select(subscribers.c.id).order_by(subscribers.c.id)
+                                    .offset(int(total * f)).limit(1)).scalar()
+                       for f in fractions]
+
+
 def _split_id(engine: Engine, parallel_from: int | None) -> int | None:
     """The id that splits the audience between two cores, when it is large enough to
     share (and lives where a second process can reach it)."""
-    if parallel_from is None or engine.url.database in (None, "", ":memory:"):
+    if parallel_from is None or not _shareable(engine):
         return None
-    with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(subscribers)).scalar() or 0
-        if total < parallel_from:
-            return None
-        # Not quite half: the child also starts up and pickles, this side unpickles.
-        return conn.execute(select(subscribers.c.id).order_by(subscribers.c.id)
-                            .offset(int(total * PARENT_SHARE)).limit(1)).scalar()
+    # Not quite half: the child also starts up and pickles, this side unpickles.
+    total, (split,) = _ids_at(engine, [PARENT_SHARE])
+    return split if total >= parallel_from else None
 
 
 def split_ids(engine: Engine, parts: int) -> list[tuple[int | None, int | None]]:
     """`parts` id ranges (from, to) holding about as many subscribers each, covering
-    every id (the first open below, the last open above)."""
-    with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(subscribers)).scalar() or 0
-        bounds = [conn.execute(select(subscribers.c.id).order_by(subscribers.c.id)
-                               .offset(total * i // parts).limit(1)).scalar()
-                  for i in range(1, parts)]
+    every id (the first open below, the last open above); one range when no other
+    process could reach the store."""
+    if parts < 2 or not _shareable(engine):
+        return [(None, None)]
+    _total, bounds = _ids_at(engine, [i / parts for i in range(1, parts)])
     edges = sorted({b for b in bounds if b is not None})
     starts: list[int | None] = [None, *edges]
     ends: list[int | None] = [*edges, None]

@@ -280,15 +280,17 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
         _resolve_and_send(config, store, audience, issue, sender, clock, resume,
                           shares[0] if children else None)
     finally:
-        for process, queue in children:
-            _collect_share(process, queue, sender.result)
+        refused = [_collect_share(process, queue, sender.result) for process, queue in children]
+    if any(refused):  # the API key: every process stops alike; one line is enough
+        raise AuthFailed(next(r for r in refused if r))
     result = sender.result
-    left = store.batches(issue.id, ["pending", "in_flight"])
+    recorded = store.batches(issue.id)
+    left = [b for b in recorded if b.state in ("pending", "in_flight")]
     if left and not result.paused and not result.unknown:
         # Every batch recorded must have gone: never call an issue sent with some left.
         result.paused = (f"{len(left)} batch(es) recorded but not sent (a sending process "
                          "stopped early); run `insights send` again to send them")
-    if not result.paused and not store.batches(issue.id):
+    if not result.paused and not recorded:
         # Nobody to send to (an empty or wholly unsubscribed audience, or the wrong list
         # names): marking the issue sent would use up the week for no one.
         result.paused = ("nobody is eligible on the lists "
@@ -360,10 +362,9 @@ def _record(store: Store, issue: Issue, segment: str, buffer: list[Recipient],
 
 def _shares(config: Config, audience: Audience,
             backend: Backend) -> list[tuple[int | None, int | None]]:
-    processes = config.delivery.processes
-    if processes < 2 or not getattr(backend, "parallel_safe", False):
+    if not getattr(backend, "parallel_safe", False):
         return [(None, None)]
-    return audience.split_ids(processes)
+    return audience.split_ids(config.delivery.processes)
 
 
 def _start_share(config: Config, issue: Issue, variants: Sequence[RenderedVariant],
@@ -403,8 +404,9 @@ def _send_share(config: Config, issue: Issue, variants: list[RenderedVariant], o
         queue.put(("error", f"{type(e).__name__}: {e}"))
 
 
-def _collect_share(process: Any, queue: Any, result: SendResult) -> None:
-    """Wait for a child's report and fold it into the send's result."""
+def _collect_share(process: Any, queue: Any, result: SendResult) -> str | None:
+    """Wait for a child's report and fold it into the send's result; the child's
+    AuthFailed message, if that is how it stopped."""
     try:
         kind, payload = next_message(queue, process, lambda code: DeliveryError(
             f"exit code {code}"))
@@ -419,11 +421,12 @@ def _collect_share(process: Any, queue: Any, result: SendResult) -> None:
         result.paused = result.paused or paused
         result.skipped += skipped
     elif kind == "auth":
-        raise AuthFailed(payload)
+        return str(payload)
     else:
         result.paused = result.paused or (
             f"a sending process failed: {payload}; run `insights send` again: it resumes "
             "from the ledger")
+    return None
 
 
 def _die_with_parent() -> None:
