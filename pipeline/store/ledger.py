@@ -131,13 +131,12 @@ class LedgerMixin:
         """
         # Several sending processes record at once: a clash on a batch number (or an
         # address) is a reason to look again, not to fail the send.
-        for attempt in range(RECORD_TRIES):
+        for _ in range(RECORD_TRIES - 1):
             try:
                 return self._record_batch(issue_id, segment, recipients, now)
             except IntegrityError:
-                if attempt == RECORD_TRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
+                continue
+        return self._record_batch(issue_id, segment, recipients, now)  # the last try raises
 
     def _record_batch(self, issue_id: str, segment: str, recipients: Sequence[Any],
                       now: datetime) -> tuple[Batch, list[Any]] | None:
