@@ -59,20 +59,12 @@ class Personalizer:
         values = {
             first: shown,
             # Names come from imports and forms: never markup in the HTML part.
-            first_html: _escape(shown),
+            first_html: html.escape(shown),
             unsub: unsubscribe,
             prefs: self._preferences + token,
             addr: email,
         }
         return Personal(values, unsubscribe, f"<{unsubscribe}>{self._mailto}")
-
-
-_MARKUP = frozenset("&<>\"'")
-
-
-def _escape(text: str) -> str:
-    # Most names hold none of these: skip html.escape's five replacements for them.
-    return html.escape(text) if not _MARKUP.isdisjoint(text) else text
 
 
 def personal_values(config: Config, tokens: Tokens, email: str, name: str) -> Personal:
