@@ -183,7 +183,8 @@ def _json_attributes(line: int, raw: str) -> dict[str, Any] | Invalid:
             if isinstance(value, str):
                 attributes[key] = split_values(value)
             elif isinstance(value, list) and all(
-                    isinstance(v, str | int | float) for v in value):
+                    isinstance(v, str | int | float) and not isinstance(v, bool)
+                    for v in value):
                 attributes[key] = [str(v).strip() for v in value if str(v).strip()]
             else:
                 return Invalid(line, f"attributes: {key} must be a list of values or a "
