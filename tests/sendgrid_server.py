@@ -82,6 +82,8 @@ class SendGridServer:
         self.bodies: list[dict[str, Any]] = []
         self.requests = 0
         self.accepted = 0
+        self.in_flight = 0
+        self.most_in_flight = 0  # requests in their latency wait at once, at the most
         self.rejected: list[list[str]] = []
         self.on_accept: Callable[[dict[str, Any]], None] | None = None
         self.lock = threading.Lock()
@@ -109,7 +111,14 @@ class SendGridServer:
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
                 if server.latency:
+                    # Counted while waiting, before any answer: a client's next request
+                    # cannot overlap its last one here, only another client's can.
+                    with server.lock:
+                        server.in_flight += 1
+                        server.most_in_flight = max(server.most_in_flight, server.in_flight)
                     time.sleep(server.latency)
+                    with server.lock:
+                        server.in_flight -= 1
                 with server.lock:
                     server.requests += 1
                     fault = server.faults.popleft() if server.faults else "ok"

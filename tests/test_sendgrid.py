@@ -333,11 +333,14 @@ def test_a_too_large_request_for_one_recipient_fails_instead_of_vanishing(projec
 
 
 def test_two_sending_processes_reach_everyone_once(project, sendgrid):
-    use_sendgrid(project, sendgrid, batch_size=20)
+    use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
     edit_config(project, "processes = 1 ", "processes = 2 ")
+    sendgrid.latency = 0.05  # so that the two processes' requests overlap
     _config, report = first_run(project)
     assert report.status == "sent", report.message
     everyone_once(sendgrid)
+    # One request at a time per process: two at once means two processes sent.
+    assert sendgrid.most_in_flight == 2
     store = Store.open(load_config(project / "config.toml").store_url)
     try:
         assert {b.state for b in store.batches("2026-W48")} == {"accepted"}
