@@ -274,3 +274,12 @@ def test_a_resolving_process_that_dies_is_an_error_not_a_hang(audience, monkeypa
     with pytest.raises(AudienceError, match=r"the process resolving the upper half of the "
                                             r"audience stopped \(exit code -9\)"):
         list(got)
+
+
+def test_true_or_false_in_a_json_list_attribute_is_an_invalid_row(audience, tmp_path):
+    path = tmp_path / "flags.csv"
+    path.write_text('email,attributes\n'
+                    'f@example.org,"{""interests"": [true, ""liver""]}"\n')
+    summary = load(audience, path)
+    assert summary.counts() == (0, 0, 0, 0, 1)
+    assert "interests must be a list of values" in summary.errors[0][1]
