@@ -221,12 +221,12 @@ def build_rows(rng: random.Random) -> list[dict[str, str]]:
                         key=lambda i: (-(N_ROWS * ROLE_WEIGHTS[i] % 100), i))
     for i in remainders[: N_ROWS - sum(quotas)]:
         quotas[i] += 1
-    roles = [role for role, q in zip(ROLES, quotas) for _ in range(q)]
+    roles = [role for role, q in zip(ROLES, quotas, strict=True) for _ in range(q)]
     rng.shuffle(roles)
 
     rows = []
     taken: set[str] = set()
-    for (name, region), role in zip(people, roles):
+    for (name, region), role in zip(people, roles, strict=True):
         if role == "industry":
             org = rng.choice(INDUSTRY_ORGS)
             domain = rng.choice(INDUSTRY_DOMAINS)

@@ -156,6 +156,27 @@ def test_suppressed_people_are_never_imported_or_resolved(audience, tmp_path):
     assert "zoe.muller@example.com" not in {r.email for r in audience.resolve(["members"], [], "g")}
 
 
+def test_the_check_before_each_batch_names_exactly_who_left(audience):
+    load(audience, DATA / "mailchimp_messy.csv")
+    emails = ["ana.silva@example.org", "zoe.muller@example.com", "lan.nguyen@example.net",
+              "kim.park@example.org"]
+    ids = {e: audience.get(e).id for e in emails}
+    digest_only, _ = audience.add("dee@example.org", "digest", status="confirmed",
+                                  source="test", now=NOW)
+    unconfirmed, _ = audience.add("una@example.org", "members", status="unconfirmed",
+                                  source="test", now=NOW)
+    audience.unsubscribe("zoe.muller@example.com", "members", source="test", now=LATER)
+    audience.suppress("lan.nguyen@example.net", "bounce", "hard bounce", LATER)
+    audience.forget("kim.park@example.org", LATER)
+    asked = [*ids.values(), digest_only.id, unconfirmed.id, 999_999]
+    left = {ids["zoe.muller@example.com"], ids["lan.nguyen@example.net"],
+            ids["kim.park@example.org"], unconfirmed.id, 999_999}
+    assert audience.no_longer_eligible(asked, ["members"]) == left | {digest_only.id}
+    assert audience.no_longer_eligible(asked, ["members", "digest"]) == left
+    assert audience.no_longer_eligible([ids["ana.silva@example.org"]], ["members"]) == set()
+    assert audience.no_longer_eligible([], ["members"]) == set()
+
+
 def test_forget_erases_everything_but_a_hashed_suppression(audience):
     load(audience, DATA / "mailchimp_messy.csv")
     assert audience.forget("Ana.Silva@example.org", LATER)

@@ -3,7 +3,9 @@ every request against SendGrid's OpenAPI spec, with scripted faults."""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -69,6 +71,22 @@ def test_a_full_send_is_valid_and_reaches_everyone_once(project, sendgrid):
     assert run_weekly(load_config(project / "config.toml"),
                       MONDAY + timedelta(hours=1)).status == "already-sent"
     assert sendgrid.requests == before
+
+
+def test_debug_logging_does_not_write_every_recipient_to_the_log(project, sendgrid, caplog):
+    # python_http_client logs each request body at DEBUG: for a send, every address and
+    # its signed unsubscribe link. The body goes as already-encoded bytes that log as
+    # their size.
+    use_sendgrid(project, sendgrid)
+    with caplog.at_level(logging.DEBUG, logger="python_http_client"):
+        _config, report = first_run(project)
+    assert report.status == "sent", report.message
+    everyone_once(sendgrid)
+    payload_lines = [r.getMessage() for r in caplog.records if "PAYLOAD" in r.getMessage()]
+    assert len(payload_lines) == sendgrid.requests
+    assert all(re.fullmatch(r"PAYLOAD: <[\d,]+ bytes of JSON>", line) for line in payload_lines)
+    assert not any("@" in r.getMessage() for r in caplog.records
+                   if r.name.startswith("python_http_client"))
 
 
 def test_rate_limits_and_server_errors_are_retried_without_duplicates(project, sendgrid):

@@ -47,6 +47,7 @@ from .gate import check_issue
 
 log = logging.getLogger("insights.send")
 MAX_RATE_LIMIT_WAITS = 20
+HEARTBEAT_EVERY = 5.0  # seconds; the lock is taken over after minutes without one
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Sender:
     result: SendResult = field(default_factory=SendResult)
     stopped: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    last_beat: float = 0.0  # time.monotonic() of the last heartbeat
 
     @property
     def lists(self) -> list[str]:
@@ -109,20 +111,30 @@ class Sender:
                                 f"{batch.segment!r}; run `insights preview` to re-render")
         if queued is None:
             queued = [_recipient(r) for r in self.store.batch_recipients(batch.id)]
-        eligible = self.audience.still_eligible([r.subscriber_id for r in queued], self.lists)
-        gone = [r.subscriber_id for r in queued if r.subscriber_id not in eligible]
+        left = self.audience.no_longer_eligible([r.subscriber_id for r in queued], self.lists)
+        gone = [r.subscriber_id for r in queued if r.subscriber_id in left]
         if gone:
             self.store.set_recipients_state(batch.id, "skipped", subscriber_ids=gone,
                                             note="unsubscribed or suppressed before sending")
             with self.lock:
                 self.result.skipped += len(gone)
-        recipients = [r for r in queued if r.subscriber_id in eligible]
+        recipients = [r for r in queued if r.subscriber_id not in left] if left else queued
         if not self.store.claim_batch(batch.id, self.clock()):
             return  # another worker has it
         if not recipients:
             self.store.finish_batch(batch.id, self.clock(), None)
             return
         self._attempt(batch, variant, recipients)
+        self._beat()
+
+    def _beat(self, *, now: bool = False) -> None:
+        """Record progress on the send lock, at most every HEARTBEAT_EVERY seconds: it
+        only has to beat STALE_AFTER (minutes), and a write per batch is not free."""
+        tick = time.monotonic()
+        with self.lock:
+            if not now and tick - self.last_beat < HEARTBEAT_EVERY:
+                return
+            self.last_beat = tick
         self.store.heartbeat(self.issue.id, self.owner, self.clock())
 
     def _attempt(self, batch: Batch, variant: RenderedVariant,
@@ -138,7 +150,7 @@ class Sender:
                 if waits > MAX_RATE_LIMIT_WAITS:
                     return self._pause(batch, f"still rate limited after {waits - 1} waits")
                 log.info("batch %s: rate limited, waiting %.1f s", batch.id, e.retry_after)
-                self.store.heartbeat(self.issue.id, self.owner, self.clock())  # still here
+                self._beat(now=True)  # still here
                 time.sleep(e.retry_after)
                 continue
             except TransientFailure as e:
@@ -203,8 +215,8 @@ def send_issue(
     store.acquire_send_lock(issue.id, owner, clock())
     try:
         store.set_issue_status(issue.id, "sending", clock(), expect=allowed)
-        with fewer_collections():
-            return _send(config, store, audience, issue, variants, backend, clock, owner,
+        with fewer_collections(), store.one_writer() as ledger:
+            return _send(config, ledger, audience, issue, variants, backend, clock, owner,
                          resolve_unknown=resolve_unknown, retry_failed=retry_failed)
     finally:
         store.release_send_lock(issue.id, owner)
@@ -230,9 +242,10 @@ def fewer_collections() -> Iterator[None]:
 def _send(config: Config, store: Store, audience: Audience, issue: Issue,
           variants: Sequence[RenderedVariant], backend: Backend, clock: Callable[[], datetime],
           owner: str, *, resolve_unknown: str | None, retry_failed: bool) -> SendResult:
+    """`store` is the ledger's (see Store.one_writer); `audience` resolves who gets it."""
     backend.prepare(issue.id, variants)
-    sender = Sender(config, store, audience, issue, {v.segment: v for v in variants}, backend,
-                    clock, owner)
+    sender = Sender(config, store, Audience(store.engine), issue,
+                    {v.segment: v for v in variants}, backend, clock, owner)
     idempotent = getattr(backend, "idempotent", False)
     per_recipient = getattr(backend, "per_recipient", False)
 
@@ -388,12 +401,13 @@ def _send_share(config: Config, issue: Issue, variants: list[RenderedVariant], o
         clock = lambda: datetime.now(UTC)  # noqa: E731
         store = Store.open(config.store_url, migrate=False)
         try:
-            audience = Audience(store.engine)
             backend = make_backend(config, clock(), store)
-            sender = Sender(config, store, audience, issue, {v.segment: v for v in variants},
-                            backend, clock, owner, parent_pid)
-            with fewer_collections():
-                _resolve_and_send(config, store, audience, issue, sender, clock, [], share)
+            with fewer_collections(), store.one_writer() as ledger:
+                sender = Sender(config, ledger, Audience(ledger.engine), issue,
+                                {v.segment: v for v in variants}, backend, clock, owner,
+                                parent_pid)
+                _resolve_and_send(config, ledger, Audience(store.engine), issue, sender,
+                                  clock, [], share)
         finally:
             store.close()
         r = sender.result

@@ -18,8 +18,9 @@ from ..errors import StoreError
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get their folder created and safe pragmas."""
+def make_engine(url: str, *, connections: int | None = None) -> Engine:
+    """An engine for `url`; SQLite files get their folder created and safe pragmas.
+    `connections` caps the pool (its threads then take turns)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -27,7 +28,9 @@ def make_engine(url: str) -> Engine:
     try:
         # orjson: JSON columns (subscriber attributes) are read and written per person,
         # a million times in a large send; the stdlib json is several times slower.
-        engine = create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+        pool = {"pool_size": connections, "max_overflow": 0} if connections else {}
+        engine = create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads,
+                               **pool)
     except (SQLAlchemyError, ImportError) as e:
         raise StoreError(f"cannot open store {url!r}: {e}") from e
     if engine.dialect.name == "sqlite":

@@ -9,11 +9,24 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import StoreError
-from .bulk import bulk_insert, select_in
+from .bulk import insert_new
 from .records import Batch
 from .schema import issues, send_batches, send_recipients
 from .types import UTCDateTime
@@ -44,15 +57,35 @@ def _insert_batch(conn: Connection, issue_id: str, segment: str, size: int,
     """A new pending batch numbered after the segment's last, in one statement (so two
     processes cannot take the same number on SQLite; on PostgreSQL the unique key turns
     a clash into an IntegrityError, and the caller tries again). (id, seq)."""
-    c = send_batches.c
-    number = select(literal(issue_id), literal(segment),
-                    func.coalesce(func.max(c.seq), 0) + 1, literal("pending"), literal(size),
-                    literal(now, UTCDateTime), literal(now, UTCDateTime)).where(
-        c.issue_id == issue_id, c.segment == segment)
-    row = conn.execute(insert(send_batches).from_select(
-        ["issue_id", "segment", "seq", "state", "size", "created_at", "updated_at"], number)
-        .returning(c.id, c.seq)).one()
+    row = conn.execute(_NEW_BATCH, {"issue_id": issue_id, "segment": segment, "size": size,
+                                    "now": now}).one()
     return row.id, row.seq
+
+
+# The statements run once per batch are built once: building one costs about what
+# running it does.
+_c = send_batches.c
+_NEW_BATCH = insert(send_batches).from_select(
+    ["issue_id", "segment", "seq", "state", "size", "created_at", "updated_at"],
+    select(bindparam("issue_id", type_=String), bindparam("segment", type_=String),
+           func.coalesce(func.max(_c.seq), 0) + 1, literal("pending"),
+           bindparam("size", type_=Integer), bindparam("now", type_=UTCDateTime),
+           bindparam("now", type_=UTCDateTime))
+    .where(_c.issue_id == bindparam("issue_id"), _c.segment == bindparam("segment")),
+).returning(_c.id, _c.seq)
+_CLAIM = update(send_batches).where(
+    _c.id == bindparam("b_id"), _c.state.in_(["pending", "failed", "unknown"])).values(
+    state="in_flight", updated_at=bindparam("now"))
+_r = send_recipients.c
+_HELD_OR_REFUSED = select(_r.state, func.count()).where(
+    _r.batch_id == bindparam("b_id"), _r.state.in_(["unknown", "failed"])
+).group_by(_r.state)
+_FINISH = update(send_batches).where(_c.id == bindparam("b_id")).values(
+    state=bindparam("state"), updated_at=bindparam("now"), message_id=bindparam("message_id"),
+    error=bindparam("error"))
+_SENT = update(send_recipients).where(
+    _r.batch_id == bindparam("b_id"), _r.state.in_(["queued", "in_flight"])).values(
+    state="sent")
 
 
 class LedgerMixin:
@@ -114,10 +147,7 @@ class LedgerMixin:
         """pending/failed/unknown -> in_flight, atomically: False if another worker or
         process already has it (defence in depth behind the send lock)."""
         with self.engine.begin() as conn:
-            return conn.execute(update(send_batches).where(
-                send_batches.c.id == batch_id,
-                send_batches.c.state.in_(["pending", "failed", "unknown"])).values(
-                state="in_flight", updated_at=now)).rowcount == 1
+            return conn.execute(_CLAIM, {"b_id": batch_id, "now": now}).rowcount == 1
 
     # -- send ledger ---------------------------------------------------------------------
 
@@ -141,25 +171,33 @@ class LedgerMixin:
     def _record_batch(self, issue_id: str, segment: str, recipients: Sequence[Any],
                       now: datetime) -> tuple[Batch, list[Any]] | None:
         with self.engine.begin() as conn:
-            keys = [r.email.casefold() for r in recipients]
-            already = {k for (k,) in select_in(
-                conn, [send_recipients.c.email_key], send_recipients.c.email_key, keys,
-                where={"issue_id": issue_id})}
-            fresh, fresh_keys = [], set()
-            for r, key in zip(recipients, keys, strict=True):
-                if key not in already and key not in fresh_keys:
-                    fresh.append(r)
-                    fresh_keys.add(key)
-            if not fresh:
-                return None
-            batch_id, seq = _insert_batch(conn, issue_id, segment, len(fresh), now)
-            bulk_insert(conn, send_recipients,
-                        [{"email_key": r.email.casefold(), "email": r.email,
-                          "first_name": r.first_name, "subscriber_id": r.subscriber_id}
-                         for r in fresh],
-                        issue_id=issue_id, segment=segment, batch_id=batch_id, state="queued")
+            batch_id, seq = _insert_batch(conn, issue_id, segment, len(recipients), now)
+            # Only addresses not yet in the issue's ledger go in (the primary key decides,
+            # in the same statement), so nobody can be put in two batches.
+            inserted = insert_new(
+                conn, send_recipients,
+                [{"email_key": r.email.casefold(), "email": r.email,
+                  "first_name": r.first_name, "subscriber_id": r.subscriber_id}
+                 for r in recipients],
+                issue_id=issue_id, segment=segment, batch_id=batch_id, state="queued")
+            fresh = recipients
+            if inserted < len(recipients):  # a resumed send, or an address twice
+                ours = {(key, sid) for key, sid in conn.execute(
+                    select(send_recipients.c.email_key, send_recipients.c.subscriber_id)
+                    .where(send_recipients.c.batch_id == batch_id))}
+                fresh = []
+                for r in recipients:
+                    stored = (r.email.casefold(), r.subscriber_id)
+                    if stored in ours:
+                        fresh.append(r)
+                        ours.discard(stored)  # an address twice: its first is stored
+                if not fresh:
+                    conn.execute(delete(send_batches).where(send_batches.c.id == batch_id))
+                    return None
+                conn.execute(update(send_batches).where(send_batches.c.id == batch_id)
+                             .values(size=len(fresh)))
         batch = Batch(batch_id, issue_id, segment, seq, "pending", len(fresh), None, None)
-        return batch, fresh
+        return batch, list(fresh)
 
     def set_batch_state(self, batch_id: int, state: str, now: datetime, *,
                         message_id: str | None = None, error: str | None = None) -> None:
@@ -222,21 +260,14 @@ class LedgerMixin:
         recipients the server refused (per-recipient backends) is 'failed'. Returns the
         batch's state."""
         with self.engine.begin() as conn:
-            counts = dict(conn.execute(
-                select(send_recipients.c.state, func.count()).where(
-                    send_recipients.c.batch_id == batch_id,
-                    send_recipients.c.state.in_(["unknown", "failed"]))
-                .group_by(send_recipients.c.state)).all())
+            counts = dict(conn.execute(_HELD_OR_REFUSED, {"b_id": batch_id}).all())
             held, refused = counts.get("unknown", 0), counts.get("failed", 0)
             state = "unknown" if held else "failed" if refused else "accepted"
             error = (f"{held} recipient(s) of unknown outcome" if held else
                      f"{refused} recipient(s) refused by the server" if refused else None)
-            conn.execute(update(send_batches).where(send_batches.c.id == batch_id).values(
-                state=state, updated_at=now, message_id=message_id, error=error))
-            conn.execute(update(send_recipients).where(
-                send_recipients.c.batch_id == batch_id,
-                send_recipients.c.state.in_(["queued", "in_flight"])
-            ).values(state="sent"))
+            conn.execute(_FINISH, {"b_id": batch_id, "state": state, "now": now,
+                                   "message_id": message_id, "error": error})
+            conn.execute(_SENT, {"b_id": batch_id})
         return state
 
     def split_batch(self, batch: Batch, now: datetime) -> list[Batch]:

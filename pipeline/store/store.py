@@ -5,6 +5,9 @@ Everything above this module talks to `Store`; nothing else writes SQL for these
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Engine
 
 from . import db
@@ -31,6 +34,23 @@ class Store(ItemsMixin, IssuesMixin, LedgerMixin, EventsMixin, EditorsMixin):
         if migrate:
             db.upgrade(engine)
         return cls(engine)
+
+    @contextmanager
+    def one_writer(self) -> Iterator[Store]:
+        """This store through one connection that its threads take turns on, for the
+        many small writes of a send. SQLite drops a connection's page cache whenever
+        another connection has written, so with a connection per sending thread every
+        batch read the ledger's index again from disk; one connection keeps it warm
+        (and holds one cache, not one per thread). Other databases: this store."""
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            yield self
+            return
+        engine = db.make_engine(url.render_as_string(hide_password=False), connections=1)
+        try:
+            yield Store(engine)
+        finally:
+            engine.dispose()
 
     def close(self) -> None:
         self.engine.dispose()
