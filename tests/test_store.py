@@ -67,6 +67,24 @@ def test_ledger_never_records_an_address_twice_per_issue(store_url):
     store.close()
 
 
+def test_an_address_twice_in_one_batch_is_recorded_once_first_come(store_url):
+    store = Store.open(store_url)
+    store.create_issue("2026-W48", NOW, NOW, {}, frozenset(), NOW)
+    people = [Recipient(1, "a@example.org", "A", "general"),
+              Recipient(2, "A@Example.ORG", "Other", "general"),   # same address, case
+              Recipient(3, "b@example.org", "B", "general"),
+              Recipient(3, "b@example.org", "B", "general"),       # the same person twice
+              Recipient(4, "c@example.org", "C", "general")]
+    batch, recorded = store.record_batch("2026-W48", "general", people, NOW)
+    assert [(r.subscriber_id, r.email) for r in recorded] == [
+        (1, "a@example.org"), (3, "b@example.org"), (4, "c@example.org")]
+    assert batch.size == 3
+    stored = store.batch_recipients(batch.id)
+    assert sorted((r["subscriber_id"], r["email"]) for r in stored) == [
+        (1, "a@example.org"), (3, "b@example.org"), (4, "c@example.org")]
+    store.close()
+
+
 def test_source_health_counts_consecutive_failures(store_url):
     store = Store.open(store_url)
     for _ in range(3):

@@ -28,7 +28,11 @@ def make_engine(url: str, *, connections: int | None = None) -> Engine:
     try:
         # orjson: JSON columns (subscriber attributes) are read and written per person,
         # a million times in a large send; the stdlib json is several times slower.
-        pool = {"pool_size": connections, "max_overflow": 0} if connections else {}
+        # Its threads queue for the connection, and one may sit in SQLite's busy
+        # timeout behind another process's write: wait well beyond that, not the 30 s
+        # default (a finish written late is better than a batch left in flight).
+        pool = ({"pool_size": connections, "max_overflow": 0, "pool_timeout": 600}
+                if connections else {})
         engine = create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads,
                                **pool)
     except (SQLAlchemyError, ImportError) as e:
