@@ -124,18 +124,20 @@ def candidates(engine: Engine, lists: Sequence[str],
 
 def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, Rule]],
             default_segment: str | None, *, parallel_from: int | None = PARALLEL_FROM,
-            id_range: tuple[int | None, int | None] | None = None) -> Iterator[Recipient]:
+            id_range: tuple[int | None, int | None] | None = None,
+            share: float = PARENT_SHARE) -> Iterator[Recipient]:
     """Every eligible subscriber exactly once, with the first segment that matches.
 
-    From `parallel_from` subscribers on, a child process resolves the upper half of the
-    ids on the other core and hands them over in chunks, interleaved with this half.
-    With `id_range` (from, to), only ids from <= id < to, in this process: the share of
-    one of several sending processes (see `split_ids`).
+    From `parallel_from` subscribers on, a child process resolves the upper ids on the
+    other core and hands them over in chunks, interleaved with the `share` of them this
+    process resolves (0: the child resolves them all, for a caller with work of its own
+    for this core, such as a send). With `id_range` (from, to), only ids from <= id <
+    to, in this process: the share of one of several sending processes (`split_ids`).
     """
     if id_range is not None:
         yield from _resolve_range(engine, lists, segments, default_segment, *id_range)
         return
-    split = _split_id(engine, parallel_from)
+    split = _split_id(engine, parallel_from, share)
     if split is None:
         yield from _resolve_range(engine, lists, segments, default_segment, None, None)
         return
@@ -147,7 +149,8 @@ def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, 
     process.start()
     try:
         upper_done = False
-        own = _resolve_range(engine, lists, segments, default_segment, None, split)
+        own = (_resolve_range(engine, lists, segments, default_segment, None, split)
+               if share > 0 else iter(()))
         for count, recipient in enumerate(own, 1):
             yield recipient
             if count % STREAM_ROWS == 0 and not upper_done:
@@ -172,13 +175,14 @@ def _ids_at(engine: Engine, fractions: Sequence[float]) -> tuple[int, list[int |
                        for f in fractions]
 
 
-def _split_id(engine: Engine, parallel_from: int | None) -> int | None:
+def _split_id(engine: Engine, parallel_from: int | None, share: float) -> int | None:
     """The id that splits the audience between two cores, when it is large enough to
     share (and lives where a second process can reach it)."""
     if parallel_from is None or not _shareable(engine):
         return None
-    # Not quite half: the child also starts up and pickles, this side unpickles.
-    total, (split,) = _ids_at(engine, [PARENT_SHARE])
+    # By default not quite half: the child also starts up and pickles, this side
+    # unpickles.
+    total, (split,) = _ids_at(engine, [share])
     return split if total >= parallel_from else None
 
 

@@ -272,11 +272,12 @@ def test_resolving_on_two_cores_gives_everyone_once_with_the_same_segment(audien
                 ("liver", compile_rule({"interests": {"contains": "liver"}}))]
     alone = [(r.email, r.segment) for r in audience.resolve(["members"], segments, "general",
                                                             parallel_from=None)]
-    shared = [(r.email, r.segment) for r in audience.resolve(["members"], segments, "general",
-                                                             parallel_from=0)]
-    assert len(shared) == len({email for email, _ in shared}) == 319
-    assert sorted(shared) == sorted(alone)
-    assert "ethan.thompson@example.org" not in dict(shared)
+    for share in (0.56, 0.0):  # 0.0: the child resolves them all (as in a send)
+        shared = [(r.email, r.segment) for r in audience.resolve(
+            ["members"], segments, "general", parallel_from=0, share=share)]
+        assert len(shared) == len({email for email, _ in shared}) == 319
+        assert sorted(shared) == sorted(alone)
+        assert "ethan.thompson@example.org" not in dict(shared)
 
 
 def test_a_resolving_process_that_dies_is_an_error_not_a_hang(audience, monkeypatch):
