@@ -30,22 +30,35 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
                          f"VALUES ({', '.join([marker] * len(keys))})", params)
 
 
-def insert_new(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
-               **constants: Any) -> int:
-    """Insert the rows whose unique key is not stored yet (nor earlier in `rows`), in
-    one statement; how many were inserted. Deciding what is new and writing it are one
-    step, so two writers cannot both think a row theirs.
+def insert_new(conn: Connection, table: Table, columns: Sequence[str],
+               rows: Sequence[tuple[Any, ...]], **constants: Any) -> int:
+    """Insert the rows (values for `columns`, then the constants) whose unique key is not
+    stored yet, nor earlier in `rows`, in one statement; how many were inserted.
+    Deciding what is new and writing it are one step, so two writers cannot both think
+    a row theirs.
 
     One statement with no rows coming back, because SQLite's driver lets other threads
     run at every row it steps through: a thousand GIL hand-overs per batch in a
     threaded send cost more than the insert itself."""
     if not rows:
         return 0
-    keys, params = _insert_params(conn, table, rows, constants)
-    row = f"({', '.join([_marker(conn)] * len(keys))})"
-    sql = (f"{_insert_into(conn, table, keys)} VALUES {', '.join([row] * len(rows))} "
+    dialect = conn.dialect
+    keys = [*columns, *constants]
+    processors = [table.c[k].type._cached_bind_processor(dialect) for k in keys]
+    fixed = tuple((p(v) if p else v) for p, v in zip(processors[len(columns):],
+                                                      constants.values(), strict=True))
+    convert = [(i, p) for i, p in enumerate(processors[: len(columns)]) if p]
+    flat: list[Any] = []
+    for row in rows:
+        if convert:
+            row = list(row)
+            for i, p in convert:
+                row[i] = p(row[i])
+        flat += row
+        flat += fixed
+    one = f"({', '.join([_marker(conn)] * len(keys))})"
+    sql = (f"{_insert_into(conn, table, keys)} VALUES {', '.join([one] * len(rows))} "
            "ON CONFLICT DO NOTHING")
-    flat = [value for values in params for value in values]
     return conn.exec_driver_sql(sql, tuple(flat)).rowcount
 
 

@@ -175,9 +175,8 @@ class LedgerMixin:
             # Only addresses not yet in the issue's ledger go in (the primary key decides,
             # in the same statement), so nobody can be put in two batches.
             inserted = insert_new(
-                conn, send_recipients,
-                [{"email_key": r.email.casefold(), "email": r.email,
-                  "first_name": r.first_name, "subscriber_id": r.subscriber_id}
+                conn, send_recipients, ("email_key", "email", "first_name", "subscriber_id"),
+                [(r.email.casefold(), r.email, r.first_name, r.subscriber_id)
                  for r in recipients],
                 issue_id=issue_id, segment=segment, batch_id=batch_id, state="queued")
             fresh = recipients
