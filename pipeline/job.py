@@ -83,10 +83,14 @@ def build_issue(config: Config, store: Store, now: datetime) -> tuple[Issue | No
 
 
 def recipient_message(config: Config, tokens: Tokens, now: datetime,
-                      variant: RenderedVariant, recipient: Recipient, prefix: str = "") -> bytes:
-    personal = personal_values(config, tokens, recipient.email, recipient.first_name)
+                      variant: RenderedVariant, recipient: Recipient,
+                      test: bool = False) -> bytes:
+    """One recipient's message; `test`: "[TEST]" in the subject, links that change
+    nothing."""
+    personal = personal_values(config, tokens, recipient.email, recipient.first_name,
+                               test=test)
     return message_bytes(build_message(config, variant, recipient, personal, now,
-                                       subject_prefix=prefix))
+                                       subject_prefix="[TEST] " if test else ""))
 
 
 def make_backend(config: Config, now: datetime, store: Store | None = None) -> Backend:
@@ -95,7 +99,7 @@ def make_backend(config: Config, now: datetime, store: Store | None = None) -> B
         tokens = Tokens(secret_key(required=False))
         return OutboxBackend(
             config.resolve(config.delivery.outbox_dir),
-            lambda v, r, prefix="": recipient_message(config, tokens, now, v, r, prefix),
+            lambda v, r, test=False: recipient_message(config, tokens, now, v, r, test),
             lambda issue_id, batch_id, v, rs: mail_body(config, tokens, issue_id, batch_id, v, rs),
             now,
         )

@@ -48,7 +48,7 @@ def write_preview(config: Config, out_dir: Path, segments: Sequence[str],
         store.close()
     # Editors see the email as a reader would: placeholders filled for a sample reader.
     sample = personal_values(config, Tokens(secret_key(required=False)),
-                             "reader@example.org", "Alex")
+                             "reader@example.org", "Alex", test=True)
     written = []
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import hmac
 import logging
@@ -23,6 +22,8 @@ from pipeline.errors import AudienceError
 
 ENV_VAR = "INSIGHTS_SECRET_KEY"
 CONFIRM_MAX_AGE = 7 * 24 * 3600
+MANAGE_SALT = "io-insights/manage"
+MANAGE_TEST_SALT = "io-insights/manage-test"
 log = logging.getLogger(__name__)
 _ephemeral: str | None = None
 
@@ -60,6 +61,7 @@ class Tokens:
     def __init__(self, key: str) -> None:
         self._key = key
         self._serializers: dict[str, URLSafeTimedSerializer] = {}
+        self._managers: dict[bool, tuple[Signer, hmac.HMAC]] = {}
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
         # Built once per purpose: a send signs two links for every recipient.
@@ -80,16 +82,17 @@ class Tokens:
             raise AudienceError(
                 "this link is not valid (it may have been cut or altered)") from None
 
-    @functools.cached_property
-    def _manage(self) -> Signer:
-        return Signer(self._key, salt="io-insights/manage", digest_method=hashlib.sha256)
+    def _manage(self, test: bool) -> tuple[Signer, hmac.HMAC]:
+        """The signer that reads manage tokens, and its keyed HMAC state (prepared once,
+        copied per signature)."""
+        if test not in self._managers:
+            signer = Signer(self._key, salt=MANAGE_TEST_SALT if test else MANAGE_SALT,
+                            digest_method=hashlib.sha256)
+            self._managers[test] = (signer, hmac.new(signer.derive_key(),
+                                                     digestmod=hashlib.sha256))
+        return self._managers[test]
 
-    @functools.cached_property
-    def _manage_mac(self) -> hmac.HMAC:
-        # The keyed HMAC state, prepared once and copied per signature.
-        return hmac.new(self._manage.derive_key(), digestmod=hashlib.sha256)
-
-    def manage(self, email: str) -> str:
+    def manage(self, email: str, *, test: bool = False) -> str:
         """The token in a reader's unsubscribe and preferences links: the address, signed.
 
         It does not expire (an old email must still let its reader leave) and a send
@@ -98,20 +101,30 @@ class Tokens:
         Signer that reads it back (tests/test_tokens.py holds it to that), worked out
         directly: the Signer's layers of calls were most of a million-recipient send's
         payload time, and links in emails already sent must still verify.
+
+        `test`: for test sends and previews, signed for another purpose: the web app
+        says such a link changes nothing, so an editor trying it keeps their subscription.
         """
         encoded = _b64(email.casefold().encode())
-        mac = self._manage_mac.copy()
+        mac = self._manage(test)[1].copy()
         mac.update(encoded)
         return (encoded + b"." + _b64(mac.digest())).decode("ascii")
 
     def read_manage(self, token: str) -> str:
-        """The address a manage token was made for, or AudienceError."""
+        """The address a (reader's) manage token was made for, or AudienceError."""
         try:
-            encoded = self._manage.unsign(token.encode("ascii"))
+            encoded = self._manage(False)[0].unsign(token.encode("ascii"))
             return base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4)).decode()
         except (BadSignature, UnicodeError, ValueError):
             raise AudienceError(
                 "this link is not valid (it may have been cut or altered)") from None
+
+    def is_test_link(self, token: str) -> bool:
+        """Whether a manage token came from a test send or a preview."""
+        try:
+            return bool(self._manage(True)[0].unsign(token.encode("ascii")))
+        except (BadSignature, UnicodeError, ValueError):
+            return False
 
     def confirm(self, email: str, list_name: str) -> str:
         return self.make("confirm", {"e": email.casefold(), "l": list_name})

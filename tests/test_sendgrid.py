@@ -19,6 +19,7 @@ from pipeline.config import load_config
 from pipeline.job import run_weekly, send_current, send_tests
 from pipeline.store.store import Store
 from subscribers.store import Audience
+from subscribers.tokens import Tokens
 
 from .helpers import MONDAY, edit_config, first_run, seed
 from .sendgrid_server import SendGridServer
@@ -247,6 +248,15 @@ def test_test_sends_go_to_editors_only_and_are_not_recorded(project, sendgrid):
     store = Store.open(config.store_url)
     assert store.batches("2026-W48") == [] and store.get_issue("2026-W48").status == "draft"
     store.close()
+    # Their links work but change nothing: an editor trying one keeps their subscription.
+    tokens = Tokens(SECRET)
+    for body in sendgrid.bodies:
+        for p in body["personalizations"]:
+            header = p["headers"]["List-Unsubscribe"]
+            links = [header.split("/u/", 1)[1].split(">", 1)[0],
+                     p["substitutions"]["%unsubscribe_url%"].rsplit("/", 1)[1],
+                     p["substitutions"]["%preferences_url%"].rsplit("/", 1)[1]]
+            assert all(tokens.is_test_link(token) for token in links), links
 
 
 def test_the_pre_send_gate_refuses_an_http_unsubscribe_link(project, sendgrid):

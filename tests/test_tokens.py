@@ -74,3 +74,15 @@ def test_manage_tokens_are_plain_itsdangerous_signatures():
         expected = plain.sign(encoded).decode()
         assert tokens.manage(email) == expected
         assert tokens.read_manage(expected) == email.casefold()
+
+
+def test_test_links_are_told_apart_and_never_read_as_a_readers_link():
+    tokens = Tokens(KEY)
+    test = tokens.manage("ana@example.org", test=True)
+    real = tokens.manage("ana@example.org")
+    assert test != real
+    assert tokens.is_test_link(test) and not tokens.is_test_link(real)
+    assert not tokens.is_test_link("not-a-token") and not tokens.is_test_link("é")
+    assert not Tokens(KEY + "-other").is_test_link(test)
+    with pytest.raises(AudienceError):
+        tokens.read_manage(test)

@@ -163,6 +163,25 @@ def test_a_tampered_link_is_refused_and_changes_nothing(site):
     assert site.audience.count("members") == 320
 
 
+def test_links_from_a_test_email_or_a_preview_change_nothing(site):
+    # An editor trying the unsubscribe link of a test send keeps their subscription.
+    token = site.tokens.manage(ETHAN, test=True)
+    provider = make_client(site.config, site.store)
+    for kind in ("u", "p"):
+        for method in ("GET", "POST"):
+            answer = site.client.request(method, f"/{kind}/{token}", data={"lists_shown": "1"})
+            assert answer.status_code == 200, (kind, method)
+            assert "This link is from a test email" in answer.text
+            assert "changes nothing" in answer.text and ETHAN not in answer.text
+    one_click = provider.post(f"/u/{token}", content=ONE_CLICK.encode(),
+                              headers={"content-type": "application/x-www-form-urlencoded"})
+    assert one_click.status_code == 200
+    assert site.audience.get(ETHAN).lists == {"members": "confirmed"}
+    assert not site.audience.is_suppressed(ETHAN)
+    assert not [e for e in site.audience.show(ETHAN)["consent_events"]
+                if e["action"] == "unsubscribed"]
+
+
 # -- /p: preferences ----------------------------------------------------------------------
 
 def test_the_preferences_page_shows_where_the_person_stands(site):

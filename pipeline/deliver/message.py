@@ -8,6 +8,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
+from functools import partial
 from typing import NamedTuple
 
 from subscribers.tokens import Tokens
@@ -41,9 +42,10 @@ class Personalizer:
     """Per-recipient values for one newsletter. Everything that does not depend on the
     recipient is worked out once here: a send asks a million times."""
 
-    def __init__(self, config: Config, tokens: Tokens) -> None:
+    def __init__(self, config: Config, tokens: Tokens, *, test: bool = False) -> None:
+        """`test`: links for test sends and previews, which change nothing when used."""
         nl = config.newsletter
-        self._manage = tokens.manage
+        self._manage = partial(tokens.manage, test=True) if test else tokens.manage
         self._unsubscribe = f"{nl.base_url}/u/"
         self._preferences = f"{nl.base_url}/p/"
         self._mailto = (f", <mailto:{nl.unsubscribe_email}?subject=unsubscribe>"
@@ -67,8 +69,9 @@ class Personalizer:
         return Personal(values, unsubscribe, f"<{unsubscribe}>{self._mailto}")
 
 
-def personal_values(config: Config, tokens: Tokens, email: str, name: str) -> Personal:
-    return Personalizer(config, tokens)(email, name)
+def personal_values(config: Config, tokens: Tokens, email: str, name: str, *,
+                    test: bool = False) -> Personal:
+    return Personalizer(config, tokens, test=test)(email, name)
 
 
 def fill(text: str, values: dict[str, str]) -> str:

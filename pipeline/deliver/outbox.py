@@ -26,7 +26,7 @@ from ..models import Recipient, RenderedVariant
 from . import BatchOutcome
 from .message import message_bytes
 
-MessageFactory = Callable[..., bytes]  # (variant, recipient[, subject prefix]) -> bytes
+MessageFactory = Callable[..., bytes]  # (variant, recipient[, test]) -> bytes
 BodyFactory = Callable[[str, int, RenderedVariant, Sequence[Recipient]], dict[str, Any]]
 
 
@@ -87,7 +87,7 @@ class OutboxBackend:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             for r in recipients:
-                data = self.make_message(variant, r, "[TEST] ")
+                data = self.make_message(variant, r, True)
                 write_atomically(folder / f"{variant.segment}-{r.email}.eml", data)
         except OSError as e:
             raise DeliveryError(f"cannot write to outbox {folder}: {e.strerror}") from e

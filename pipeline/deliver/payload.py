@@ -30,7 +30,7 @@ def mail_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
         raise ValueError(f"{len(recipients)} recipients in one request; the cap is "
                          f"{MAX_PERSONALIZATIONS}")
     nl, sg = config.newsletter, config.delivery.sendgrid
-    personal = Personalizer(config, tokens)
+    personal = Personalizer(config, tokens, test=test)
     personalizations = []
     for r in recipients:
         p = personal(r.email, r.first_name)

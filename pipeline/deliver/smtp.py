@@ -42,6 +42,7 @@ class SmtpBackend:
         self.now = now
         self.options = config.delivery.smtp
         self.personal = Personalizer(config, tokens)
+        self.test_personal = Personalizer(config, tokens, test=True)
 
     def _connect(self) -> smtplib.SMTP:
         o = self.options
@@ -112,10 +113,10 @@ class SmtpBackend:
                 pass
         return BatchOutcome(message_id=None)
 
-    def _message(self, variant: RenderedVariant, r: Recipient, prefix: str = "") -> bytes:
-        personal = self.personal(r.email, r.first_name)
+    def _message(self, variant: RenderedVariant, r: Recipient, test: bool = False) -> bytes:
+        personal = (self.test_personal if test else self.personal)(r.email, r.first_name)
         return message_bytes(build_message(self.config, variant, r, personal, self.now,
-                                           subject_prefix=prefix))
+                                           subject_prefix="[TEST] " if test else ""))
 
     def send_test(self, issue_id: str, variant: RenderedVariant,
                   recipients: Sequence[Recipient]) -> str | None:
@@ -123,7 +124,7 @@ class SmtpBackend:
         try:
             for r in recipients:
                 smtp.sendmail(self.config.newsletter.from_email, [r.email],
-                              self._message(variant, r, "[TEST] "))
+                              self._message(variant, r, test=True))
         finally:
             smtp.quit()
         return f"SMTP {self.options.host}:{self.options.port}"

@@ -148,7 +148,7 @@ async def issue_page(request: Request, editor: str) -> Response:
         by_segment = {v.segment: v for v in variants}
         segment = request.query_params.get("segment") or w.config.variant_names[0]
         variant = by_segment.get(segment) or variants[0]
-        sample = personal_values(w.config, w.tokens, editor, "Alex")
+        sample = personal_values(w.config, w.tokens, editor, "Alex", test=True)
         sections = w.store.issue_sections(issue_id)
         shown = plan_variant(sections, variant_spec(w.config, variant.segment),
                              Overrides(dropped=issue.dropped, pinned=issue.pinned))

@@ -25,10 +25,10 @@ from .common import Web, client_ip, web
 from .subscription import (
     BLOCKED_REASONS,
     LIFTABLE,
-    bad_link,
     clean_name,
     manage_email,
     message,
+    refused_link,
     send_confirmation,
 )
 
@@ -181,7 +181,7 @@ async def preferences(request: Request) -> Response:
     try:
         email = manage_email(request)
     except AudienceError as e:
-        return bad_link(request, e)
+        return refused_link(request, e)
 
     def load() -> tuple[Subscriber | None, str | None]:
         return w.audience.get(email), w.audience.suppression_reason(email)

@@ -61,6 +61,17 @@ def manage_email(request: Request) -> str:
     return web(request).tokens.read_manage(request.path_params["token"])
 
 
+def refused_link(request: Request, why: AudienceError) -> Response:
+    """The page for a /u or /p link that cannot be used: one from a test send or a
+    preview (it works, and deliberately changes nothing), or a broken one."""
+    if web(request).tokens.is_test_link(request.path_params["token"]):
+        return message(request, "This link is from a test email",
+                       "In the issue itself this link opens the reader's own page. From a "
+                       "test email or a preview it changes nothing, so trying it leaves "
+                       "your subscription as it is.", 200)
+    return bad_link(request, why)
+
+
 def clean_name(value: Any) -> str:
     """A name typed into a form: one line, no control characters, bounded."""
     text = value if isinstance(value, str) else ""
@@ -84,7 +95,7 @@ async def unsubscribe(request: Request) -> Response:
     try:
         email = manage_email(request)
     except AudienceError as e:
-        return bad_link(request, e)
+        return refused_link(request, e)
     token = request.path_params["token"]
     if request.method != "POST":  # GET, and HEAD (link scanners send both)
         reason = await run_in_threadpool(w.audience.suppression_reason, email)
