@@ -124,6 +124,9 @@ class Recipient(NamedTuple):
     first_name: str
     segment: str
     lists: tuple[str, ...] = ()
+    # The backend's per-recipient part of a request, when the process that resolved the
+    # audience worked it out (see Backend.preparer): a send builds it off this core.
+    prepared: bytes | None = None
 
 
 @dataclass

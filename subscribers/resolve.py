@@ -24,6 +24,7 @@ STREAM_ROWS = 5000
 # Below this many subscribers a second process costs more (starting it) than it saves.
 PARALLEL_FROM = 200_000
 PARENT_SHARE = 0.56  # of the audience resolved in this process (measured best at 1M)
+Prepare = Callable[[str, str], Any]  # (email, first name) -> Recipient.prepared
 
 
 class Candidate(NamedTuple):
@@ -125,7 +126,7 @@ def candidates(engine: Engine, lists: Sequence[str],
 def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, Rule]],
             default_segment: str | None, *, parallel_from: int | None = PARALLEL_FROM,
             id_range: tuple[int | None, int | None] | None = None,
-            share: float = PARENT_SHARE) -> Iterator[Recipient]:
+            share: float = PARENT_SHARE, prepare: Prepare | None = None) -> Iterator[Recipient]:
     """Every eligible subscriber exactly once, with the first segment that matches.
 
     From `parallel_from` subscribers on, a child process resolves the upper ids on the
@@ -133,23 +134,27 @@ def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, 
     process resolves (0: the child resolves them all, for a caller with work of its own
     for this core, such as a send). With `id_range` (from, to), only ids from <= id <
     to, in this process: the share of one of several sending processes (`split_ids`).
+    `prepare(email, first name)`, picklable, fills each Recipient's `prepared` in the
+    process that resolves them.
     """
     if id_range is not None:
-        yield from _resolve_range(engine, lists, segments, default_segment, *id_range)
+        yield from _resolve_range(engine, lists, segments, default_segment, *id_range,
+                                  prepare)
         return
     split = _split_id(engine, parallel_from, share)
     if split is None:
-        yield from _resolve_range(engine, lists, segments, default_segment, None, None)
+        yield from _resolve_range(engine, lists, segments, default_segment, None, None,
+                                  prepare)
         return
     context = multiprocessing.get_context("spawn")
     queue = context.Queue(maxsize=4)  # bounded: memory stays a few chunks
     process = context.Process(target=_resolve_upper, daemon=True, args=(
         engine.url.render_as_string(hide_password=False), list(lists), list(segments),
-        default_segment, split, queue))
+        default_segment, split, queue, prepare))
     process.start()
     try:
         upper_done = False
-        own = (_resolve_range(engine, lists, segments, default_segment, None, split)
+        own = (_resolve_range(engine, lists, segments, default_segment, None, split, prepare)
                if share > 0 else iter(()))
         for count, recipient in enumerate(own, 1):
             yield recipient
@@ -216,7 +221,8 @@ def _ready_chunks(queue: Any, process: Any, *, block: bool) -> Iterator[Recipien
 
 
 def _resolve_upper(url: str, lists: list[str], segments: list[tuple[str, Rule]],
-                   default_segment: str | None, from_id: int, queue: Any) -> None:
+                   default_segment: str | None, from_id: int, queue: Any,
+                   prepare: Prepare | None) -> None:
     """Child process: resolve ids from `from_id` on; send chunks of plain tuples."""
     from pipeline.store.db import make_engine
 
@@ -224,7 +230,7 @@ def _resolve_upper(url: str, lists: list[str], segments: list[tuple[str, Rule]],
         engine = make_engine(url)
         chunk: list[tuple[Any, ...]] = []
         for recipient in _resolve_range(engine, lists, segments, default_segment, from_id,
-                                        None):
+                                        None, prepare):
             chunk.append(tuple(recipient))
             if len(chunk) >= STREAM_ROWS:
                 queue.put(("chunk", chunk))
@@ -239,11 +245,13 @@ def _resolve_upper(url: str, lists: list[str], segments: list[tuple[str, Rule]],
 
 def _resolve_range(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, Rule]],
                    default_segment: str | None, from_id: int | None,
-                   to_id: int | None) -> Iterator[Recipient]:
+                   to_id: int | None, prepare: Prepare | None = None) -> Iterator[Recipient]:
     matches = matcher(segments)
     for sid, email, name, attrs, member_of in eligible_rows(engine, lists, from_id, to_id):
         found = matches(attrs, member_of)
         segment = found[0] if found else default_segment
         if segment:
             parts = name.split(None, 1)  # the first word is the first name
-            yield Recipient(sid, email, parts[0] if parts else "", segment, tuple(member_of))
+            first = parts[0] if parts else ""
+            yield Recipient(sid, email, first, segment, tuple(member_of),
+                            prepare(email, first) if prepare else None)

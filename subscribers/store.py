@@ -54,10 +54,12 @@ class Audience:
                 default_segment: str | None, *,
                 parallel_from: int | None = resolve.PARALLEL_FROM,
                 id_range: tuple[int | None, int | None] | None = None,
-                share: float = resolve.PARENT_SHARE) -> Iterator[Recipient]:
+                share: float = resolve.PARENT_SHARE,
+                prepare: resolve.Prepare | None = None) -> Iterator[Recipient]:
         """Every eligible subscriber once, with their segment (see resolve.resolve)."""
         return resolve.resolve(self.engine, lists, segments, default_segment,
-                               parallel_from=parallel_from, id_range=id_range, share=share)
+                               parallel_from=parallel_from, id_range=id_range, share=share,
+                               prepare=prepare)
 
     def split_ids(self, parts: int) -> list[tuple[int | None, int | None]]:
         """Id ranges sharing the audience between `parts` sending processes."""

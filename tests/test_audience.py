@@ -273,11 +273,18 @@ def test_resolving_on_two_cores_gives_everyone_once_with_the_same_segment(audien
     alone = [(r.email, r.segment) for r in audience.resolve(["members"], segments, "general",
                                                             parallel_from=None)]
     for share in (0.56, 0.0):  # 0.0: the child resolves them all (as in a send)
-        shared = [(r.email, r.segment) for r in audience.resolve(
-            ["members"], segments, "general", parallel_from=0, share=share)]
+        people = list(audience.resolve(["members"], segments, "general", parallel_from=0,
+                                       share=share, prepare=email_and_name))
+        shared = [(r.email, r.segment) for r in people]
         assert len(shared) == len({email for email, _ in shared}) == 319
         assert sorted(shared) == sorted(alone)
         assert "ethan.thompson@example.org" not in dict(shared)
+        # What the send works out per recipient, in whichever process resolved them.
+        assert all(r.prepared == email_and_name(r.email, r.first_name) for r in people)
+
+
+def email_and_name(email, first_name):
+    return f"{email}|{first_name}".encode()
 
 
 def test_a_resolving_process_that_dies_is_an_error_not_a_hang(audience, monkeypatch):

@@ -301,6 +301,32 @@ def restart_then_resend_the_held(cmd, env, sendgrid):
     everyone_once(sendgrid)
 
 
+def test_a_body_joined_from_prepared_personalizations_is_the_same_bytes(project, monkeypatch):
+    """A send builds each recipient's part where the audience is resolved (another
+    process) and joins them; the request must be exactly the one built whole."""
+    import pickle
+
+    import orjson
+
+    from pipeline.deliver.payload import PreparePersonalization, encoded_body, mail_body
+    from pipeline.models import Recipient, RenderedVariant
+
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", SECRET)
+    config = load_config(project / "config.toml")
+    tokens = Tokens(SECRET)
+    variant = RenderedVariant("general", "Subject ✓", "<p>h</p>", "t")
+    people = [Recipient(1, "Ana@Example.org", "Ana", "general"),
+              Recipient(2, "x@example.org", "", "general"),
+              Recipient(3, "eve@example.org", "<img/src=x/onerror=alert(1)>", "general")]
+    prepare = pickle.loads(pickle.dumps(PreparePersonalization(config)))  # as a child gets it
+    prepared = [r._replace(prepared=prepare(r.email, r.first_name)) for r in people]
+    whole = orjson.dumps(mail_body(config, tokens, "2026-W48", 7, variant, people))
+    assert encoded_body(config, tokens, "2026-W48", 7, variant, prepared) == whole
+    assert encoded_body(config, tokens, "2026-W48", 7, variant, people) == whole
+    mixed = [prepared[0], people[1], prepared[2]]  # a resumed batch: built whole
+    assert encoded_body(config, tokens, "2026-W48", 7, variant, mixed) == whole
+
+
 def test_the_payload_matches_the_message_an_smtp_recipient_gets(project, monkeypatch):
     """The SendGrid payload and the SMTP/outbox message personalise the same way."""
     from pipeline.deliver.message import personal_values

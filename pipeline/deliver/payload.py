@@ -7,11 +7,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from subscribers.tokens import Tokens
+import orjson
+
+from subscribers.tokens import Tokens, secret_key
 
 from ..config import Config
 from ..models import Recipient, RenderedVariant
-from .message import Personalizer, list_id
+from .message import Personal, Personalizer, list_id
 
 MAX_PERSONALIZATIONS = 1000
 MAX_CUSTOM_ARGS_BYTES = 10_000
@@ -29,19 +31,63 @@ def mail_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
     if len(recipients) > MAX_PERSONALIZATIONS:
         raise ValueError(f"{len(recipients)} recipients in one request; the cap is "
                          f"{MAX_PERSONALIZATIONS}")
-    nl, sg = config.newsletter, config.delivery.sendgrid
     personal = Personalizer(config, tokens, test=test)
-    personalizations = []
-    for r in recipients:
-        p = personal(r.email, r.first_name)
-        personalizations.append({
-            "to": [{"email": r.email}],
-            "substitutions": p.values,
-            "headers": {
-                "List-Unsubscribe": p.list_unsubscribe,
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
-        })
+    return _body(config, issue_id, batch_id, variant,
+                 [_personalization(personal(r.email, r.first_name), r.email)
+                  for r in recipients], subject_prefix=subject_prefix, test=test)
+
+
+def _personalization(p: Personal, email: str) -> dict[str, Any]:
+    return {
+        "to": [{"email": email}],
+        "substitutions": p.values,
+        "headers": {
+            "List-Unsubscribe": p.list_unsubscribe,
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    }
+
+
+class PreparePersonalization:
+    """(email, first name) -> that recipient's personalization, JSON-encoded. Picklable:
+    it runs in the process that resolves the audience, so the sending process only
+    joins the pieces (see encoded_body)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._personal: Personalizer | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config, "_personal": None}
+
+    def __call__(self, email: str, first_name: str) -> bytes:
+        if self._personal is None:
+            self._personal = Personalizer(self.config, Tokens(secret_key(required=True)))
+        return orjson.dumps(_personalization(self._personal(email, first_name), email))
+
+
+_HEAD = b'{"personalizations":[]'
+
+
+def encoded_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
+                 variant: RenderedVariant, recipients: Sequence[Recipient]) -> bytes:
+    """mail_body as JSON bytes; from the recipients' prepared personalizations when
+    they all have one (the same bytes either way: tests/test_sendgrid.py checks)."""
+    if not recipients or any(r.prepared is None for r in recipients):
+        return orjson.dumps(mail_body(config, tokens, issue_id, batch_id, variant, recipients))
+    if len(recipients) > MAX_PERSONALIZATIONS:
+        raise ValueError(f"{len(recipients)} recipients in one request; the cap is "
+                         f"{MAX_PERSONALIZATIONS}")
+    rest = orjson.dumps(_body(config, issue_id, batch_id, variant, []))
+    assert rest.startswith(_HEAD)  # personalizations is the body's first key
+    joined = b",".join([r.prepared for r in recipients])  # type: ignore[misc]
+    return b'{"personalizations":[' + joined + b"]" + rest[len(_HEAD):]
+
+
+def _body(config: Config, issue_id: str, batch_id: int, variant: RenderedVariant,
+          personalizations: list[dict[str, Any]], *, subject_prefix: str = "",
+          test: bool = False) -> dict[str, Any]:
+    nl, sg = config.newsletter, config.delivery.sendgrid
     body: dict[str, Any] = {
         "personalizations": personalizations,
         "from": {"email": nl.from_email, "name": nl.from_name},

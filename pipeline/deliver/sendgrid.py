@@ -30,7 +30,7 @@ from ..errors import (
 )
 from ..models import Recipient, RenderedVariant
 from . import BatchOutcome
-from .payload import mail_body
+from .payload import PreparePersonalization, encoded_body, mail_body
 
 API_KEY_ENV = "SENDGRID_API_KEY"
 JSON_UTF8 = "application/json; charset=utf-8"
@@ -57,8 +57,8 @@ class _EncodedBody:
     """A body already encoded, handed to the client where it expects a str: it calls
     .encode("utf-8") on bodies whose Content-Type is not the bare application/json."""
 
-    def __init__(self, body: dict) -> None:
-        self.data = _JSONBytes(orjson.dumps(body))
+    def __init__(self, body: dict | bytes) -> None:
+        self.data = _JSONBytes(body if isinstance(body, bytes) else orjson.dumps(body))
 
     def encode(self, encoding: str = "utf-8") -> bytes:
         return self.data
@@ -85,8 +85,12 @@ class SendGridBackend:
 
     def send_batch(self, issue_id: str, batch_id: int, seq: int, variant: RenderedVariant,
                    recipients: Sequence[Recipient]) -> BatchOutcome:
-        body = mail_body(self.config, self.tokens, issue_id, batch_id, variant, recipients)
-        return BatchOutcome(message_id=self.post(body))
+        return BatchOutcome(message_id=self.post(encoded_body(
+            self.config, self.tokens, issue_id, batch_id, variant, recipients)))
+
+    def preparer(self) -> PreparePersonalization:
+        """What the resolving process works out per recipient (see Recipient.prepared)."""
+        return PreparePersonalization(self.config)
 
     def send_test(self, issue_id: str, variant: RenderedVariant,
                   recipients: Sequence[Recipient]) -> str | None:
@@ -111,7 +115,7 @@ class SendGridBackend:
     def finish(self, issue_id: str) -> str:
         return f"SendGrid at {self.config.delivery.sendgrid.host}"
 
-    def post(self, body: dict) -> str | None:
+    def post(self, body: dict | bytes) -> str | None:
         """POST /v3/mail/send; the X-Message-Id on 202, or the error the ledger needs."""
         try:
             response = self.client.client.mail.send.post(request_body=_EncodedBody(body))
