@@ -138,17 +138,15 @@ def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, 
     process resolves (0: the child resolves them all, for a caller with work of its own
     for this core, such as a send). With `id_range` (from, to), only ids from <= id <
     to, in this process: the share of one of several sending processes (`split_ids`).
-    `prepare(email, first name)`, picklable, fills each Recipient's `prepared` in the
-    process that resolves them.
+    `prepare(email, first name)`, picklable, fills `prepared` for those the child
+    resolves: work moved off this process. Those resolved here keep None.
     """
     if id_range is not None:
-        yield from _resolve_range(engine, lists, segments, default_segment, *id_range,
-                                  prepare)
+        yield from _resolve_range(engine, lists, segments, default_segment, *id_range)
         return
     split = _split_id(engine, parallel_from, share)
     if split is None:
-        yield from _resolve_range(engine, lists, segments, default_segment, None, None,
-                                  prepare)
+        yield from _resolve_range(engine, lists, segments, default_segment, None, None)
         return
     context = multiprocessing.get_context("spawn")
     queue = context.Queue(maxsize=4)  # bounded: memory stays a few chunks
@@ -158,7 +156,7 @@ def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, 
     process.start()
     try:
         upper_done = False
-        own = (_resolve_range(engine, lists, segments, default_segment, None, split, prepare)
+        own = (_resolve_range(engine, lists, segments, default_segment, None, split)
                if share > 0 else iter(()))
         for count, recipient in enumerate(own, 1):
             yield recipient

@@ -257,6 +257,7 @@ def test_test_sends_go_to_editors_only_and_are_not_recorded(project, sendgrid):
                      p["substitutions"]["%unsubscribe_url%"].rsplit("/", 1)[1],
                      p["substitutions"]["%preferences_url%"].rsplit("/", 1)[1]]
             assert all(tokens.is_test_link(token) for token in links), links
+            assert "mailto:" not in header  # a client using it would really unsubscribe
 
 
 def test_the_pre_send_gate_refuses_an_http_unsubscribe_link(project, sendgrid):

@@ -48,8 +48,9 @@ class Personalizer:
         self._manage = partial(tokens.manage, test=True) if test else tokens.manage
         self._unsubscribe = f"{nl.base_url}/u/"
         self._preferences = f"{nl.base_url}/p/"
+        # No mailto in a test: a client using it would mail a real unsubscribe request.
         self._mailto = (f", <mailto:{nl.unsubscribe_email}?subject=unsubscribe>"
-                        if nl.unsubscribe_email else "")
+                        if nl.unsubscribe_email and not test else "")
         self._keys = tuple(PLACEHOLDERS[k] for k in (
             "first_name", "first_name_html", "unsubscribe_url", "preferences_url", "email"))
 

@@ -51,7 +51,8 @@ def _personalization(p: Personal, email: str) -> dict[str, Any]:
 class PreparePersonalization:
     """(email, first name) -> that recipient's personalization, JSON-encoded. Picklable:
     it runs in the process that resolves the audience, so the sending process only
-    joins the pieces (see encoded_body)."""
+    joins the pieces (see encoded_body). It signs with INSIGHTS_SECRET_KEY from the
+    environment (which that child inherits), like the backend it comes from."""
 
     def __init__(self, config: Config) -> None:
         self.config = config

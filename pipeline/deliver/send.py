@@ -339,12 +339,11 @@ def _resolve_and_send(config: Config, store: Store, audience: Audience, issue: I
             default = config.default_segment or None
             # A large audience is resolved wholly in a child process: this one's core is
             # busy building and posting (measured 2.5 s faster at 1,000,000).
-            # The backend's per-recipient part of each request is worked out there too
-            # (not for a share resolved here: it would only be held longer, in memory).
+            # The backend's per-recipient part of each request is worked out there too.
             preparer = getattr(sender.backend, "preparer", None)
             people = audience.resolve(sender.lists, config.segment_rules, default,
                                       id_range=id_range, share=0.0,
-                                      prepare=preparer() if preparer and not id_range else None)
+                                      prepare=preparer() if preparer else None)
             for recipient in people:
                 buffer = buffers.setdefault(recipient.segment, [])
                 buffer.append(recipient)
