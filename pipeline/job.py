@@ -89,8 +89,7 @@ def recipient_message(config: Config, tokens: Tokens, now: datetime,
     nothing."""
     personal = personal_values(config, tokens, recipient.email, recipient.first_name,
                                test=test)
-    return message_bytes(build_message(config, variant, recipient, personal, now,
-                                       subject_prefix="[TEST] " if test else ""))
+    return message_bytes(build_message(config, variant, recipient, personal, now, test=test))
 
 
 def make_backend(config: Config, now: datetime, store: Store | None = None) -> Backend:

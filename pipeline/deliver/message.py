@@ -22,6 +22,7 @@ from ..render.context import PLACEHOLDERS
 # encoded-words, which clients do not accept in List-Unsubscribe. See `message_bytes`.
 MESSAGE_POLICY = SMTP
 WIRE_POLICY = SMTP.clone(max_line_length=998)
+TEST_SUBJECT_PREFIX = "[TEST] "  # test sends, whatever the backend
 
 
 def message_bytes(msg: EmailMessage) -> bytes:
@@ -88,12 +89,13 @@ def list_id(config: Config) -> str:
 
 def build_message(
     config: Config, variant: RenderedVariant, recipient: Recipient, personal: Personal,
-    now: datetime, *, subject_prefix: str = "",
+    now: datetime, *, test: bool = False,
 ) -> EmailMessage:
-    """The complete multipart/alternative message one recipient receives."""
+    """The complete multipart/alternative message one recipient receives (`test`: a
+    test send's, "[TEST]" in the subject)."""
     nl = config.newsletter
     msg = EmailMessage(policy=MESSAGE_POLICY)
-    msg["Subject"] = subject_prefix + variant.subject
+    msg["Subject"] = (TEST_SUBJECT_PREFIX if test else "") + variant.subject
     msg["From"] = Address(nl.from_name, addr_spec=nl.from_email)
     msg["To"] = Address(addr_spec=recipient.email)
     if nl.reply_to:

@@ -13,7 +13,7 @@ from subscribers.tokens import Tokens, secret_key
 
 from ..config import Config
 from ..models import Recipient, RenderedVariant
-from .message import Personal, Personalizer, list_id
+from .message import TEST_SUBJECT_PREFIX, Personal, Personalizer, list_id
 
 MAX_PERSONALIZATIONS = 1000
 MAX_CUSTOM_ARGS_BYTES = 10_000
@@ -25,16 +25,21 @@ def categories(issue_id: str, segment: str) -> list[str]:
 
 def mail_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
               variant: RenderedVariant, recipients: Sequence[Recipient], *,
-              subject_prefix: str = "", test: bool = False) -> dict[str, Any]:
+              test: bool = False) -> dict[str, Any]:
     """One request: the variant once, and one personalization (envelope) per recipient
-    with their substitutions and their own List-Unsubscribe headers."""
-    if len(recipients) > MAX_PERSONALIZATIONS:
-        raise ValueError(f"{len(recipients)} recipients in one request; the cap is "
-                         f"{MAX_PERSONALIZATIONS}")
+    with their substitutions and their own List-Unsubscribe headers. (`test`: a test
+    send's, "[TEST]" in the subject and links that change nothing.)"""
+    _within_cap(recipients)
     personal = Personalizer(config, tokens, test=test)
     return _body(config, issue_id, batch_id, variant,
                  [_personalization(personal(r.email, r.first_name), r.email)
-                  for r in recipients], subject_prefix=subject_prefix, test=test)
+                  for r in recipients], test=test)
+
+
+def _within_cap(recipients: Sequence[Recipient]) -> None:
+    if len(recipients) > MAX_PERSONALIZATIONS:
+        raise ValueError(f"{len(recipients)} recipients in one request; the cap is "
+                         f"{MAX_PERSONALIZATIONS}")
 
 
 def _personalization(p: Personal, email: str) -> dict[str, Any]:
@@ -76,9 +81,7 @@ def encoded_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
     they all have one (the same bytes either way: tests/test_sendgrid.py checks)."""
     if not recipients or any(r.prepared is None for r in recipients):
         return orjson.dumps(mail_body(config, tokens, issue_id, batch_id, variant, recipients))
-    if len(recipients) > MAX_PERSONALIZATIONS:
-        raise ValueError(f"{len(recipients)} recipients in one request; the cap is "
-                         f"{MAX_PERSONALIZATIONS}")
+    _within_cap(recipients)
     rest = orjson.dumps(_body(config, issue_id, batch_id, variant, []))
     assert rest.startswith(_HEAD)  # personalizations is the body's first key
     joined = b",".join([r.prepared for r in recipients])  # type: ignore[misc]
@@ -86,13 +89,12 @@ def encoded_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
 
 
 def _body(config: Config, issue_id: str, batch_id: int, variant: RenderedVariant,
-          personalizations: list[dict[str, Any]], *, subject_prefix: str = "",
-          test: bool = False) -> dict[str, Any]:
+          personalizations: list[dict[str, Any]], *, test: bool = False) -> dict[str, Any]:
     nl, sg = config.newsletter, config.delivery.sendgrid
     body: dict[str, Any] = {
         "personalizations": personalizations,
         "from": {"email": nl.from_email, "name": nl.from_name},
-        "subject": subject_prefix + variant.subject,
+        "subject": (TEST_SUBJECT_PREFIX if test else "") + variant.subject,
         # text/plain must come before text/html (SendGrid's rule, and MIME's order).
         "content": [{"type": "text/plain", "value": variant.text},
                     {"type": "text/html", "value": variant.html}],

@@ -94,8 +94,7 @@ class SendGridBackend:
 
     def send_test(self, issue_id: str, variant: RenderedVariant,
                   recipients: Sequence[Recipient]) -> str | None:
-        body = mail_body(self.config, self.tokens, issue_id, 0, variant, recipients,
-                         subject_prefix="[TEST] ", test=True)
+        body = mail_body(self.config, self.tokens, issue_id, 0, variant, recipients, test=True)
         return self.post(body)
 
     def send_message(self, message: EmailMessage) -> str:

@@ -116,7 +116,7 @@ class SmtpBackend:
     def _message(self, variant: RenderedVariant, r: Recipient, test: bool = False) -> bytes:
         personal = (self.test_personal if test else self.personal)(r.email, r.first_name)
         return message_bytes(build_message(self.config, variant, r, personal, self.now,
-                                           subject_prefix="[TEST] " if test else ""))
+                                           test=test))
 
     def send_test(self, issue_id: str, variant: RenderedVariant,
                   recipients: Sequence[Recipient]) -> str | None:
