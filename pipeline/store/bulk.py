@@ -11,6 +11,7 @@ executemany does the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -24,10 +25,13 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
                 **constants: Any) -> None:
     if not rows:
         return
-    keys, params = _insert_params(conn, table, rows, constants)
-    marker = _marker(conn)
+    columns = list(rows[0].keys())
+    getter = itemgetter(*columns)
+    values = ([(getter(row),) for row in rows] if len(columns) == 1
+              else [getter(row) for row in rows])
+    keys, params = _bound(conn, table, columns, values, constants)
     conn.exec_driver_sql(f"{_insert_into(conn, table, keys)} "
-                         f"VALUES ({', '.join([marker] * len(keys))})", params)
+                         f"VALUES ({', '.join([_marker(conn)] * len(keys))})", params)
 
 
 def insert_new(conn: Connection, table: Table, columns: Sequence[str],
@@ -42,24 +46,11 @@ def insert_new(conn: Connection, table: Table, columns: Sequence[str],
     threaded send cost more than the insert itself."""
     if not rows:
         return 0
-    dialect = conn.dialect
-    keys = [*columns, *constants]
-    processors = [table.c[k].type._cached_bind_processor(dialect) for k in keys]
-    fixed = tuple((p(v) if p else v) for p, v in zip(processors[len(columns):],
-                                                      constants.values(), strict=True))
-    convert = [(i, p) for i, p in enumerate(processors[: len(columns)]) if p]
-    flat: list[Any] = []
-    for row in rows:
-        if convert:
-            row = list(row)
-            for i, p in convert:
-                row[i] = p(row[i])
-        flat += row
-        flat += fixed
+    keys, params = _bound(conn, table, columns, rows, constants)
     one = f"({', '.join([_marker(conn)] * len(keys))})"
     sql = (f"{_insert_into(conn, table, keys)} VALUES {', '.join([one] * len(rows))} "
            "ON CONFLICT DO NOTHING")
-    return conn.exec_driver_sql(sql, tuple(flat)).rowcount
+    return conn.exec_driver_sql(sql, tuple(chain.from_iterable(params))).rowcount
 
 
 def _marker(conn: Connection) -> str:
@@ -71,25 +62,24 @@ def _insert_into(conn: Connection, table: Table, keys: Sequence[str]) -> str:
     return f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)})"
 
 
-def _insert_params(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
-                   constants: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Column names, and each row's values converted by its column's type."""
+def _bound(conn: Connection, table: Table, columns: Sequence[str],
+           rows: Sequence[tuple[Any, ...]], constants: Mapping[str, Any],
+           ) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """All column names (`columns`, then the constants'), and each row's values then the
+    constants, converted by their column's type (the constants once)."""
     dialect = conn.dialect
-    columns = list(rows[0].keys())
-    keys = columns + list(constants)
-    processors = {k: table.c[k].type._cached_bind_processor(dialect) for k in keys}
-    fixed = tuple((processors[k](v) if processors[k] else v) for k, v in constants.items())
-    getter = itemgetter(*columns)
-    convert = [(i, processors[k]) for i, k in enumerate(columns) if processors[k]]
+    keys = [*columns, *constants]
+    processors = [table.c[k].type._cached_bind_processor(dialect) for k in keys]
+    fixed = tuple((p(v) if p else v) for p, v in zip(processors[len(columns):],
+                                                      constants.values(), strict=True))
+    convert = [(i, p) for i, p in enumerate(processors[: len(columns)]) if p]
+    if not convert:
+        return keys, [(*row, *fixed) for row in rows]
     params: list[tuple[Any, ...]] = []
     for row in rows:
-        values = getter(row)
-        if len(columns) == 1:
-            values = (values,)
-        if convert:
-            values = list(values)
-            for i, proc in convert:
-                values[i] = proc(values[i])
+        values = list(row)
+        for i, p in convert:
+            values[i] = p(values[i])
         params.append((*values, *fixed))
     return keys, params
 
