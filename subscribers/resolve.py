@@ -15,6 +15,7 @@ from sqlalchemy import Engine, and_, func, select
 
 from pipeline.errors import AudienceError
 from pipeline.models import Recipient
+from pipeline.store.db import make_engine, shareable
 
 from .schema import memberships, subscribers, suppressions
 from .segments import Rule, Subject, is_present, referenced
@@ -169,11 +170,6 @@ def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, 
         stop(process)
 
 
-def _shareable(engine: Engine) -> bool:
-    """Whether another process can open this store (an in-memory SQLite cannot)."""
-    return engine.url.database not in (None, "", ":memory:")
-
-
 def _ids_at(engine: Engine, fractions: Sequence[float]) -> tuple[int, list[int | None]]:
     """The number of subscribers, and the id found at each fraction of them in id order."""
     with engine.connect() as conn:
@@ -186,7 +182,7 @@ def _ids_at(engine: Engine, fractions: Sequence[float]) -> tuple[int, list[int |
 def _split_id(engine: Engine, parallel_from: int | None, share: float) -> int | None:
     """The id that splits the audience between two cores, when it is large enough to
     share (and lives where a second process can reach it)."""
-    if parallel_from is None or not _shareable(engine):
+    if parallel_from is None or not shareable(engine):
         return None
     # By default not quite half: the child also starts up and pickles, this side
     # unpickles.
@@ -198,7 +194,7 @@ def split_ids(engine: Engine, parts: int) -> list[tuple[int | None, int | None]]
     """`parts` id ranges (from, to) holding about as many subscribers each, covering
     every id (the first open below, the last open above); one range when no other
     process could reach the store."""
-    if parts < 2 or not _shareable(engine):
+    if parts < 2 or not shareable(engine):
         return [(None, None)]
     _total, bounds = _ids_at(engine, [i / parts for i in range(1, parts)])
     edges = sorted({b for b in bounds if b is not None})
@@ -227,8 +223,6 @@ def _resolve_upper(url: str, lists: list[str], segments: list[tuple[str, Rule]],
                    default_segment: str | None, from_id: int, queue: Any,
                    prepare: Prepare | None) -> None:
     """Child process: resolve ids from `from_id` on; send chunks of plain tuples."""
-    from pipeline.store.db import make_engine
-
     try:
         engine = make_engine(url)
         size = PREPARED_CHUNK_ROWS if prepare else STREAM_ROWS

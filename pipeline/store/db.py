@@ -42,6 +42,12 @@ def make_engine(url: str, *, connections: int | None = None) -> Engine:
     return engine
 
 
+def shareable(engine: Engine) -> bool:
+    """Whether another connection or process opening this engine's URL reaches the same
+    data (an in-memory SQLite database exists only in its own connection)."""
+    return engine.url.database not in (None, "", ":memory:")
+
+
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 

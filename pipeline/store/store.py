@@ -43,7 +43,7 @@ class Store(ItemsMixin, IssuesMixin, LedgerMixin, EventsMixin, EditorsMixin):
         batch read the ledger's index again from disk; one connection keeps it warm
         (and holds one cache, not one per thread). Other databases: this store."""
         url = self.engine.url
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        if url.get_backend_name() != "sqlite" or not db.shareable(self.engine):
             yield self
             return
         engine = db.make_engine(url.render_as_string(hide_password=False), connections=1)
