@@ -52,13 +52,37 @@ def served(project, monkeypatch):
     store.close()
 
 
+class Trap:
+    """A loopback TCP listener that counts connections and closes them."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+
 def test_an_editor_signs_in_previews_on_mobile_and_approves(served, tmp_path):
     from playwright.sync_api import sync_playwright
 
+    trap = Trap()
+
     base, store = served
     with sync_playwright() as p:
+        # Every host but loopback resolves to a trap on loopback: the email's logo
+        # (news.example.org) is asked for there, never on the internet.
+        rules = f"--host-resolver-rules=MAP * 127.0.0.1:{trap.port}, EXCLUDE 127.0.0.1"
         browser = p.chromium.launch(executable_path=shutil.which("chromium"),
-                                    args=CHROMIUM_ARGS)
+                                    args=[*CHROMIUM_ARGS, rules])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{base}/admin/issues/2026-W48")
         assert page.url.startswith(f"{base}/admin/login")  # sent to sign in first
@@ -76,6 +100,10 @@ def test_an_editor_signs_in_previews_on_mobile_and_approves(served, tmp_path):
         body = page.frame_locator("iframe#preview").locator("body")
         assert "IO Insights" in body.inner_text()
         assert frame.bounding_box()["width"] <= 377  # 375 and its border
+        deadline = time.monotonic() + 5
+        while not trap.connections and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert trap.connections, "the preview's logo request did not reach the trap"
 
         page.click("#approve")
         page.wait_for_selector("text=approved by ed@example.org")
@@ -83,6 +111,7 @@ def test_an_editor_signs_in_previews_on_mobile_and_approves(served, tmp_path):
         shot = tmp_path / "approved-mobile.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
+    trap.sock.close()
     issue = store.get_issue("2026-W48")
     assert issue.status == "approved" and issue.approved_by == "ed@example.org"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
