@@ -90,9 +90,11 @@ def send(config_path: Path, out: Queue) -> None:
     started = time.perf_counter()
     report = run_weekly(config, datetime(2026, 11, 23, 14, tzinfo=UTC))
     took = time.perf_counter() - started
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    out.put((report.status, report.message, took, own, children))
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = tuple(r.ru_utime + r.ru_stime for r in (own, children))
+    out.put((report.status, report.message, took, cpu, own.ru_maxrss / 1024,
+             children.ru_maxrss / 1024))
 
 
 def main() -> None:
@@ -131,7 +133,7 @@ def main() -> None:
         out: Queue = Queue()
         sender = Process(target=send, args=(project / "config.toml", out))
         sender.start()
-        status, message, took, own, children = out.get()
+        status, message, took, cpu, own, children = out.get()
         sender.join()
     stop.set()
     requests, addresses, most = counts_q.get(timeout=60)
@@ -144,6 +146,8 @@ def main() -> None:
           f"concurrency {d.concurrency}")
     print(f"send (gather + compose + render + deliver): {took:.1f} s (target <= 15 s), "
           f"{requests:,} requests, every address exactly once")
+    print(f"CPU: {cpu[0]:.1f} s the sending process, {cpu[1]:.1f} s its helpers, on "
+          f"{os.cpu_count()} cores (the loopback server not counted)")
     print(f"peak RSS: {own:.0f} MB the sending process, {children:.0f} MB its largest "
           "helper (a sending or resolving child) (target <= 200 MB each)")
 

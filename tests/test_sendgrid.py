@@ -328,6 +328,30 @@ def test_a_body_joined_from_prepared_personalizations_is_the_same_bytes(project,
     assert encoded_body(config, tokens, "2026-W48", 7, variant, mixed) == whole
 
 
+def test_personalizations_encoded_directly_are_the_bytes_of_the_dict_path(project):
+    """PersonalizationJSON writes each recipient's JSON from a template: for awkward
+    names, addresses and settings it must give exactly orjson's encoding of the dict."""
+    import orjson
+
+    from pipeline.deliver.message import Personalizer
+    from pipeline.deliver.payload import PersonalizationJSON, _personalization
+
+    config = load_config(project / "config.toml")
+    odd = config.model_copy(update={"newsletter": config.newsletter.model_copy(update={
+        "base_url": "https://news.example.org/io%20insights/ünï", "unsubscribe_email": None})})
+    people = [("Ana@Example.org", "Ana"), ("x@example.org", ""),
+              ("eve+%s@example.org", '"quoted" \\ back%slash %d'),
+              ("zoë@exämple.org", "Zoë <b>&amp;</b> \u2028 \U0001f600"),
+              ("tab@example.org", "a\tb\x00c")]
+    for settings in (config, odd):
+        for test in (False, True):
+            personal = Personalizer(settings, Tokens(SECRET), test=test)
+            encode = PersonalizationJSON(personal)
+            for email, name in people:
+                expected = orjson.dumps(_personalization(personal(email, name), email))
+                assert encode(email, name) == expected, (email, name, test)
+
+
 def test_the_payload_matches_the_message_an_smtp_recipient_gets(project, monkeypatch):
     """The SendGrid payload and the SMTP/outbox message personalise the same way."""
     from pipeline.deliver.message import personal_values

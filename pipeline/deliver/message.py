@@ -46,29 +46,33 @@ class Personalizer:
     def __init__(self, config: Config, tokens: Tokens, *, test: bool = False) -> None:
         """`test`: links for test sends and previews, which change nothing when used."""
         nl = config.newsletter
-        self._manage = partial(tokens.manage, test=True) if test else tokens.manage
-        self._unsubscribe = f"{nl.base_url}/u/"
-        self._preferences = f"{nl.base_url}/p/"
+        self.token = partial(tokens.manage, test=True) if test else tokens.manage
+        self.unsubscribe_base = f"{nl.base_url}/u/"
+        self.preferences_base = f"{nl.base_url}/p/"
         # No mailto in a test: a client using it would mail a real unsubscribe request.
-        self._mailto = (f", <mailto:{nl.unsubscribe_email}?subject=unsubscribe>"
-                        if nl.unsubscribe_email and not test else "")
-        self._keys = tuple(PLACEHOLDERS[k] for k in (
+        self.mailto = (f", <mailto:{nl.unsubscribe_email}?subject=unsubscribe>"
+                       if nl.unsubscribe_email and not test else "")
+        self.keys = tuple(PLACEHOLDERS[k] for k in (
             "first_name", "first_name_html", "unsubscribe_url", "preferences_url", "email"))
 
     def __call__(self, email: str, name: str) -> Personal:
-        token = self._manage(email)
-        unsubscribe = self._unsubscribe + token
+        return self.assemble(email, *self.names(name), self.token(email))
+
+    @staticmethod
+    def names(name: str) -> tuple[str, str]:
+        """The name as shown, as text and as HTML (names come from imports and forms:
+        never markup in the HTML part)."""
         shown = name or "colleague"
-        first, first_html, unsub, prefs, addr = self._keys
-        values = {
-            first: shown,
-            # Names come from imports and forms: never markup in the HTML part.
-            first_html: html.escape(shown),
-            unsub: unsubscribe,
-            prefs: self._preferences + token,
-            addr: email,
-        }
-        return Personal(values, unsubscribe, f"<{unsubscribe}>{self._mailto}")
+        return shown, html.escape(shown)
+
+    def assemble(self, email: str, shown: str, shown_html: str, token: str) -> Personal:
+        """The values from their parts: the name as shown (as text and as HTML) and the
+        signed token of the links."""
+        unsubscribe = self.unsubscribe_base + token
+        first, first_html, unsub, prefs, addr = self.keys
+        values = {first: shown, first_html: shown_html, unsub: unsubscribe,
+                  prefs: self.preferences_base + token, addr: email}
+        return Personal(values, unsubscribe, f"<{unsubscribe}>{self.mailto}")
 
 
 def personal_values(config: Config, tokens: Tokens, email: str, name: str, *,

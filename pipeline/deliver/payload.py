@@ -4,7 +4,9 @@ same body, which is what the outbox writes and what the sendgrid backend posts."
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -53,6 +55,39 @@ def _personalization(p: Personal, email: str) -> dict[str, Any]:
     }
 
 
+class PersonalizationJSON:
+    """(email, first name) -> orjson.dumps(_personalization(personal(email, name),
+    email)): the same bytes in about half the time, for a send makes a million.
+
+    The JSON around a recipient's values is the same for everyone, so it is cut once
+    from a personalization made with markers in place of the values; each recipient's
+    values, JSON-escaped, are then put in by bytes formatting (tests/test_sendgrid.py
+    holds the two ways to the same bytes)."""
+
+    # Private-use characters: JSON leaves them as they are, and no config holds them.
+    _MARKERS = {"email": "\ue000e\ue000", "shown": "\ue000s\ue000",
+                "shown_html": "\ue000h\ue000", "token": "\ue000t\ue000"}
+
+    def __init__(self, personal: Personalizer) -> None:
+        self._personal = personal
+        m = self._MARKERS
+        sample = orjson.dumps(_personalization(
+            personal.assemble(m["email"], m["shown"], m["shown_html"], m["token"]),
+            m["email"]))
+        by_marker = {v.encode(): i for i, v in enumerate(m.values())}
+        pattern = re.compile(b"|".join(re.escape(marker) for marker in by_marker))
+        slots = [by_marker[found] for found in pattern.findall(sample)]
+        self._in_order = itemgetter(*slots)
+        self._template = pattern.sub(b"%b", sample.replace(b"%", b"%%"))
+
+    def __call__(self, email: str, first_name: str) -> bytes:
+        shown, shown_html = self._personal.names(first_name)
+        values = (orjson.dumps(email)[1:-1], orjson.dumps(shown)[1:-1],
+                  orjson.dumps(shown_html)[1:-1],
+                  self._personal.token(email).encode("ascii"))  # URL-safe: no escaping
+        return self._template % self._in_order(values)
+
+
 class PreparePersonalization:
     """(email, first name) -> that recipient's personalization, JSON-encoded. Picklable:
     it runs in the process that resolves the audience, so the sending process only
@@ -61,15 +96,16 @@ class PreparePersonalization:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._personal: Personalizer | None = None
+        self._encode: PersonalizationJSON | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"config": self.config, "_personal": None}
+        return {"config": self.config, "_encode": None}
 
     def __call__(self, email: str, first_name: str) -> bytes:
-        if self._personal is None:
-            self._personal = Personalizer(self.config, Tokens(secret_key(required=True)))
-        return orjson.dumps(_personalization(self._personal(email, first_name), email))
+        if self._encode is None:
+            self._encode = PersonalizationJSON(
+                Personalizer(self.config, Tokens(secret_key(required=True))))
+        return self._encode(email, first_name)
 
 
 _HEAD = b'{"personalizations":[]'
@@ -77,15 +113,20 @@ _HEAD = b'{"personalizations":[]'
 
 def encoded_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
                  variant: RenderedVariant, recipients: Sequence[Recipient]) -> bytes:
-    """mail_body as JSON bytes; from the recipients' prepared personalizations when
-    they all have one (the same bytes either way: tests/test_sendgrid.py checks)."""
-    if not recipients or any(r.prepared is None for r in recipients):
-        return orjson.dumps(mail_body(config, tokens, issue_id, batch_id, variant, recipients))
+    """orjson.dumps(mail_body(...)), byte for byte, with the personalizations the
+    resolving process prepared (Recipient.prepared) and the others encoded here."""
     _within_cap(recipients)
     rest = orjson.dumps(_body(config, issue_id, batch_id, variant, []))
     assert rest.startswith(_HEAD)  # personalizations is the body's first key
-    joined = b",".join([r.prepared for r in recipients])  # type: ignore[misc]
-    return b'{"personalizations":[' + joined + b"]" + rest[len(_HEAD):]
+    encode: PersonalizationJSON | None = None
+    parts = []
+    for r in recipients:
+        if r.prepared is None:  # resolved here, or read back from the ledger
+            encode = encode or PersonalizationJSON(Personalizer(config, tokens))
+            parts.append(encode(r.email, r.first_name))
+        else:
+            parts.append(r.prepared)
+    return b'{"personalizations":[' + b",".join(parts) + b"]" + rest[len(_HEAD):]
 
 
 def _body(config: Config, issue_id: str, batch_id: int, variant: RenderedVariant,
