@@ -85,6 +85,32 @@ def test_an_address_twice_in_one_batch_is_recorded_once_first_come(store_url):
     store.close()
 
 
+def test_recipients_of_an_accepted_batch_count_as_sent_with_their_own_outcomes_kept(
+        store_url):
+    """A batch-level backend records no outcome per recipient: those still queued in an
+    accepted batch are sent. Skipped, unknown and per-recipient outcomes stay theirs."""
+    store = Store.open(store_url)
+    store.create_issue("2026-W48", NOW, NOW, {}, frozenset(), NOW)
+    people = [Recipient(i, f"p{i}@example.org", "P", "general") for i in range(4)]
+    batch, _ = store.record_batch("2026-W48", "general", people[:3], NOW)
+    waiting, _ = store.record_batch("2026-W48", "general", people[3:], NOW)
+    store.set_recipients_state(batch.id, "skipped", subscriber_ids=[1], note="left")
+    assert store.delivered_count("2026-W48") == {}
+    assert store.send_progress("2026-W48") == {"general": {"queued": 3, "skipped": 1}}
+    assert store.finish_batch(batch.id, NOW, "msg-1") == "accepted"
+    assert store.delivered_count("2026-W48") == {"general": 2}
+    assert store.send_progress("2026-W48") == {
+        "general": {"sent": 2, "skipped": 1, "queued": 1}}
+    assert [r["state"] for r in store.sends_to("p0@example.org")] == ["sent"]
+    assert [r["state"] for r in store.sends_to("p1@example.org")] == ["skipped"]
+    assert [r["state"] for r in store.sends_to("p3@example.org")] == ["queued"]
+    # A per-recipient backend's outcome of unknown holds its batch back from 'accepted'.
+    store.set_recipient(waiting.id, 3, "unknown", None)
+    assert store.finish_batch(waiting.id, NOW, None) == "unknown"
+    assert store.delivered_count("2026-W48") == {"general": 2}
+    store.close()
+
+
 def test_source_health_counts_consecutive_failures(store_url):
     store = Store.open(store_url)
     for _ in range(3):

@@ -154,8 +154,10 @@ send_recipients = Table(
     Column("subscriber_id", Integer, nullable=False),
     Column("segment", String(100), nullable=False),
     Column("batch_id", Integer, ForeignKey("send_batches.id", ondelete="CASCADE"), nullable=False),
-    # queued: waiting in its batch; sent: accepted by the provider; skipped: unsubscribed
-    # or suppressed after the batch was recorded (checked right before it goes).
+    # queued: waiting in its batch, or (batch-level backends) sent with it once the
+    # batch is accepted (see ledger.OUTCOME); sent: accepted by the provider (per-
+    # recipient backends); skipped: unsubscribed or suppressed after the batch was
+    # recorded (checked right before it goes); failed, unknown: per-recipient outcomes.
     Column("state", String(12), nullable=False, server_default="queued"),
     Column("note", Text),
     Index("ix_send_recipients_batch_id", "batch_id"),
