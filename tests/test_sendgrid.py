@@ -326,6 +326,9 @@ def test_a_body_joined_from_prepared_personalizations_is_the_same_bytes(project,
     assert encoded_body(config, tokens, "2026-W48", 7, variant, people) == whole
     mixed = [prepared[0], people[1], prepared[2]]  # a resumed batch: built whole
     assert encoded_body(config, tokens, "2026-W48", 7, variant, mixed) == whole
+    for few in (prepared[:1], []):
+        assert encoded_body(config, tokens, "2026-W48", 7, variant, few) == orjson.dumps(
+            mail_body(config, tokens, "2026-W48", 7, variant, few))
 
 
 def test_personalizations_encoded_directly_are_the_bytes_of_the_dict_path(project):

@@ -126,7 +126,12 @@ def encoded_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
             parts.append(encode(r.email, r.first_name))
         else:
             parts.append(r.prepared)
-    return b'{"personalizations":[' + b",".join(parts) + b"]" + rest[len(_HEAD):]
+    if not parts:
+        return rest
+    # One copy of the (megabyte) body: the head and tail ride on the first and last parts.
+    parts[0] = b'{"personalizations":[' + parts[0]
+    parts[-1] = parts[-1] + b"]" + rest[len(_HEAD):]
+    return b",".join(parts)
 
 
 def _body(config: Config, issue_id: str, batch_id: int, variant: RenderedVariant,
