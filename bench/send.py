@@ -27,6 +27,7 @@ from pipeline.config import load_config  # noqa: E402
 from pipeline.job import run_weekly  # noqa: E402
 from pipeline.store.store import Store  # noqa: E402
 from subscribers.formats import Row  # noqa: E402
+from subscribers.resolve import PARALLEL_FROM  # noqa: E402
 from subscribers.store import Audience  # noqa: E402
 
 SEGMENTS = """
@@ -102,7 +103,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, help="override delivery.concurrency")
-    parser.add_argument("--processes", type=int, help="override delivery.processes")
+    parser.add_argument("--processes", type=int, help="override delivery.processes (auto)")
     args = parser.parse_args()
     print(python_speed())
     url_q: Queue = Queue()
@@ -120,7 +121,7 @@ def main() -> None:
         if args.concurrency:
             text = text.replace("concurrency = 4 ", f"concurrency = {args.concurrency} ")
         if args.processes:
-            text = text.replace("processes = 1 ", f"processes = {args.processes} ")
+            text = text.replace('processes = "auto" ', f"processes = {args.processes} ")
         (project / "config.toml").write_text(text)
         shutil.copytree(ROOT / "templates", project / "templates")
         shutil.copytree(ROOT / "examples", project / "examples")
@@ -141,9 +142,11 @@ def main() -> None:
     assert status == "sent", message
     assert addresses == args.subscribers and most == 1
     d = config.delivery
+    processes = d.processes if d.processes != "auto" else (
+        min(2, os.cpu_count() or 1) if args.subscribers >= PARALLEL_FROM else 1)
     print(f"{args.subscribers:,} subscribers, {len(config.variant_names)} variants, "
-          f"{args.latency * 1000:.0f} ms per request, {d.processes} sending process(es) x "
-          f"concurrency {d.concurrency}")
+          f"{args.latency * 1000:.0f} ms per request, {processes} sending process(es) "
+          f"(processes = {d.processes!r}) x concurrency {d.concurrency}")
     print(f"send (gather + compose + render + deliver): {took:.1f} s (target <= 15 s), "
           f"{requests:,} requests, every address exactly once")
     print(f"CPU: {cpu[0]:.1f} s the sending process, {cpu[1]:.1f} s its helpers, on "

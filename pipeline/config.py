@@ -140,12 +140,20 @@ class Delivery(_Strict):
     batch_size: StrictInt = Field(default=1000, ge=1, le=1000)  # SendGrid's personalization cap
     concurrency: StrictInt = Field(default=4, ge=1, le=32)  # batches in flight at once
     # Sending processes, each with its share of the audience and `concurrency` requests
-    # in flight (the sendgrid backend; others send from one process).
-    processes: StrictInt = Field(default=1, ge=1, le=16)
+    # in flight (the sendgrid backend; others send from one process). "auto": two on a
+    # host with two cores or more, for an audience large enough to repay the second.
+    processes: Literal["auto"] | int = "auto"
     max_retries: StrictInt = Field(default=5, ge=0, le=20)  # for 5xx and connection errors
     backoff: float = Field(default=1.0, ge=0)  # seconds before the first retry
     sendgrid: SendGridOptions = SendGridOptions()
     smtp: SmtpOptions = SmtpOptions()
+
+    @field_validator("processes", mode="before")
+    @classmethod
+    def _processes(cls, value: Any) -> Any:
+        if value == "auto" or (type(value) is int and 1 <= value <= 16):
+            return value
+        raise ValueError(f'expected "auto" or a whole number from 1 to 16 (got {value!r})')
 
 
 class Source(_Strict):

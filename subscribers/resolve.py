@@ -214,13 +214,16 @@ def _split_id(engine: Engine, parallel_from: int | None, share: float) -> int | 
     return split if total >= parallel_from else None
 
 
-def split_ids(engine: Engine, parts: int) -> list[tuple[int | None, int | None]]:
+def split_ids(engine: Engine, parts: int, *,
+              at_least: int = 0) -> list[tuple[int | None, int | None]]:
     """`parts` id ranges (from, to) holding about as many subscribers each, covering
     every id (the first open below, the last open above); one range when no other
-    process could reach the store."""
+    process could reach the store, or there are fewer than `at_least` subscribers."""
     if parts < 2 or not shareable(engine):
         return [(None, None)]
-    _total, bounds = _ids_at(engine, [i / parts for i in range(1, parts)])
+    total, bounds = _ids_at(engine, [i / parts for i in range(1, parts)])
+    if total < at_least:
+        return [(None, None)]
     edges = sorted({b for b in bounds if b is not None})
     starts: list[int | None] = [None, *edges]
     ends: list[int | None] = [*edges, None]

@@ -40,6 +40,8 @@ def test_bundled_config_loads_and_resolves_paths(project):
     ("require_approval = false", 'require_approval = "yes"', "delivery.require_approval: expected a valid boolean (got 'yes')"),
     ("batch_size = 1000", 'batch_size = "500"', "delivery.batch_size: expected a valid integer (got '500')"),
     ("batch_size = 1000", "batch_size = 5000", "delivery.batch_size: expected less than or equal to 1000 (got 5000)"),
+    ('processes = "auto"', 'processes = "many"', 'delivery.processes: expected "auto" or a whole number from 1 to 16 (got \'many\')'),
+    ('processes = "auto"', "processes = 0", 'delivery.processes: expected "auto" or a whole number from 1 to 16 (got 0)'),
     ('subject = "{name} no. {number}', 'subject = "{name} no. {nmber}', "newsletter.subject: unknown or malformed placeholder 'nmber'"),
     ('subject = "{name} no. {number}', 'subject = "{name.x} no. {number}', "newsletter.subject: unknown or malformed placeholder 'str' object has no attribute 'x'; use {name}, {number} and {date}"),
     ('url = "sqlite:///var/insights.db"', 'url = "mysql://x"', "store.url: expected sqlite:///PATH or postgresql://USER@HOST/DB, got 'mysql'"),

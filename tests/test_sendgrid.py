@@ -416,7 +416,7 @@ def test_a_too_large_request_for_one_recipient_fails_instead_of_vanishing(projec
 
 def test_two_sending_processes_reach_everyone_once(project, sendgrid):
     use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
-    edit_config(project, "processes = 1 ", "processes = 2 ")
+    edit_config(project, 'processes = "auto" ', "processes = 2 ")
     sendgrid.latency = 0.05  # so that the two processes' requests overlap
     _config, report = first_run(project)
     assert report.status == "sent", report.message
@@ -432,12 +432,36 @@ def test_two_sending_processes_reach_everyone_once(project, sendgrid):
         store.close()
 
 
+def test_auto_sends_from_one_process_for_a_small_audience(project, sendgrid):
+    """processes = "auto" (the default): a second process does not pay for 320 people."""
+    use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
+    sendgrid.latency = 0.05
+    _config, report = first_run(project)
+    assert report.status == "sent", report.message
+    everyone_once(sendgrid)
+    assert sendgrid.most_in_flight == 1
+
+
+def test_auto_sends_from_two_processes_for_a_large_audience(project, sendgrid, monkeypatch):
+    """... and two share it from resolve.PARALLEL_FROM subscribers (lowered here)."""
+    from subscribers import resolve
+
+    monkeypatch.setattr(resolve, "PARALLEL_FROM", 300)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
+    sendgrid.latency = 0.05
+    _config, report = first_run(project)
+    assert report.status == "sent", report.message
+    everyone_once(sendgrid)
+    assert sendgrid.most_in_flight == 2
+
+
 def test_sigkill_of_a_two_process_send_then_restart_gives_everyone_one_copy(
         project, sendgrid):
     # The sending child must die with its parent: an orphan sending on beside the
     # restart would race it for the same people.
     use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
-    edit_config(project, "processes = 1 ", "processes = 2 ")
+    edit_config(project, 'processes = "auto" ', "processes = 2 ")
     config = load_config(project / "config.toml")
     seed(config)
     env = {**os.environ, "SENDGRID_API_KEY": KEY, "INSIGHTS_SECRET_KEY": SECRET}
