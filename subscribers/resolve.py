@@ -30,7 +30,9 @@ STREAM_ROWS = 5000
 PREPARED_CHUNK_ROWS = 1000
 # Below this many subscribers a second process costs more (starting it) than it saves.
 PARALLEL_FROM = 200_000
-MEMO_TEXTS = 100_000  # distinct attribute texts remembered (bounded: they could all differ)
+# Distinct attribute texts remembered. Bounded, for they could all differ (a company or
+# a phone number in each): 10,000 texts of a few hundred bytes are a few MB.
+MEMO_TEXTS = 10_000
 PARENT_SHARE = 0.56  # of the audience resolved in this process (measured best at 1M)
 Prepare = Callable[[str, str], Any]  # (email, first name) -> Recipient.prepared
 
@@ -138,7 +140,7 @@ def _segments_by_text(segments: Sequence[tuple[str, Rule]]) -> Callable[
         key = (text, tuple(member_of))
         found = memo.get(key)
         if found is None:
-            found = matches(orjson.loads(text) if text else {}, member_of)
+            found = matches((orjson.loads(text) if text else None) or {}, member_of)
             if len(memo) < MEMO_TEXTS:
                 memo[key] = found
         return found
@@ -194,10 +196,14 @@ def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, 
         stop(process)
 
 
-def _ids_at(engine: Engine, fractions: Sequence[float]) -> tuple[int, list[int | None]]:
-    """The number of subscribers, and the id found at each fraction of them in id order."""
+def _ids_at(engine: Engine, fractions: Sequence[float],
+           at_least: int = 0) -> tuple[int, list[int | None]]:
+    """The number of subscribers, and the id found at each fraction of them in id order
+    (none when there are fewer than `at_least`)."""
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(subscribers)).scalar() or 0
+        if total < at_least:
+            return total, []
         return total, [conn.execute(select(subscribers.c.id).order_by(subscribers.c.id)
                                     .offset(int(total * f)).limit(1)).scalar()
                        for f in fractions]
@@ -221,7 +227,7 @@ def split_ids(engine: Engine, parts: int, *,
     process could reach the store, or there are fewer than `at_least` subscribers."""
     if parts < 2 or not shareable(engine):
         return [(None, None)]
-    total, bounds = _ids_at(engine, [i / parts for i in range(1, parts)])
+    total, bounds = _ids_at(engine, [i / parts for i in range(1, parts)], at_least)
     if total < at_least:
         return [(None, None)]
     edges = sorted({b for b in bounds if b is not None})

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from subscribers.resolve import matcher
+from subscribers.resolve import _segments_by_text, matcher
 from subscribers.segments import RuleError, Subject, assign_segment, compile_rule
 
 
@@ -96,3 +96,15 @@ def test_the_resolvers_memo_agrees_with_the_rules(people):
     for attrs in people:
         expected = tuple(n for n, rule in MEMO_SEGMENTS if rule.matches(subject(**attrs)))
         assert matches(attrs, []) == expected, attrs
+
+
+def test_attributes_read_as_stored_text_match_like_the_decoded_dict():
+    # The resolver reads attributes as their JSON text and remembers each text's
+    # segments; a text of null (or none at all) is a person without attributes.
+    by_text = _segments_by_text(MEMO_SEGMENTS)
+    matches = matcher(MEMO_SEGMENTS)
+    for text, attrs in [('{"role": "nurse", "organisation": "Acme"}',
+                         {"role": "nurse", "organisation": "Acme"}),
+                        ('{"interests": ["liver"]}', {"interests": ["liver"]}),
+                        ("null", {}), ("{}", {}), (None, {})]:
+        assert by_text(text, []) == by_text(text, []) == matches(attrs, []), text

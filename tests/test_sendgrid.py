@@ -148,6 +148,40 @@ def _recipients(config, batch_id):
         store.close()
 
 
+def test_a_worker_late_for_a_sent_batch_changes_nothing(project, sendgrid):
+    """A batch-level backend leaves its recipients 'queued' in an accepted batch (sent
+    with it). A worker still holding such a batch (a send lock taken over) must not
+    re-check them and mark someone who left since as skipped: they were mailed."""
+    from pipeline.deliver.send import Sender
+    from pipeline.models import Recipient
+
+    use_sendgrid(project, sendgrid)
+    config, report = first_run(project)
+    assert report.status == "sent"
+    store = Store.open(config.store_url)
+    try:
+        audience = Audience(store.engine)
+        batch = store.batches("2026-W48")[0]
+        [first, *_] = store.batch_recipients(batch.id, state=None)
+        audience.unsubscribe(first["email"], None, source="test", now=MONDAY)
+
+        class NeverPosts:
+            def send_batch(self, *args):
+                raise AssertionError("an accepted batch was sent again")
+
+        issue = store.get_issue("2026-W48")
+        sender = Sender(config, store, audience, issue,
+                        {v.segment: v for v in store.get_variants(issue.id)}, NeverPosts(),
+                        lambda: MONDAY)
+        sender.go(batch, [Recipient(first["subscriber_id"], first["email"],
+                                    first["first_name"], first["segment"])])
+        assert sender.result.skipped == 0
+        assert [r["state"] for r in store.sends_to(first["email_key"])] == ["sent"]
+    finally:
+        store.close()
+    everyone_once(sendgrid)
+
+
 def test_a_refused_batch_is_recorded_not_retried(project, sendgrid):
     use_sendgrid(project, sendgrid, concurrency=1)
     original = sendgrid.validator
@@ -447,7 +481,7 @@ def test_auto_sends_from_two_processes_for_a_large_audience(project, sendgrid, m
     from subscribers import resolve
 
     monkeypatch.setattr(resolve, "PARALLEL_FROM", 300)
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("pipeline.deliver.send._usable_cores", lambda: 2)
     use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
     sendgrid.latency = 0.05
     _config, report = first_run(project)

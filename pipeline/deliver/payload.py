@@ -77,6 +77,7 @@ class PersonalizationJSON:
         by_marker = {v.encode(): i for i, v in enumerate(m.values())}
         pattern = re.compile(b"|".join(re.escape(marker) for marker in by_marker))
         slots = [by_marker[found] for found in pattern.findall(sample)]
+        assert sorted(set(slots)) == [0, 1, 2, 3], "a value is missing from the template"
         self._in_order = itemgetter(*slots)
         self._template = pattern.sub(b"%b", sample.replace(b"%", b"%%"))
 
@@ -128,9 +129,10 @@ def encoded_body(config: Config, tokens: Tokens, issue_id: str, batch_id: int,
             parts.append(r.prepared)
     if not parts:
         return rest
-    # One copy of the (megabyte) body: the head and tail ride on the first and last parts.
+    # The personalizations (a megabyte) are copied once, by the join: the head and the
+    # rest of the body ride on the first and last of them.
     parts[0] = b'{"personalizations":[' + parts[0]
-    parts[-1] = parts[-1] + b"]" + rest[len(_HEAD):]
+    parts[-1] = parts[-1] + b"]" + memoryview(rest)[len(_HEAD):]
     return b",".join(parts)
 
 

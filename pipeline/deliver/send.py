@@ -1,7 +1,7 @@
 """Send an issue through the ledger: nothing is sent twice and nobody is skipped.
 
-Per batch: record the batch and its recipients (pending) -> re-check who may still be
-mailed -> mark in_flight -> hand to the backend -> accepted | failed | unknown. A rerun
+Per batch: record the batch and its recipients (pending) -> mark in_flight -> re-check
+who may still be mailed -> hand to the backend -> accepted | failed | unknown. A rerun
 resumes: accepted batches never go again; pending ones go; a batch left in flight by a
 crash is resent only by idempotent backends (the outbox) and otherwise held as unknown
 until the operator decides (`insights send --resolve-unknown resend|skip`).
@@ -110,6 +110,10 @@ class Sender:
         if variant is None:
             raise DeliveryError(f"issue {self.issue.id} has no variant for segment "
                                 f"{batch.segment!r}; run `insights preview` to re-render")
+        # Claimed first: once a batch is another worker's (or accepted, its queued
+        # recipients sent), nothing here may relabel its recipients.
+        if not self.store.claim_batch(batch.id, self.clock()):
+            return
         if queued is None:
             queued = [_recipient(r) for r in self.store.batch_recipients(batch.id)]
         left = self.audience.no_longer_eligible([r.subscriber_id for r in queued], self.lists)
@@ -120,8 +124,6 @@ class Sender:
             with self.lock:
                 self.result.skipped += len(gone)
         recipients = [r for r in queued if r.subscriber_id not in left] if left else queued
-        if not self.store.claim_batch(batch.id, self.clock()):
-            return  # another worker has it
         if not recipients:
             self.store.finish_batch(batch.id, self.clock(), None)
             return
@@ -388,9 +390,17 @@ def _shares(config: Config, audience: Audience,
         # Two processes sending 1,000,000 took 30-32 s where one, with a child resolving
         # for it, took 34-35 s (bench/send.py, runs in turn); below resolve.PARALLEL_FROM starting
         # the second costs more than it saves. More than two share one SQLite writer.
-        return audience.split_ids(min(2, os.cpu_count() or 1),
-                                  at_least=resolve.PARALLEL_FROM)
+        return audience.split_ids(min(2, _usable_cores()), at_least=resolve.PARALLEL_FROM)
     return audience.split_ids(wanted)
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (a container or taskset may allow fewer than the
+    host has)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _start_share(config: Config, issue: Issue, variants: Sequence[RenderedVariant],
