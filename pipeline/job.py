@@ -245,13 +245,15 @@ def _deliver(config: Config, store: Store, issue: Issue, variants: list[Rendered
         report.message += (" HELD, outcome unknown (the request went out, no answer came "
                            "back): " + "; ".join(result.unknown) + ". Check the provider's "
                            "activity, then `insights send --resolve-unknown resend|skip`.")
-    _segment_rows(config, store, issue, report, variants)
+    _segment_rows(config, store, issue, report, variants, result.delivered)
 
 
 def _segment_rows(config: Config, store: Store, issue: Issue, report: RunReport,
-                  variants: list[RenderedVariant] | None = None) -> None:
+                  variants: list[RenderedVariant] | None = None,
+                  delivered: dict[str, int] | None = None) -> None:
+    """`delivered`: by segment, when the caller has just counted them."""
     variants = variants or store.get_variants(issue.id)
-    delivered = store.delivered_count(issue.id)
+    delivered = store.delivered_count(issue.id) if delivered is None else delivered
     if not delivered and report.status == "awaiting-approval":
         # Who would receive it: what an approver wants to know (one pass over the list).
         delivered = Counter(r.segment for r in Audience(store.engine).resolve(
