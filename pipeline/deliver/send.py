@@ -387,9 +387,10 @@ def _shares(config: Config, audience: Audience,
         return [(None, None)]
     wanted = config.delivery.processes
     if wanted == "auto":
-        # Two processes sending 1,000,000 took 30-32 s where one, with a child resolving
-        # for it, took 34-35 s (bench/send.py, runs in turn); below resolve.PARALLEL_FROM starting
-        # the second costs more than it saves. More than two share one SQLite writer.
+        # Two processes sending 1,000,000 were 2-3 s faster than one with a child
+        # resolving for it, every time (bench/send.py, runs in turn: 22-28 s against
+        # 25-30 s). Below resolve.PARALLEL_FROM starting the second costs more than it
+        # saves; more than two would share one SQLite writer.
         return audience.split_ids(min(2, _usable_cores()), at_least=resolve.PARALLEL_FROM)
     return audience.split_ids(wanted)
 
