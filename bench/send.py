@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT))
 from bench.audience import INTERESTS, REGIONS, ROLES  # noqa: E402
 from bench.machine import python_speed  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
+from pipeline.deliver.send import auto_processes, usable_cores  # noqa: E402
 from pipeline.job import run_weekly  # noqa: E402
 from pipeline.store.store import Store  # noqa: E402
 from subscribers.formats import Row  # noqa: E402
-from subscribers.resolve import PARALLEL_FROM  # noqa: E402
 from subscribers.store import Audience  # noqa: E402
 
 SEGMENTS = """
@@ -142,8 +142,8 @@ def main() -> None:
     assert status == "sent", message
     assert addresses == args.subscribers and most == 1
     d = config.delivery
-    processes = d.processes if d.processes != "auto" else (
-        min(2, os.cpu_count() or 1) if args.subscribers >= PARALLEL_FROM else 1)
+    processes = d.processes if d.processes != "auto" else auto_processes(
+        args.subscribers, usable_cores())  # everyone here is confirmed
     print(f"{args.subscribers:,} subscribers, {len(config.variant_names)} variants, "
           f"{args.latency * 1000:.0f} ms per request, {processes} sending process(es) "
           f"(processes = {d.processes!r}) x concurrency {d.concurrency}")

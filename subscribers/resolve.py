@@ -196,14 +196,10 @@ def resolve(engine: Engine, lists: Sequence[str], segments: Sequence[tuple[str, 
         stop(process)
 
 
-def _ids_at(engine: Engine, fractions: Sequence[float],
-           at_least: int = 0) -> tuple[int, list[int | None]]:
-    """The number of subscribers, and the id found at each fraction of them in id order
-    (none when there are fewer than `at_least`)."""
+def _ids_at(engine: Engine, fractions: Sequence[float]) -> tuple[int, list[int | None]]:
+    """The number of subscribers, and the id found at each fraction of them in id order."""
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(subscribers)).scalar() or 0
-        if total < at_least:
-            return total, []
         return total, [conn.execute(select(subscribers.c.id).order_by(subscribers.c.id)
                                     .offset(int(total * f)).limit(1)).scalar()
                        for f in fractions]
@@ -220,16 +216,13 @@ def _split_id(engine: Engine, parallel_from: int | None, share: float) -> int | 
     return split if total >= parallel_from else None
 
 
-def split_ids(engine: Engine, parts: int, *,
-              at_least: int = 0) -> list[tuple[int | None, int | None]]:
+def split_ids(engine: Engine, parts: int) -> list[tuple[int | None, int | None]]:
     """`parts` id ranges (from, to) holding about as many subscribers each, covering
     every id (the first open below, the last open above); one range when no other
-    process could reach the store, or there are fewer than `at_least` subscribers."""
+    process could reach the store."""
     if parts < 2 or not shareable(engine):
         return [(None, None)]
-    total, bounds = _ids_at(engine, [i / parts for i in range(1, parts)], at_least)
-    if total < at_least:
-        return [(None, None)]
+    _total, bounds = _ids_at(engine, [i / parts for i in range(1, parts)])
     edges = sorted({b for b in bounds if b is not None})
     starts: list[int | None] = [None, *edges]
     ends: list[int | None] = [*edges, None]

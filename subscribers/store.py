@@ -61,11 +61,9 @@ class Audience:
                                parallel_from=parallel_from, id_range=id_range, share=share,
                                prepare=prepare)
 
-    def split_ids(self, parts: int, *,
-                  at_least: int = 0) -> list[tuple[int | None, int | None]]:
-        """Id ranges sharing the audience between `parts` sending processes (one range
-        when there are fewer than `at_least` subscribers)."""
-        return resolve.split_ids(self.engine, parts, at_least=at_least)
+    def split_ids(self, parts: int) -> list[tuple[int | None, int | None]]:
+        """Id ranges sharing the audience between `parts` sending processes."""
+        return resolve.split_ids(self.engine, parts)
 
     def candidates(self, lists: Sequence[str],
                    segments: Sequence[tuple[str, Rule]]) -> Iterator[resolve.Candidate]:

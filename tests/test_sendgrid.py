@@ -466,28 +466,30 @@ def test_two_sending_processes_reach_everyone_once(project, sendgrid):
         store.close()
 
 
-def test_auto_sends_from_one_process_for_a_small_audience(project, sendgrid):
-    """processes = "auto" (the default): a second process does not pay for 320 people."""
-    use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
-    sendgrid.latency = 0.05
-    _config, report = first_run(project)
-    assert report.status == "sent", report.message
-    everyone_once(sendgrid)
-    assert sendgrid.most_in_flight == 1
-
-
-def test_auto_sends_from_two_processes_for_a_large_audience(project, sendgrid, monkeypatch):
-    """... and two share it from resolve.PARALLEL_FROM subscribers (lowered here)."""
+@pytest.mark.parametrize("parallel_from,processes", [(200_000, 1), (300, 2)])
+def test_auto_sends_from_two_processes_only_for_a_large_audience(
+        project, sendgrid, monkeypatch, parallel_from, processes):
+    """processes = "auto" (the default): a second process does not pay for the bundled
+    320 people; two share them once resolve.PARALLEL_FROM is lowered to 300."""
     from subscribers import resolve
 
-    monkeypatch.setattr(resolve, "PARALLEL_FROM", 300)
-    monkeypatch.setattr("pipeline.deliver.send._usable_cores", lambda: 2)
+    monkeypatch.setattr(resolve, "PARALLEL_FROM", parallel_from)
+    monkeypatch.setattr("pipeline.deliver.send.usable_cores", lambda: 2)
     use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
     sendgrid.latency = 0.05
     _config, report = first_run(project)
     assert report.status == "sent", report.message
     everyone_once(sendgrid)
-    assert sendgrid.most_in_flight == 2
+    assert sendgrid.most_in_flight == processes
+
+
+def test_auto_processes_is_one_below_the_threshold_and_never_more_than_the_cores():
+    from pipeline.deliver.send import auto_processes
+    from subscribers.resolve import PARALLEL_FROM
+
+    assert auto_processes(PARALLEL_FROM - 1, 8) == 1
+    assert auto_processes(PARALLEL_FROM, 8) == 2
+    assert auto_processes(PARALLEL_FROM, 1) == 1
 
 
 def test_sigkill_of_a_two_process_send_then_restart_gives_everyone_one_copy(

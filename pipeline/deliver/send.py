@@ -110,8 +110,10 @@ class Sender:
         if variant is None:
             raise DeliveryError(f"issue {self.issue.id} has no variant for segment "
                                 f"{batch.segment!r}; run `insights preview` to re-render")
-        # Claimed first: once a batch is another worker's (or accepted, its queued
-        # recipients sent), nothing here may relabel its recipients.
+        # Claimed before anything about its recipients changes: a batch another worker
+        # holds, or one already accepted (its queued recipients sent with it), is not
+        # this worker's to relabel. (A crash in the re-check leaves it held for the
+        # operator, as a crash while posting would.)
         if not self.store.claim_batch(batch.id, self.clock()):
             return
         if queued is None:
@@ -387,15 +389,20 @@ def _shares(config: Config, audience: Audience,
         return [(None, None)]
     wanted = config.delivery.processes
     if wanted == "auto":
-        # Two processes sending 1,000,000 were 2-3 s faster than one with a child
-        # resolving for it, every time (bench/send.py, runs in turn: 22-28 s against
-        # 25-30 s). Below resolve.PARALLEL_FROM starting the second costs more than it
-        # saves; more than two would share one SQLite writer.
-        return audience.split_ids(min(2, _usable_cores()), at_least=resolve.PARALLEL_FROM)
+        wanted = auto_processes(audience.count(), usable_cores())
     return audience.split_ids(wanted)
 
 
-def _usable_cores() -> int:
+def auto_processes(confirmed: int, cores: int) -> int:
+    """Sending processes for `processes = "auto"`: two (if there are two cores) from
+    resolve.PARALLEL_FROM confirmed subscribers, one below. Two sending 1,000,000 were
+    2-3 s faster than one with a child resolving for it, every time (bench/send.py,
+    runs in turn: 22-28 s against 25-30 s); below the threshold starting the second
+    costs more than it saves, and more than two would share one SQLite writer."""
+    return min(2, cores) if confirmed >= resolve.PARALLEL_FROM else 1
+
+
+def usable_cores() -> int:
     """Cores this process may run on (a container or taskset may allow fewer than the
     host has)."""
     try:

@@ -90,10 +90,10 @@ _FINISH = update(send_batches).where(_c.id == bindparam("b_id")).values(
 # Per-recipient backends (SMTP) record each outcome, 'sent' included.
 OUTCOME = case((and_(_r.state == "queued", _c.state == "accepted"), literal("sent")),
                else_=_r.state)
-_WITH_BATCH = send_recipients.join(send_batches, _r.batch_id == _c.id)
-# An issue's recipients batch by batch: the batch_id index keeps each batch's together.
-# (Through the primary key they come in address order, from all over the table: 1.0 s
-# rather than 0.4 s to count a million.)
+# Recipients with their batch. Counting an issue's, filter on the batch's issue_id: the
+# planner then goes batch by batch through the batch_id index, which keeps each batch's
+# recipients together (through the primary key they come in address order, from all
+# over the table: 1.0 s rather than 0.4 s to count a million).
 _BY_BATCH = send_batches.join(send_recipients, _r.batch_id == _c.id)
 
 
@@ -139,7 +139,7 @@ class LedgerMixin:
         """Every issue this address was put in (for `subscribers show`)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(_r.issue_id, _r.segment, OUTCOME.label("state"),
-                                       _r.note).select_from(_WITH_BATCH)
+                                       _r.note).select_from(_BY_BATCH)
                                 .where(_r.email_key == email_key).order_by(_r.issue_id))
             return [dict(r._mapping) for r in rows]
 
