@@ -61,8 +61,9 @@ def test_a_full_send_is_valid_and_reaches_everyone_once(project, sendgrid):
     p = body["personalizations"][0]
     assert p["headers"]["List-Unsubscribe"].startswith("<https://news.example.org/u/")
     assert p["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert set(p["substitutions"]) == {"%first_name%", "%first_name_html%",
-                                       "%unsubscribe_url%", "%preferences_url%", "%email%"}
+    assert set(p["substitutions"]) == {"%%io:first_name%%", "%%io:first_name_html%%",
+                                       "%%io:unsubscribe_url%%", "%%io:preferences_url%%",
+                                       "%%io:email%%"}
     assert body["custom_args"]["issue_id"] == "2026-W48" and body["custom_args"]["batch_id"]
     assert body["categories"][0] == "issue-2026-W48"
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
@@ -288,8 +289,8 @@ def test_test_sends_go_to_editors_only_and_are_not_recorded(project, sendgrid):
         for p in body["personalizations"]:
             header = p["headers"]["List-Unsubscribe"]
             links = [header.split("/u/", 1)[1].split(">", 1)[0],
-                     p["substitutions"]["%unsubscribe_url%"].rsplit("/", 1)[1],
-                     p["substitutions"]["%preferences_url%"].rsplit("/", 1)[1]]
+                     p["substitutions"]["%%io:unsubscribe_url%%"].rsplit("/", 1)[1],
+                     p["substitutions"]["%%io:preferences_url%%"].rsplit("/", 1)[1]]
             assert all(tokens.is_test_link(token) for token in links), links
             assert "mailto:" not in header  # a client using it would really unsubscribe
 
@@ -410,7 +411,7 @@ def test_the_payload_matches_the_message_an_smtp_recipient_gets(project, monkeyp
         assert personal.list_unsubscribe == (f"<{personal.unsubscribe_url}>, "
                                              "<mailto:unsubscribe@news.example.org?subject=unsubscribe>")
     # A name is data, never markup, in the HTML part.
-    assert body["personalizations"][2]["substitutions"]["%first_name_html%"] == (
+    assert body["personalizations"][2]["substitutions"]["%%io:first_name_html%%"] == (
         "&lt;img/src=x/onerror=alert(1)&gt;")
 
 

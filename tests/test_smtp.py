@@ -89,7 +89,7 @@ def test_smtp_delivers_one_complete_message_per_recipient(project, smtp):
     msg = email.message_from_bytes(smtp.messages[0])
     assert [p.get_content_type() for p in msg.get_payload()] == ["text/plain", "text/html"]
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert "%first_name%" not in msg.get_payload()[1].get_payload(decode=True).decode()
+    assert "%%io:" not in msg.get_payload()[1].get_payload(decode=True).decode()
 
 
 def test_sigkill_mid_smtp_send_then_restart_gives_everyone_exactly_one_copy(project, smtp):

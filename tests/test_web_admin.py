@@ -141,7 +141,7 @@ def test_each_variant_previews_sandboxed_at_desktop_and_mobile_widths(signed_in)
     assert 'sandbox=""' in frame and 'width="680"' in frame
     [variant] = [v for v in signed_in.store.get_variants("2026-W48") if v.segment == "trainees"]
     assert "srcdoc=\"&lt;!doctype html&gt;" in frame.lower() or "srcdoc=\"&lt;!" in frame
-    assert variant.subject in page and "%first_name%" not in frame
+    assert variant.subject in page and "%%io:" not in frame
     assert "Dear Alex" in page  # the text part, filled for a sample reader
     mobile = signed_in.client.get("/admin/issues/2026-W48?segment=trainees&view=mobile").text
     assert 'width="375"' in re.search(r"<iframe[^>]*>", mobile, re.S).group(0)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..config import Config
 from ..models import RenderedVariant
-from ..render.context import PLACEHOLDERS
+from ..render.placeholders import PLACEHOLDERS, rendered_before_markers
 
 # Gmail clips a message's HTML beyond this: the footer (and its unsubscribe link) hides.
 GMAIL_CLIP_BYTES = 102 * 1024
@@ -32,7 +32,9 @@ def check_issue(config: Config, variants: Sequence[RenderedVariant]) -> list[str
             problems.append(f"{where}: the postal address is missing from the email")
         unsubscribe = f'href="{PLACEHOLDERS["unsubscribe_url"]}"'
         if unsubscribe not in v.html or PLACEHOLDERS["unsubscribe_url"] not in v.text:
-            problems.append(f"{where}: no visible unsubscribe link")
+            problems.append(f"{where}: no visible unsubscribe link" + (
+                " (rendered by an older version: re-render it with `insights preview`, "
+                "and approve it again)" if rendered_before_markers(v.html) else ""))
         if v.html_bytes > GMAIL_CLIP_BYTES:
             problems.append(f"{where}: {v.html_bytes // 1024} KB of HTML, over "
                             "Gmail's 102 KB clipping limit (the footer would be hidden)")

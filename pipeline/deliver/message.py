@@ -15,7 +15,7 @@ from subscribers.tokens import Tokens
 
 from ..config import Config
 from ..models import Recipient, RenderedVariant
-from ..render.context import PLACEHOLDERS
+from ..render.placeholders import PLACEHOLDERS, fill, inert
 
 # Bodies are encoded with SMTP's 78-column lines (quoted-printable stays within 76);
 # when written out, long header lines are kept whole rather than folded into RFC 2047
@@ -52,7 +52,8 @@ class Personalizer:
         # No mailto in a test: a client using it would mail a real unsubscribe request.
         self.mailto = (f", <mailto:{nl.unsubscribe_email}?subject=unsubscribe>"
                        if nl.unsubscribe_email and not test else "")
-        self.keys = tuple(PLACEHOLDERS[k] for k in (
+        # Plain str: the keys go into JSON (orjson takes no str subclass as a key).
+        self.keys = tuple(str(PLACEHOLDERS[k]) for k in (
             "first_name", "first_name_html", "unsubscribe_url", "preferences_url", "email"))
 
     def __call__(self, email: str, name: str) -> Personal:
@@ -61,8 +62,8 @@ class Personalizer:
     @staticmethod
     def names(name: str) -> tuple[str, str]:
         """The name as shown, as text and as HTML (names come from imports and forms:
-        never markup in the HTML part)."""
-        shown = name or "colleague"
+        never markup in the HTML part, nor a placeholder anywhere)."""
+        shown = inert(name) or "colleague"
         return shown, html.escape(shown)
 
     def assemble(self, email: str, shown: str, shown_html: str, token: str) -> Personal:
@@ -78,12 +79,6 @@ class Personalizer:
 def personal_values(config: Config, tokens: Tokens, email: str, name: str, *,
                     test: bool = False) -> Personal:
     return Personalizer(config, tokens, test=test)(email, name)
-
-
-def fill(text: str, values: dict[str, str]) -> str:
-    for placeholder, value in values.items():
-        text = text.replace(placeholder, value)
-    return text
 
 
 def list_id(config: Config) -> str:

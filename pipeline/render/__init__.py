@@ -9,19 +9,58 @@ from typing import Any
 
 import css_inline
 import jinja2
+import jinja2.ext
+from markupsafe import Markup
 from mjml import mjml2html
 
 from ..errors import RenderError
 from ..models import RenderedVariant
+from .placeholders import LEGACY, PLACEHOLDERS, Placeholder, inert
 
 HTML_TEMPLATE = "issue.mjml.j2"
 TEXT_TEMPLATE = "issue.txt.j2"
+
+
+def _only_template_markers(value: Any) -> Any:
+    """Jinja's finalize: every value a template outputs passes here. Only the template's
+    own placeholders (`links.*`) keep their markers; in anything else (feed text, ICS
+    fields, the note, editors' input, sanitised HTML marked safe) they are made inert."""
+    if isinstance(value, Placeholder):
+        return value
+    if isinstance(value, Markup):
+        return Markup(inert(str(value)))
+    if isinstance(value, str):
+        return inert(value)
+    return value
+
+
+def _html_markers(value: Any) -> Any:
+    """In the HTML part the raw name never appears: its placeholder means the escaped one."""
+    if value == PLACEHOLDERS["first_name"]:
+        return PLACEHOLDERS["first_name_html"]
+    return _only_template_markers(value)
+
+
+class LegacyPlaceholders(jinja2.ext.Extension):
+    """Template source saying `%first_name%` (as templates did before the markers
+    changed) means the placeholder. The source is ours; the data it renders is not, and
+    that never passes here."""
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        html = not (name or "").endswith(".txt.j2")
+        for old, new in LEGACY.items():
+            source = source.replace(old, new)
+        if html:  # the raw name never reaches HTML, whatever the template says
+            source = source.replace(PLACEHOLDERS["first_name"], PLACEHOLDERS["first_name_html"])
+        return source
 
 
 @lru_cache(maxsize=8)
 def environment(templates: Path, text: bool = False) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
+        extensions=[LegacyPlaceholders],
+        finalize=_only_template_markers if text else _html_markers,
         # Autoescape everything in the HTML/MJML templates: feed text is untrusted.
         autoescape=not text,
         undefined=jinja2.StrictUndefined,
@@ -68,4 +107,6 @@ def render_variant(templates: Path, segment: str, context: dict[str, Any]) -> Re
     mjml = _render_template(templates, HTML_TEMPLATE, context, text=False)
     html = mjml_to_html(mjml)
     text = _render_template(templates, TEXT_TEMPLATE, context, text=True)
-    return RenderedVariant(segment=segment, subject=context["subject"], html=html, text=text)
+    # The subject is filled per recipient too (SendGrid substitutes in it): no markers.
+    return RenderedVariant(segment=segment, subject=inert(context["subject"]), html=html,
+                           text=text)

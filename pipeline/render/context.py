@@ -18,15 +18,8 @@ from markdown_it import MarkdownIt
 from ..config import Config
 from ..gather.sanitize import clean_html, html_to_text
 from ..models import SECTION_TITLES, Issue, Item
+from .placeholders import PLACEHOLDERS
 
-# Filled per recipient by delivery (SendGrid substitutions, SMTP and outbox alike).
-PLACEHOLDERS = {
-    "first_name": "%first_name%",  # for the text part
-    "first_name_html": "%first_name_html%",  # the same, HTML-escaped, for the HTML part
-    "unsubscribe_url": "%unsubscribe_url%",
-    "preferences_url": "%preferences_url%",
-    "email": "%email%",
-}
 SUMMARY_CHARS = 280
 
 
