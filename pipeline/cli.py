@@ -106,13 +106,18 @@ def run(state: State, now: str | None) -> None:
 @click.option("--resolve-unknown", type=click.Choice(["resend", "skip"]),
               help="Decide batches whose outcome is unknown (request made, no answer): "
                    "resend them, or count them as delivered.")
+@click.option("--batch", "batches", type=int, multiple=True, metavar="N",
+              help="With --resolve-unknown: decide only this held batch (repeatable); the "
+                   "others stay held.")
 @click.option("--retry-failed", is_flag=True,
               help="Send again the batches the provider refused (after fixing the cause).")
+@click.option("--early", is_flag=True,
+              help="Send an issue whose week has not begun yet (a draft made ahead).")
 @click.option("--test-to", help="Comma-separated editor addresses: send each variant with "
                                 "[TEST] in the subject; not recorded as the issue's send.")
 @pass_state
-def send(state: State, resolve_unknown: str | None, retry_failed: bool,
-         test_to: str | None) -> None:
+def send(state: State, resolve_unknown: str | None, batches: tuple[int, ...],
+         retry_failed: bool, early: bool, test_to: str | None) -> None:
     """Deliver the newest unsent issue, or resume an interrupted delivery: accepted
     batches are never sent again; batches with an unknown outcome wait for your word."""
     from .job import send_current, send_tests
@@ -137,10 +142,12 @@ def send(state: State, resolve_unknown: str | None, retry_failed: bool,
         for line in lines:
             console.print(f"[TEST] {line}", highlight=False)
         return
+    if batches and not resolve_unknown:
+        raise click.UsageError("--batch goes with --resolve-unknown resend|skip")
     report = send_current(config, now, resolve_unknown=resolve_unknown,
-                          retry_failed=retry_failed)
+                          retry_failed=retry_failed, resolve_batches=batches, early=early)
     print_report(report, console)
-    if report.status == "incomplete":
+    if report.status in ("incomplete", "too-early"):
         sys.exit(1)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from subscribers.store import Audience
@@ -114,17 +114,30 @@ def make_backend(config: Config, now: datetime, store: Store | None = None) -> B
 
 
 def send_current(config: Config, now: datetime, *, resolve_unknown: str | None = None,
-                 retry_failed: bool = False) -> RunReport:
-    """`insights send`: deliver (or resume delivering) the newest issue not yet sent."""
+                 retry_failed: bool = False, resolve_batches: Sequence[int] = (),
+                 early: bool = False) -> RunReport:
+    """`insights send`: deliver (or resume delivering) the newest issue not yet sent.
+    An issue whose week has not begun (a draft made ahead with `preview --now`) goes
+    only when `early` says so."""
     store = Store.open(config.store_url)
     try:
         issue = store.latest_open_issue()
+        if issue is not None and _not_begun(issue, now) and not early:
+            issue = store.latest_open_issue(begun_by=now) or issue  # this week's, if open
         report = RunReport(now=now, period=issue.id if issue else period_for(
             now, config.newsletter.tz).id)
         if issue is None:
             report.status, report.message = "skipped", "No unsent issue: nothing to send."
             return report
         report.issue_id, report.issue_number = issue.id, issue.number
+        if _not_begun(issue, now) and not early:
+            report.status = "too-early"
+            local = issue.period_start.astimezone(config.newsletter.tz)
+            report.message = (
+                f"Issue {issue.id} is for the week from {local:%a %d %b %Y %H:%M %Z}, "
+                "which has not begun; nothing sent. To send it now anyway: "
+                "`insights send --early`.")
+            return report
         if config.delivery.require_approval and issue.status == "draft":
             report.status = "awaiting-approval"
             report.message = f"Issue {issue.id} is a draft awaiting approval; nothing sent."
@@ -133,10 +146,16 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
         if _changed_since_approval(config, issue, variants, report):
             return report
         _deliver(config, store, issue, variants, now, lambda: now, report,
-                 resolve_unknown=resolve_unknown, retry_failed=retry_failed)
+                 resolve_unknown=resolve_unknown, retry_failed=retry_failed,
+                 resolve_batches=resolve_batches)
         return report
     finally:
         store.close()
+
+
+def _not_begun(issue: Issue, now: datetime) -> bool:
+    """A draft made ahead for a week still to come (a send already begun finishes)."""
+    return issue.period_start > now and issue.status != "sending"
 
 
 def variants_of(config: Config, store: Store, issue: Issue) -> list[RenderedVariant]:
@@ -224,10 +243,11 @@ def _changed_since_approval(config: Config, issue: Issue, variants: list[Rendere
 
 def _deliver(config: Config, store: Store, issue: Issue, variants: list[RenderedVariant],
              now: datetime, clock: Callable[[], datetime], report: RunReport, *,
-             resolve_unknown: str | None = None, retry_failed: bool = False) -> None:
+             resolve_unknown: str | None = None, retry_failed: bool = False,
+             resolve_batches: Sequence[int] = ()) -> None:
     result = send_issue(config, store, Audience(store.engine), issue, variants,
                         make_backend(config, now, store), clock, resolve_unknown=resolve_unknown,
-                        retry_failed=retry_failed)
+                        retry_failed=retry_failed, resolve_batches=resolve_batches)
     report.output = result.output
     report.delivered = sum(result.delivered.values())
     report.status = "sent" if result.complete else "incomplete"
@@ -242,9 +262,12 @@ def _deliver(config: Config, store: Store, issue: Issue, variants: list[Rendered
         report.message += (" FAILED (refused, not retried): " + "; ".join(result.failed)
                            + ". Fix and run `insights send --retry-failed`.")
     if result.unknown:
-        report.message += (" HELD, outcome unknown (the request went out, no answer came "
-                           "back): " + "; ".join(result.unknown) + ". Check the provider's "
-                           "activity, then `insights send --resolve-unknown resend|skip`.")
+        report.message += (
+            " HELD, outcome unknown (the request went out, no answer came back):\n"
+            + "".join(f"  - {line}\n" for line in result.unknown)
+            + "Check the provider's activity for each, then `insights send "
+            "--resolve-unknown resend|skip` (all of them) or with `--batch N` (repeatable) "
+            "for some.")
     _segment_rows(config, store, issue, report, variants, result.delivered)
 
 

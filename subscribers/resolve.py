@@ -8,6 +8,7 @@ it is computed once per distinct combination rather than once per person.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -249,6 +250,9 @@ def _resolve_upper(url: str, lists: list[str], segments: list[tuple[str, Rule]],
                    default_segment: str | None, from_id: int, queue: Any,
                    prepare: Prepare | None) -> None:
     """Child process: resolve ids from `from_id` on; send chunks of plain tuples."""
+    # A Ctrl-C reaches the whole process group: the sending process decides how a send
+    # stops (and ends this child when it stops reading).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         engine = make_engine(url)
         size = PREPARED_CHUNK_ROWS if prepare else STREAM_ROWS

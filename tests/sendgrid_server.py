@@ -89,6 +89,7 @@ class SendGridServer:
         self.lock = threading.Lock()
         self.hold = threading.Event()
         self.holding = threading.Event()
+        self.refused = threading.Event()  # a 5xx has been answered
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -145,7 +146,10 @@ class SendGridServer:
                     return self.reply(429, {"errors": [{"message": "too many requests"}]},
                                       {"X-RateLimit-Reset": str(int(time.time()) + 1)})
                 if fault == "500":
-                    return self.reply(500, {"errors": [{"message": "internal error"}]})
+                    self.reply(500, {"errors": [{"message": "internal error"}]})
+                    self.wfile.flush()
+                    server.refused.set()
+                    return None
                 if fault == "413":
                     return self.reply(413, {"errors": [{"message": "payload too large"}]})
                 if fault == "drop-before-accept":

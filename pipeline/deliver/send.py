@@ -33,6 +33,7 @@ from subscribers.worker import next_message
 
 from ..config import Config
 from ..errors import (
+    AudienceError,
     AuthFailed,
     BatchRejected,
     BatchTooLarge,
@@ -45,6 +46,7 @@ from ..models import Issue, Recipient, RenderedVariant
 from ..store.store import Batch, Store
 from . import Backend
 from .gate import check_issue
+from .stopping import stop_on_signals
 
 log = logging.getLogger("insights.send")
 MAX_RATE_LIMIT_WAITS = 20
@@ -88,10 +90,30 @@ class Sender:
     stopped: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_beat: float = 0.0  # time.monotonic() of the last heartbeat
+    interrupted: str | None = None  # the signal that asked this send to stop
+    children: list[int] = field(default_factory=list)  # sending child processes' pids
 
     @property
     def lists(self) -> list[str]:
         return [entry.name for entry in self.config.lists]
+
+    def interrupt(self, signal_name: str) -> None:
+        """Stop handing out requests (from a signal handler: flags only, no locks), and
+        ask the sending children to do the same."""
+        self.interrupted = self.interrupted or signal_name
+        self.stopped.set()
+        for pid in self.children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def stop_reason(self) -> str | None:
+        """Why the send stopped early, a signal included (read once the send is over)."""
+        if self.result.paused or not self.interrupted:
+            return self.result.paused
+        return (f"stopped by {self.interrupted}: no new requests were made and those in "
+                "flight finished")
 
     def orphaned(self) -> bool:
         """A sending child whose parent is gone (killed): it must not go on alone, as
@@ -147,6 +169,7 @@ class Sender:
         delivery = self.config.delivery
         transient = waits = 0
         while True:
+            went_out = self.clock()
             try:
                 outcome = self.backend.send_batch(self.issue.id, batch.id, batch.seq, variant,
                                                   recipients)
@@ -155,22 +178,26 @@ class Sender:
                 if waits > MAX_RATE_LIMIT_WAITS:
                     return self._pause(batch, f"still rate limited after {waits - 1} waits")
                 log.info("batch %s: rate limited, waiting %.1f s", batch.id, e.retry_after)
-                self._beat(now=True)  # still here
-                time.sleep(e.retry_after)
+                if not self._wait_to_retry(batch, e.retry_after, f"rate limited: {e}"):
+                    return None
                 continue
             except TransientFailure as e:
                 transient += 1
                 if transient > delivery.max_retries:
                     return self._pause(batch, f"{e} (after {transient} tries)")
                 delay = delivery.backoff * 2 ** (transient - 1)
-                time.sleep(delay + random.uniform(0, delay))  # jitter spreads retries
+                # Jitter spreads the retries of many workers.
+                if not self._wait_to_retry(batch, delay + random.uniform(0, delay), str(e)):
+                    return None
                 continue
             except OutcomeUnknown as e:
+                held = len(recipients)
                 if getattr(self.backend, "per_recipient", False):
-                    self.store.requeue_unknown_recipients(batch.id, "unknown")
-                self.store.set_batch_state(batch.id, "unknown", self.clock(), error=str(e))
+                    held = self.store.requeue_unknown_recipients(batch.id, "unknown")
+                self.store.hold_batch(batch.id, error=str(e))
                 with self.lock:
-                    self.result.unknown.append(f"batch {batch.id} ({batch.segment}): {e}")
+                    self.result.unknown.append(
+                        held_line(batch.id, batch.segment, held, went_out, str(e)))
                 return None
             except BatchTooLarge as e:
                 halves = self.store.split_batch(batch, self.clock())
@@ -192,6 +219,18 @@ class Sender:
                         "the server (see `insights subscribers show`)")
             return None
 
+    def _wait_to_retry(self, batch: Batch, seconds: float, why: str) -> bool:
+        """Wait before trying a batch again; True to go on. The provider answered that
+        it did not take the request, so the batch is pending while we wait: a kill now
+        leaves it to the next run, which sends it (nothing to hold for the operator).
+        A stop (a signal, or a pause elsewhere) ends the wait and leaves it pending."""
+        if not self.store.release_batch(batch.id, self.clock(), f"waiting to retry: {why}"):
+            return False  # not ours any more (a takeover): its new owner sends it
+        self._beat(now=True)  # still here
+        if self.stopped.wait(seconds):
+            return False
+        return self.store.claim_batch(batch.id, self.clock())
+
     def _refuse(self, batch: Batch, why: str) -> None:
         # Refused for good: failed, reported, and resent only by --retry-failed.
         self.store.set_batch_state(batch.id, "failed", self.clock(), error=why)
@@ -210,7 +249,9 @@ def send_issue(
     config: Config, store: Store, audience: Audience, issue: Issue,
     variants: Sequence[RenderedVariant], backend: Backend, clock: Callable[[], datetime],
     *, resolve_unknown: str | None = None, retry_failed: bool = False,
+    resolve_batches: Sequence[int] = (),
 ) -> SendResult:
+    """`resolve_unknown` decides the held batches (all, or those in `resolve_batches`)."""
     problems = check_issue(config, variants)
     if problems:
         raise DeliveryError(f"issue {issue.id} fails the pre-send check: " + "; ".join(problems))
@@ -222,7 +263,8 @@ def send_issue(
         store.set_issue_status(issue.id, "sending", clock(), expect=allowed)
         with fewer_collections(), store.one_writer() as ledger:
             return _send(config, ledger, audience, issue, variants, backend, clock, owner,
-                         resolve_unknown=resolve_unknown, retry_failed=retry_failed)
+                         resolve_unknown=resolve_unknown, retry_failed=retry_failed,
+                         resolve_batches=resolve_batches)
     finally:
         store.release_send_lock(issue.id, owner)
 
@@ -246,7 +288,8 @@ def fewer_collections() -> Iterator[None]:
 
 def _send(config: Config, store: Store, audience: Audience, issue: Issue,
           variants: Sequence[RenderedVariant], backend: Backend, clock: Callable[[], datetime],
-          owner: str, *, resolve_unknown: str | None, retry_failed: bool) -> SendResult:
+          owner: str, *, resolve_unknown: str | None, retry_failed: bool,
+          resolve_batches: Sequence[int] = ()) -> SendResult:
     """`store` is the ledger's (see Store.one_writer); `audience` resolves who gets it."""
     backend.prepare(issue.id, variants)
     sender = Sender(config, store, Audience(store.engine), issue,
@@ -254,14 +297,14 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
     idempotent = getattr(backend, "idempotent", False)
     per_recipient = getattr(backend, "per_recipient", False)
 
-    # 1. What an earlier run left behind.
+    # 1. What an earlier run left behind. A batch in flight at a crash or kill: its
+    #    request went out (a batch waiting to retry is pending, see _wait_to_retry).
     for batch in store.batches(issue.id, ["in_flight"]):
         if per_recipient:  # only the recipient being sent to at the crash is uncertain
             store.requeue_unknown_recipients(batch.id, "unknown")
-            store.set_batch_state(batch.id, "unknown", clock(), error="interrupted")
+            store.hold_batch(batch.id, error="interrupted")
         elif not idempotent:  # the request may have gone out: only the operator decides
-            store.set_batch_state(batch.id, "unknown", clock(),
-                                  error="interrupted while in flight (crash or kill)")
+            store.hold_batch(batch.id, error="interrupted while in flight (crash or kill)")
         else:  # sending it again rewrites the same output: just go again
             store.set_batch_state(batch.id, "pending", clock())
     resume: list[Batch] = store.batches(issue.id, ["pending", "in_flight"])
@@ -269,23 +312,32 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
         for batch in store.batches(issue.id, ["failed"]):
             store.requeue_unknown_recipients(batch.id, "queued", from_states=("failed",))
             resume.append(batch)
-    for batch in store.batches(issue.id, ["unknown"]):
+    unknown = store.batches(issue.id, ["unknown"])
+    missing = sorted(set(resolve_batches) - {b.id for b in unknown})
+    if missing:
+        raise DeliveryError(
+            f"--batch {', '.join(map(str, missing))}: not held as unknown in issue "
+            f"{issue.id} (held: {', '.join(str(b.id) for b in unknown) or 'none'})")
+    for batch in unknown:
+        decide = resolve_unknown if not resolve_batches or batch.id in resolve_batches else None
         if per_recipient:
-            if resolve_unknown:
+            if decide:
                 store.requeue_unknown_recipients(
-                    batch.id, "queued" if resolve_unknown == "resend" else "sent")
+                    batch.id, "queued" if decide == "resend" else "sent")
             held = store.held_recipients(batch.id)
             if held:
-                sender.result.unknown.append(
-                    f"batch {batch.id} ({batch.segment}): outcome unknown for "
-                    f"{', '.join(held[:5])}{' ...' if len(held) > 5 else ''}")
+                sender.result.unknown.append(held_line(
+                    batch.id, batch.segment, len(held), batch.updated_at,
+                    f"outcome unknown for {', '.join(held[:5])}"
+                    f"{' ...' if len(held) > 5 else ''}"))
             resume.append(batch)  # its never-tried recipients still go
-        elif resolve_unknown == "resend":
+        elif decide == "resend":
             resume.append(batch)
-        elif resolve_unknown == "skip":
+        elif decide == "skip":
             store.finish_batch(batch.id, clock(), "operator: assumed delivered")
         else:
-            sender.result.unknown.append(f"batch {batch.id} ({batch.segment}): {batch.error}")
+            sender.result.unknown.append(held_line(
+                batch.id, batch.segment, batch.size, batch.updated_at, batch.error or ""))
     for batch in store.batches(issue.id, ["failed"]):
         if not retry_failed:
             sender.result.failed.append(f"batch {batch.id} ({batch.segment}): {batch.error}")
@@ -293,12 +345,17 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
     # 2. Resumed batches, then everyone eligible now who is not in the ledger yet, by
     #    this process or (delivery.processes) by several, each with its share of the ids.
     shares = _shares(config, audience, backend)
-    children = [_start_share(config, issue, variants, owner, share) for share in shares[1:]]
-    try:
-        _resolve_and_send(config, store, audience, issue, sender, clock, resume,
-                          shares[0] if children else None)
-    finally:
-        refused = [_collect_share(process, queue, sender.result) for process, queue in children]
+    with stop_on_signals(sender.interrupt):
+        children = [_start_share(config, issue, variants, owner, share)
+                    for share in shares[1:]]
+        sender.children = [process.pid for process, _queue in children]
+        try:
+            _resolve_and_send(config, store, audience, issue, sender, clock, resume,
+                              shares[0] if children else None)
+        finally:
+            refused = [_collect_share(process, queue, sender.result)
+                       for process, queue in children]
+    sender.result.paused = sender.stop_reason()
     if any(refused):  # the API key: every process stops alike; one line is enough
         raise AuthFailed(next(r for r in refused if r))
     result = sender.result
@@ -318,6 +375,13 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
     if result.complete:
         store.set_issue_status(issue.id, "sent", clock(), expect=["sending"])
     return result
+
+
+def held_line(batch_id: int, segment: str, recipients: int, went_out: datetime | None,
+              why: str) -> str:
+    """A held batch as the operator's report lists it, with what they need to decide."""
+    when = f"request sent {went_out:%Y-%m-%d %H:%M:%S} UTC" if went_out else "request sent"
+    return f"batch {batch_id} ({segment}, {recipients} recipient(s), {when}): {why}"
 
 
 def _resolve_and_send(config: Config, store: Store, audience: Audience, issue: Issue,
@@ -358,6 +422,11 @@ def _resolve_and_send(config: Config, store: Store, audience: Audience, issue: I
                 _record(store, issue, segment, buffer, submit, clock, sender)
         except _Stop:
             pass
+        except AudienceError:
+            # A signal to the whole process group (systemd's stop) may end the resolving
+            # child first: when this send is stopping anyway, that is no error.
+            if not sender.stopped.is_set():
+                raise
         finally:
             for f in running:
                 f.result()
@@ -437,12 +506,13 @@ def _send_share(config: Config, issue: Issue, variants: list[RenderedVariant], o
                 sender = Sender(config, ledger, Audience(ledger.engine), issue,
                                 {v.segment: v for v in variants}, backend, clock, owner,
                                 parent_pid)
-                _resolve_and_send(config, ledger, Audience(store.engine), issue, sender,
-                                  clock, [], share)
+                with stop_on_signals(sender.interrupt):
+                    _resolve_and_send(config, ledger, Audience(store.engine), issue, sender,
+                                      clock, [], share)
         finally:
             store.close()
         r = sender.result
-        queue.put(("done", (r.failed, r.unknown, r.paused, r.skipped)))
+        queue.put(("done", (r.failed, r.unknown, sender.stop_reason(), r.skipped)))
     except AuthFailed as e:
         queue.put(("auth", str(e)))
     except Exception as e:  # report, never leave the parent waiting  # noqa: BLE001

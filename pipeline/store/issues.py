@@ -35,14 +35,14 @@ class IssuesMixin:
             rows = conn.execute(select(issues).order_by(issues.c.number.desc()))
             return [_issue_from_row(r) for r in rows]
 
-    def latest_open_issue(self) -> Issue | None:
+    def latest_open_issue(self, begun_by: datetime | None = None) -> Issue | None:
         """The newest issue not yet sent nor superseded (what `preview` and `send` work
-        on)."""
+        on); with `begun_by`, the newest whose week had begun by then."""
+        query = select(issues).where(issues.c.status.not_in(["sent", "skipped"]))
+        if begun_by is not None:
+            query = query.where(issues.c.period_start <= begun_by)
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(issues).where(issues.c.status.not_in(["sent", "skipped"]))
-                .order_by(issues.c.number.desc()).limit(1)
-            ).first()
+            row = conn.execute(query.order_by(issues.c.number.desc()).limit(1)).first()
         return _issue_from_row(row) if row else None
 
     def create_issue(

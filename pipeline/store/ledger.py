@@ -212,6 +212,23 @@ class LedgerMixin:
             conn.execute(update(send_batches).where(send_batches.c.id == batch_id).values(
                 state=state, updated_at=now, message_id=message_id, error=error))
 
+    def hold_batch(self, batch_id: int, error: str) -> None:
+        """in_flight -> unknown: the request went out and no answer is known. The time
+        it went out (set when it was claimed) is kept, for the operator's report."""
+        with self.engine.begin() as conn:
+            conn.execute(update(send_batches).where(send_batches.c.id == batch_id).values(
+                state="unknown", error=error))
+
+    def release_batch(self, batch_id: int, now: datetime, why: str) -> bool:
+        """in_flight -> pending: the provider answered that it did not take the request
+        (a 5xx, a 429), so while the sender waits to try again the batch is not in
+        flight, and a kill in the wait leaves it to be sent by the next run. False if
+        it was not this worker's to release."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(send_batches).where(
+                send_batches.c.id == batch_id, send_batches.c.state == "in_flight").values(
+                state="pending", updated_at=now, error=why)).rowcount == 1
+
     def batches(self, issue_id: str, states: Sequence[str] | None = None) -> list[Batch]:
         query = select(send_batches).where(send_batches.c.issue_id == issue_id)
         if states:
@@ -219,7 +236,7 @@ class LedgerMixin:
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(send_batches.c.id))
             return [Batch(r.id, r.issue_id, r.segment, r.seq, r.state, r.size, r.message_id,
-                          r.error) for r in rows]
+                          r.error, r.updated_at) for r in rows]
 
     def batch_recipients(self, batch_id: int, state: str | None = "queued") -> list[dict[str, Any]]:
         query = select(send_recipients).where(send_recipients.c.batch_id == batch_id)

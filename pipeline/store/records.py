@@ -36,6 +36,9 @@ class Batch:
     size: int
     message_id: str | None
     error: str | None
+    # When it last changed state; for a batch in flight or held as unknown, when its
+    # request went out (holding it keeps that time: see LedgerMixin.hold_batch).
+    updated_at: datetime | None = None
 
 
 def _item_from_row(row: Any) -> Item:
