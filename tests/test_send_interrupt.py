@@ -147,3 +147,14 @@ def test_send_refuses_a_draft_for_a_week_that_has_not_begun(project):
     # Told explicitly, it goes.
     report = send_current(config, today, early=True)
     assert report.status == "sent", report.message
+
+
+def test_sigterm_to_a_two_process_send_stops_both_and_send_resumes(project, sendgrid):
+    edit_config(project, 'processes = "auto" ', "processes = 2 ")
+    _config, cmd, env, proc = start_send(project, sendgrid, ["ok"] * 2 + ["500"] * 2)
+    stopped_at = time.monotonic()
+    proc.send_signal(signal.SIGTERM)  # to the parent only, as `kill PID` does
+    out, _ = proc.communicate(timeout=30)
+    assert time.monotonic() - stopped_at < 20, out
+    assert proc.returncode == 1 and "stopped by SIGTERM" in out, out
+    resume_without_a_decision(cmd, env, sendgrid)
