@@ -18,7 +18,11 @@ from pipeline.render.placeholders import PLACEHOLDERS, fill, inert
 from pipeline.store.store import Store
 from subscribers.tokens import Tokens
 
+from . import test_smtp
 from .helpers import MONDAY, edit_config, seed
+from .test_smtp import use_smtp
+
+smtp = test_smtp.smtp  # the loopback SMTP server fixture (aiosmtpd)
 
 SECRET = "test-signing-key-0123456789abcdef"
 OLD = ["%email%", "%unsubscribe_url%", "%preferences_url%", "%first_name%",
@@ -98,25 +102,8 @@ def test_markers_in_feeds_and_ics_stay_literal_in_outbox_bodies_and_messages(hos
                                           unsubscribe)
 
 
-@pytest.fixture
-def smtp_box(monkeypatch):
-    from aiosmtpd.controller import Controller
-
-    from .feedserver import closed_port
-    from .test_smtp import Mailbox
-
-    box = Mailbox()
-    box.port = closed_port()
-    controller = Controller(box, hostname="127.0.0.1", port=box.port)
-    controller.start()
-    yield box
-    box.release.set()
-    controller.stop()
-
-
-def test_every_smtp_message_keeps_a_strangers_markers_as_text(hostile, smtp_box):
-    from .test_smtp import use_smtp
-
+def test_every_smtp_message_keeps_a_strangers_markers_as_text(hostile, smtp):
+    smtp_box = smtp
     use_smtp(hostile, smtp_box)
     config = load_config(hostile / "config.toml")
     seed(config)

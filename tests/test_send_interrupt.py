@@ -17,17 +17,11 @@ import pytest
 from pipeline.config import load_config
 from pipeline.store.store import Store
 
+from . import test_sendgrid
 from .helpers import edit_config, seed
-from .sendgrid_server import SendGridServer
 from .test_sendgrid import KEY, SECRET, everyone_once, use_sendgrid
 
-
-@pytest.fixture
-def sendgrid(monkeypatch):
-    monkeypatch.setenv("SENDGRID_API_KEY", KEY)
-    monkeypatch.setenv("INSIGHTS_SECRET_KEY", SECRET)
-    with SendGridServer(KEY) as server:
-        yield server
+sendgrid = test_sendgrid.sendgrid  # the loopback SendGrid fixture
 
 
 def start_send(project, server, faults):
