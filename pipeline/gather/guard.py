@@ -55,10 +55,10 @@ def _kind(ip: IPAddress) -> str | None:
         return "multicast address"
     if ip in _ULA:
         return "unique local address"
+    if ip.is_reserved:  # before is_private, which also covers 240.0.0.0/4
+        return "reserved address"
     if ip.is_private:
         return "private address"
-    if ip.is_reserved:
-        return "reserved address"
     if not ip.is_global:  # documentation, benchmarking, broadcast, ...: not the internet
         return "non-public address"
     return None
