@@ -184,7 +184,7 @@ class Fetcher:
               last_modified: str | None = None) -> Fetched:
         policy = self.policy
         deadline = time.monotonic() + policy.total_timeout
-        allow = policy.allow.for_source(_host(url))
+        allow = policy.allow.for_source(_host(name, url))
         retrying = Retrying(
             retry=retry_if_exception(lambda e: isinstance(e, _Transient)
                                      and time.monotonic() < deadline),
@@ -243,7 +243,7 @@ class Fetcher:
         """GET `url` on a connection to one of its checked addresses (in resolver order,
         the next one when a connection fails, as socket.create_connection would)."""
         target = httpx.URL(url)
-        host = target.raw_host.decode("ascii")
+        host = _host(name, url)
         addresses = self._addresses(name, url, host, target.port or _default_port(target))
         refused = allow.refusal(host, addresses)
         if refused:
@@ -312,6 +312,8 @@ def _next_hop(name: str, url: str, location: str) -> str:
         target = httpx.URL(url).join(location)
     except httpx.InvalidURL as e:
         raise SourceError(name, f"redirect to an invalid URL ({_short(e)}) from {url}") from None
+    if target.scheme in ("http", "https") and not target.raw_host:
+        raise SourceError(name, f"redirect to a URL without a host from {url}")
     if target.scheme not in ("http", "https"):
         raise SourceError(name, f"refused: redirect to a {target.scheme}: URL from {url}")
     if httpx.URL(url).scheme == "https" and target.scheme == "http":
@@ -326,8 +328,14 @@ def _refusal(url: str, host: str, previous: str | None, address: str, kind: str)
     return f"refused: redirect to {where} ({kind}) from {previous}; {ALLOW_HINT}"
 
 
-def _host(url: str) -> str:
-    return httpx.URL(url).raw_host.decode("ascii")
+def _host(name: str, url: str) -> str:
+    try:
+        host = httpx.URL(url).raw_host.decode("ascii")
+    except httpx.InvalidURL as e:
+        raise SourceError(name, f"invalid URL {url}: {_short(e)}") from None
+    if not host:
+        raise SourceError(name, f"no host in the URL {url}")
+    return host
 
 
 def _is_ip(host: str) -> bool:
