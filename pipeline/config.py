@@ -6,6 +6,8 @@ the key path and what is expected. Secrets never live here: see `secrets_from_en
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -231,6 +233,33 @@ class Gather(_Strict):
     backoff: float = Field(default=0.5, ge=0)
     # A source failing this many runs in a row is flagged in the report.
     flag_after_failures: StrictInt = Field(default=3, ge=1)
+    # Host names, addresses or CIDR blocks a feed fetch may reach although they are
+    # loopback, private, link-local...: everything else internal is refused (SSRF).
+    allow_private_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_private_hosts")
+    @classmethod
+    def _hosts_or_networks(cls, value: list[str]) -> list[str]:
+        return [_host_or_network(i, entry) for i, entry in enumerate(value)]
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+
+
+def _host_or_network(index: int, entry: str) -> str:
+    """A host name (lower case, no trailing dot) or an address / CIDR block."""
+    text = entry.strip()
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        pass
+    name = text.rstrip(".").lower()
+    labels = name.split(".")
+    # An all-digit last label is a mistyped address ("10.0.0.300"), never a top-level domain.
+    if len(name) <= 253 and all(map(_HOST_LABEL.match, labels)) and not labels[-1].isdigit():
+        return name
+    raise ValueError(f"[{index}] {entry!r} is neither a host name nor an IP address or CIDR "
+                     'block (examples: "feeds.intranet.example", "10.0.0.5", "10.20.0.0/16")')
 
 
 class Render(_Strict):

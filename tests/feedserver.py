@@ -6,10 +6,11 @@ import functools
 import gzip
 import hashlib
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 
 def rss(title: str, n: int = 3, prefix: str = "item") -> bytes:
@@ -37,11 +38,15 @@ def gzip_bomb() -> bytes:
 
 class FeedServer:
     """Routes: /ok/NAME (ETag + 304), /trickle, /huge, /gzip-bomb, /laughs, /loop,
-    /status/CODE, /flaky/NAME (503 once, then ok). `latency` delays every response."""
+    /status/CODE, /flaky/NAME (503 once, then ok), /redirect?to=URL (302). `latency`
+    delays every response; `tls` serves HTTPS with that context. `hosts` records the
+    Host header of every request."""
 
-    def __init__(self, latency: float = 0.0, host: str = "127.0.0.1") -> None:
+    def __init__(self, latency: float = 0.0, host: str = "127.0.0.1",
+                 tls: ssl.SSLContext | None = None) -> None:
         self.latency = latency
         self.hits: dict[str, int] = {}
+        self.hosts: list[str] = []
         self.lock = threading.Lock()
         server = self
 
@@ -56,6 +61,7 @@ class FeedServer:
                 with server.lock:
                     server.hits[path] = server.hits.get(path, 0) + 1
                     hits = server.hits[path]
+                    server.hosts.append(self.headers.get("Host", ""))
                 if server.latency:
                     time.sleep(server.latency)
                 route = path.split("/")[1]
@@ -130,6 +136,12 @@ class FeedServer:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def route_redirect(self, path, hits):
+                self.send_response(302)
+                self.send_header("Location", parse_qs(urlsplit(self.path).query)["to"][0])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def route_status(self, path, hits):
                 self.send_response(int(path.rsplit("/", 1)[1]))
                 self.send_header("Content-Length", "0")
@@ -143,12 +155,18 @@ class FeedServer:
 
         self.httpd = Server((host, 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http{'s' if isinstance(self.httpd.socket, ssl.SSLSocket) else ''}://{host}:{port}"
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
 
     def __enter__(self) -> FeedServer:
         self.thread.start()

@@ -14,7 +14,7 @@ import pytest
 from pipeline.compose import compose_issue
 from pipeline.config import load_config
 from pipeline.gather import fetch_and_parse, policy_from
-from pipeline.gather.fetch import make_client
+from pipeline.gather.fetch import Fetcher
 from pipeline.models import Issue
 from pipeline.render import render_variant
 from pipeline.render.context import Audience, build_context
@@ -45,18 +45,18 @@ def setup(tmp_path_factory):
     shutil.copytree(ROOT / "templates", project / "templates")
     config = load_config(project / "config.toml")
     policy = policy_from(config)
-    with make_client(policy) as client:
-        yield config, policy, client
+    with Fetcher(policy) as fetcher:
+        yield config, fetcher
 
 
 def test_corpus_is_present_and_mostly_yields_entries(setup):
     if not FILES:
         pytest.skip(f"corpus not found at {CORPUS} (it comes with ../shared)")
-    config, policy, client = setup
+    config, fetcher = setup
     with_items = 0
     for path in FILES:
         source = config.sources[0].model_copy(update={"url": str(path)})
-        with_items += bool(fetch_and_parse(config, client, policy, source, None, NOW).items)
+        with_items += bool(fetch_and_parse(config, fetcher, source, None, NOW).items)
     # Entries without id, link or title still count (the content is their identity), so
     # the hostile-HTML cases really reach the renderer below.
     assert len(FILES) > 2000 and with_items > 550
@@ -64,10 +64,10 @@ def test_corpus_is_present_and_mostly_yields_entries(setup):
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(CORPUS)))
 def test_feed_survives_the_pipeline(setup, path: Path):
-    config, policy, client = setup
+    config, fetcher = setup
     section = "research" if "rss" in path.name else "news"
     source = config.sources[0].model_copy(update={"url": str(path), "section": section})
-    parsed = fetch_and_parse(config, client, policy, source, None, NOW)
+    parsed = fetch_and_parse(config, fetcher, source, None, NOW)
     if parsed.error:  # not a feed at all: reported, never raised
         assert parsed.items == ()
         return

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import httpx
-
 from ..config import Config, Source
 from ..errors import SourceError, StoreError
 from ..models import Item, SourceReport
 from ..store.store import SourceState, Store
 from .feeds import parse_feed
-from .fetch import FetchPolicy, fetch_http, fetch_local, make_client
+from .fetch import Fetcher, FetchPolicy, Network, fetch_local
+from .guard import Allowlist
 from .ics import parse_ics
 from .topics import compile_topics, tag
 
@@ -39,7 +38,8 @@ def policy_from(config: Config) -> FetchPolicy:
     return FetchPolicy(connect_timeout=g.connect_timeout,
                        read_timeout=min(g.read_timeout, g.total_timeout),
                        total_timeout=g.total_timeout, max_bytes=g.max_bytes,
-                       max_redirects=g.max_redirects, retries=g.retries, backoff=g.backoff)
+                       max_redirects=g.max_redirects, retries=g.retries, backoff=g.backoff,
+                       allow=Allowlist.parse(g.allow_private_hosts))
 
 
 def parse_source(source: Source, body: bytes, url: str, now: datetime, horizon_days: int,
@@ -49,17 +49,17 @@ def parse_source(source: Source, body: bytes, url: str, now: datetime, horizon_d
     return parse_feed(source.name, source.section, body, url, content_type)
 
 
-def fetch_and_parse(config: Config, client: httpx.Client, policy: FetchPolicy, source: Source,
+def fetch_and_parse(config: Config, fetcher: Fetcher, source: Source,
                     state: SourceState | None, now: datetime) -> Parsed:
     """Network and parsing for one source; safe to run on a worker thread (no store)."""
     location = config.source_location(source)
     try:
         if location.startswith(("http://", "https://")):
-            fetched = fetch_http(client, source.name, location, policy,
-                                 etag=state.etag if state else None,
-                                 last_modified=state.last_modified if state else None)
+            fetched = fetcher.fetch(source.name, location,
+                                    etag=state.etag if state else None,
+                                    last_modified=state.last_modified if state else None)
         else:
-            fetched = fetch_local(source.name, location, policy)
+            fetched = fetch_local(source.name, location, fetcher.policy)
         if fetched.body is None:  # 304: nothing to parse
             return Parsed(source, not_modified=True, etag=fetched.etag,
                           last_modified=fetched.last_modified)
@@ -78,7 +78,9 @@ def _host(config: Config, source: Source) -> str:
     return urlsplit(config.source_location(source)).hostname or "(local files)"
 
 
-def gather(config: Config, store: Store, now: datetime) -> list[SourceReport]:
+def gather(config: Config, store: Store, now: datetime,
+           network: Network | None = None) -> list[SourceReport]:
+    """`network`: the system's DNS and sockets unless a test hands in loopback ones."""
     sources = [s for s in config.sources if s.enabled]
     states = {s.name: s for s in store.all_source_states()}
     policy = policy_from(config)
@@ -89,11 +91,10 @@ def gather(config: Config, store: Store, now: datetime) -> list[SourceReport]:
 
     def work(source: Source) -> Parsed:
         with per_host[_host(config, source)]:
-            return fetch_and_parse(config, client, policy, source, states.get(source.name),
-                                   now)
+            return fetch_and_parse(config, fetcher, source, states.get(source.name), now)
 
     workers = max(1, min(config.gather.max_workers, len(sources)))
-    with make_client(policy, workers) as client, ThreadPoolExecutor(workers) as pool:
+    with Fetcher(policy, workers, network) as fetcher, ThreadPoolExecutor(workers) as pool:
         futures = [pool.submit(work, s) for s in sources]
         # Storage stays on this thread, in the configured order: reports are stable.
         parsed = [f.result() for f in futures]
