@@ -87,6 +87,11 @@ class OutcomeUnknown(DeliveryError):
     Never resent without the operator's decision (`insights send --resolve-unknown`)."""
 
 
+class SendStopped(DeliveryError):
+    """A per-recipient backend stopped between two messages because the send was asked
+    to stop (SIGINT/SIGTERM): nothing is in flight."""
+
+
 class AuthFailed(DeliveryError):
     """The provider refused our credentials (HTTP 401/403): stop the whole send."""
 

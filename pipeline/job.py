@@ -145,7 +145,8 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
         variants = variants_of(config, store, issue)
         if _changed_since_approval(config, issue, variants, report):
             return report
-        _deliver(config, store, issue, variants, now, lambda: now, report,
+        # The real clock: a send may take hours (rate limits), and its records say when.
+        _deliver(config, store, issue, variants, now, lambda: datetime.now(UTC), report,
                  resolve_unknown=resolve_unknown, retry_failed=retry_failed,
                  resolve_batches=resolve_batches)
         return report

@@ -207,3 +207,37 @@ def test_a_send_resumed_after_upgrade_refuses_variants_with_the_old_markers(proj
                           + config.newsletter.postal_address)
     problems = check_issue(config, [old])
     assert any("re-render" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("marker", NEW)
+def test_a_field_that_is_exactly_a_marker_stays_inert(project, monkeypatch, marker):
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", SECRET)
+    from .helpers import add_rss_item
+
+    add_rss_item(project / "examples/feeds/society-news.rss", "exact-1", marker,
+                 "Sun, 22 Nov 2026 17:00:00 GMT", marker)
+    config = load_config(project / "config.toml")
+    seed(config)
+    assert run_weekly(config, MONDAY).status == "sent"
+    body = json.loads(next((project / "outbox/2026-W48/batches").glob("general-*.json"))
+                      .read_text())
+    text, html = (c["value"] for c in body["content"])
+    # Only the template's own (the greeting, the footer's links), nothing from the feed.
+    counts = {key: (html.count(key), text.count(key)) for key in NEW}
+    assert counts == {"%%io:first_name%%": (0, 1), "%%io:first_name_html%%": (1, 0),
+                      "%%io:unsubscribe_url%%": (1, 1), "%%io:preferences_url%%": (1, 1),
+                      "%%io:email%%": (0, 0)}
+
+
+def test_characters_xml_refuses_do_not_stop_the_issue(project):
+    from .helpers import add_rss_item
+
+    add_rss_item(project / "examples/feeds/society-news.rss", "ctl-1",
+                 "Vertical\u000btab and &#xFFFE; noncharacter", "Sun, 22 Nov 2026 17:00:00 GMT",
+                 "Form\u000cfeed")
+    config = load_config(project / "config.toml")
+    seed(config)
+    report = run_weekly(config, MONDAY)
+    assert report.status == "sent", report.message
+    html = (project / "outbox/2026-W48/general.html").read_text()
+    assert "Vertical tab and  noncharacter" in html  # the noncharacter dropped

@@ -17,11 +17,13 @@ import pytest
 from pipeline.config import load_config
 from pipeline.store.store import Store
 
-from . import test_sendgrid
+from . import test_sendgrid, test_smtp
 from .helpers import edit_config, seed
 from .test_sendgrid import KEY, SECRET, everyone_once, use_sendgrid
+from .test_smtp import use_smtp
 
 sendgrid = test_sendgrid.sendgrid  # the loopback SendGrid fixture
+smtp = test_smtp.smtp  # the loopback SMTP server fixture (aiosmtpd)
 
 
 def start_send(project, server, faults):
@@ -152,3 +154,62 @@ def test_sigterm_to_a_two_process_send_stops_both_and_send_resumes(project, send
     assert time.monotonic() - stopped_at < 20, out
     assert proc.returncode == 1 and "stopped by SIGTERM" in out, out
     resume_without_a_decision(cmd, env, sendgrid)
+
+
+def test_sigterm_stops_an_smtp_batch_between_two_messages(project, smtp):
+    use_smtp(project, smtp, concurrency=1)
+    config = load_config(project / "config.toml")
+    seed(config)
+    env = {**os.environ, "INSIGHTS_SECRET_KEY": SECRET}
+    cmd = [sys.executable, "-m", "pipeline", "--config", str(project / "config.toml")]
+    smtp.hang_at, smtp.hang_answer = 30, "250 OK"  # the 30th message is in flight
+    proc = subprocess.Popen(cmd + ["run", "--now", "2026-11-23T08:00"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert smtp.hanging.wait(60)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    smtp.release.set()  # the message in flight is taken: it finishes, nothing more goes
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "stopped by SIGTERM" in out, out
+    assert sum(smtp.received.values()) == 30  # not the rest of its batch of 25
+    again = subprocess.run(cmd + ["send"], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "HELD" not in again.stdout, again.stdout + again.stderr
+    assert len(smtp.received) == 320 and set(smtp.received.values()) == {1}
+
+
+def test_who_unsubscribes_during_a_retry_wait_is_not_mailed(project, sendgrid):
+    import threading
+
+    from pipeline.job import run_weekly
+    from subscribers.store import Audience
+
+    from .helpers import MONDAY
+
+    use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
+    edit_config(project, "backoff = 0.01", "backoff = 1.5")
+    config = load_config(project / "config.toml")
+    seed(config)
+    sendgrid.faults.extend(["500"])
+    left: list[str] = []
+
+    def unsubscribe_the_waiting_batch():
+        assert sendgrid.refused.wait(60)
+        time.sleep(0.2)
+        store = Store.open(config.store_url)
+        try:
+            (waiting,) = [b for b in store.batches("2026-W48", ["pending"])
+                          if (b.error or "").startswith("waiting to retry")]
+            left.extend(r["email"] for r in store.batch_recipients(waiting.id)[:3])
+            audience = Audience(store.engine)
+            for address in left:
+                audience.unsubscribe(address, None, source="test", now=MONDAY)
+        finally:
+            store.close()
+
+    thread = threading.Thread(target=unsubscribe_the_waiting_batch)
+    thread.start()
+    report = run_weekly(config, MONDAY)
+    thread.join()
+    assert report.status == "sent", report.message
+    assert len(left) == 3 and all(sendgrid.received[a.lower()] == 0 for a in left)
+    assert len(sendgrid.received) == 317

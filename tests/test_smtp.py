@@ -31,6 +31,7 @@ class Mailbox:
         self.received: Counter[str] = Counter()
         self.messages: list[bytes] = []
         self.hang_at: int | None = None
+        self.hang_answer = "451 try again later"  # what the held message gets at release
         self.hanging = threading.Event()
         self.release = threading.Event()
         self.count = 0
@@ -50,7 +51,8 @@ class Mailbox:
 
             while not self.release.is_set():
                 await asyncio.sleep(0.05)
-            return "451 try again later"
+            if not self.hang_answer.startswith("250"):
+                return self.hang_answer
         for rcpt in envelope.rcpt_tos:
             self.received[rcpt.lower()] += 1
         self.messages.append(envelope.content)

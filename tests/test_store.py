@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from pipeline.models import Item, Recipient
 from pipeline.store import db
 from pipeline.store.store import Store
@@ -186,3 +188,24 @@ def test_the_send_lock_is_taken_over_only_from_the_dead_or_a_silent_other_host(s
         store.acquire_send_lock("2026-W48", f"{here}:{os.getpid()}", NOW + timedelta(minutes=5))
     store.acquire_send_lock("2026-W48", f"{here}:{os.getpid()}", later)
     store.close()
+
+
+@pytest.mark.parametrize("state,may_claim", [
+    ("pending", True), ("in_flight", False), ("unknown", False), ("failed", False),
+    ("accepted", False), ("split", False)])
+def test_a_worker_back_from_a_retry_wait_claims_only_a_pending_batch(store_url, state,
+                                                                    may_claim):
+    """While one worker waited to retry, another (after a takeover) may have taken the
+    batch and sent it, or be holding it as unknown: it is not the first worker's any more."""
+    store = Store.open(store_url)
+    try:
+        store.create_issue("2026-W48", NOW, NOW, {}, frozenset(), NOW)
+        people = [Recipient(i, f"p{i}@example.org", "P", "general") for i in range(2)]
+        batch, _ = store.record_batch("2026-W48", "general", people, NOW)
+        assert store.claim_batch(batch.id, NOW)
+        assert store.release_batch(batch.id, NOW, "waiting to retry: 503")
+        assert not store.release_batch(batch.id, NOW, "twice")  # only from in_flight
+        store.set_batch_state(batch.id, state, NOW)
+        assert store.claim_batch(batch.id, NOW, only_pending=True) is may_claim
+    finally:
+        store.close()

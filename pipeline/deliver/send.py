@@ -40,6 +40,7 @@ from ..errors import (
     DeliveryError,
     OutcomeUnknown,
     RateLimited,
+    SendStopped,
     TransientFailure,
 )
 from ..models import Issue, Recipient, RenderedVariant
@@ -102,6 +103,9 @@ class Sender:
         ask the sending children to do the same."""
         self.interrupted = self.interrupted or signal_name
         self.stopped.set()
+        between = getattr(self.backend, "stopping", None)  # per-recipient backends
+        if between is not None:
+            between.set()
         for pid in self.children:
             try:
                 os.kill(pid, signal.SIGTERM)
@@ -140,19 +144,27 @@ class Sender:
             return
         if queued is None:
             queued = [_recipient(r) for r in self.store.batch_recipients(batch.id)]
+        recipients = self._still_eligible(batch, queued)
+        if not recipients:
+            self.store.finish_batch(batch.id, self.clock(), None)
+            return
+        self._attempt(batch, variant, recipients)
+        self._beat()
+
+    def _still_eligible(self, batch: Batch,
+                        queued: Sequence[Recipient]) -> Sequence[Recipient]:
+        """Those of `queued` who may still be mailed, right before the request goes; the
+        others are recorded as skipped."""
         left = self.audience.no_longer_eligible([r.subscriber_id for r in queued], self.lists)
+        if not left:
+            return queued
         gone = [r.subscriber_id for r in queued if r.subscriber_id in left]
         if gone:
             self.store.set_recipients_state(batch.id, "skipped", subscriber_ids=gone,
                                             note="unsubscribed or suppressed before sending")
             with self.lock:
                 self.result.skipped += len(gone)
-        recipients = [r for r in queued if r.subscriber_id not in left] if left else queued
-        if not recipients:
-            self.store.finish_batch(batch.id, self.clock(), None)
-            return
-        self._attempt(batch, variant, recipients)
-        self._beat()
+        return [r for r in queued if r.subscriber_id not in left]
 
     def _beat(self, *, now: bool = False) -> None:
         """Record progress on the send lock, at most every HEARTBEAT_EVERY seconds: it
@@ -162,7 +174,9 @@ class Sender:
             if not now and tick - self.last_beat < HEARTBEAT_EVERY:
                 return
             self.last_beat = tick
-        self.store.heartbeat(self.issue.id, self.owner, self.clock())
+        # Real time, whatever the send's clock says (`run --now` pretends a date): the
+        # lock is taken over after STALE_AFTER of real silence, nothing else.
+        self.store.heartbeat(self.issue.id, self.owner, datetime.now(UTC))
 
     def _attempt(self, batch: Batch, variant: RenderedVariant,
                  recipients: Sequence[Recipient]) -> None:
@@ -180,6 +194,10 @@ class Sender:
                 log.info("batch %s: rate limited, waiting %.1f s", batch.id, e.retry_after)
                 if not self._wait_to_retry(batch, e.retry_after, f"rate limited: {e}"):
                     return None
+                recipients = self._still_eligible(batch, recipients)
+                if not recipients:
+                    self.store.finish_batch(batch.id, self.clock(), None)
+                    return None
                 continue
             except TransientFailure as e:
                 transient += 1
@@ -189,7 +207,16 @@ class Sender:
                 # Jitter spreads the retries of many workers.
                 if not self._wait_to_retry(batch, delay + random.uniform(0, delay), str(e)):
                     return None
+                recipients = self._still_eligible(batch, recipients)
+                if not recipients:
+                    self.store.finish_batch(batch.id, self.clock(), None)
+                    return None
                 continue
+            except SendStopped:
+                # Between two messages of a per-recipient backend: those sent are
+                # recorded, the rest are queued and go with the next run.
+                self.store.release_batch(batch.id, self.clock(), "stopped before sending")
+                return None
             except OutcomeUnknown as e:
                 held = len(recipients)
                 if getattr(self.backend, "per_recipient", False):
@@ -226,10 +253,14 @@ class Sender:
         A stop (a signal, or a pause elsewhere) ends the wait and leaves it pending."""
         if not self.store.release_batch(batch.id, self.clock(), f"waiting to retry: {why}"):
             return False  # not ours any more (a takeover): its new owner sends it
-        self._beat(now=True)  # still here
-        if self.stopped.wait(seconds):
-            return False
-        return self.store.claim_batch(batch.id, self.clock())
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self._beat(now=True)  # still here, however long the provider asks us to wait
+            if self.stopped.wait(min(left, HEARTBEAT_EVERY * 6)):
+                return False
+        # Only from pending: a batch someone else took meanwhile (and sent, or holds as
+        # unknown) is theirs, never this worker's to send again.
+        return self.store.claim_batch(batch.id, self.clock(), only_pending=True)
 
     def _refuse(self, batch: Batch, why: str) -> None:
         # Refused for good: failed, reported, and resent only by --retry-failed.
@@ -258,7 +289,7 @@ def send_issue(
     allowed = ("approved", "sending") if config.delivery.require_approval else (
         "draft", "approved", "sending")
     owner = f"{socket.gethostname()}:{os.getpid()}"
-    store.acquire_send_lock(issue.id, owner, clock())
+    store.acquire_send_lock(issue.id, owner, datetime.now(UTC))  # real time: see _beat
     try:
         store.set_issue_status(issue.id, "sending", clock(), expect=allowed)
         with fewer_collections(), store.one_writer() as ledger:
@@ -346,15 +377,19 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
     #    this process or (delivery.processes) by several, each with its share of the ids.
     shares = _shares(config, audience, backend)
     with stop_on_signals(sender.interrupt):
-        children = [_start_share(config, issue, variants, owner, share)
-                    for share in shares[1:]]
-        sender.children = [process.pid for process, _queue in children]
+        children = []
         try:
+            for share in shares[1:]:
+                children.append(_start_share(config, issue, variants, owner, share))
+                sender.children.append(children[-1][0].pid)  # a stop reaches it from now
+            if sender.interrupted:  # it came while they were starting
+                sender.interrupt(sender.interrupted)
             _resolve_and_send(config, store, audience, issue, sender, clock, resume,
                               shares[0] if children else None)
         finally:
             refused = [_collect_share(process, queue, sender.result)
                        for process, queue in children]
+            sender.children = []  # joined: their pids may belong to others soon
     sender.result.paused = sender.stop_reason()
     if any(refused):  # the API key: every process stops alike; one line is enough
         raise AuthFailed(next(r for r in refused if r))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
@@ -18,7 +19,13 @@ from email.message import EmailMessage
 from subscribers.tokens import Tokens
 
 from ..config import Config
-from ..errors import AuthFailed, DeliveryError, OutcomeUnknown, TransientFailure
+from ..errors import (
+    AuthFailed,
+    DeliveryError,
+    OutcomeUnknown,
+    SendStopped,
+    TransientFailure,
+)
 from ..models import Recipient, RenderedVariant
 from ..store.store import Store
 from . import BatchOutcome
@@ -43,6 +50,9 @@ class SmtpBackend:
         self.options = config.delivery.smtp
         self.personal = Personalizer(config, tokens)
         self.test_personal = Personalizer(config, tokens, test=True)
+        # Set when the send is asked to stop: a batch is many messages, one at a time,
+        # and a stop must not wait for all of them (see send.Sender.interrupt).
+        self.stopping = threading.Event()
 
     def _connect(self) -> smtplib.SMTP:
         o = self.options
@@ -82,6 +92,8 @@ class SmtpBackend:
             for r in recipients:
                 if r.subscriber_id not in queued:
                     continue
+                if self.stopping.is_set():
+                    raise SendStopped(f"stopped before sending to {r.email}")
                 data = self._message(variant, r)
                 self.store.set_recipients_state(batch_id, "in_flight",
                                                 subscriber_ids=[r.subscriber_id])

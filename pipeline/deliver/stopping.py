@@ -1,17 +1,17 @@
 """SIGINT and SIGTERM stop a send cleanly: no new requests, the ones in flight finish
 (each is bounded by the backend's timeout), and what was not sent stays pending in the
-ledger for the next `insights send`. Ctrl-C a second time stops at once: the requests
-then in flight are held as unknown, as after a kill."""
+ledger for the next `insights send`. Ctrl-C a second time stops at once, as a kill
+would (exit 130): the requests then in flight are held as unknown by the next run, and
+sending children die with this process."""
 
 from __future__ import annotations
 
-import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-log = logging.getLogger("insights.send")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -27,10 +27,13 @@ def stop_on_signals(stop: Callable[[str], None]) -> Iterator[None]:
     def handle(signum: int, _frame: object) -> None:
         name = signal.Signals(signum).name
         if asked and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # the second Ctrl-C: the operator wants out now
-        if not asked:
-            log.warning("%s: sending nothing more; waiting for the requests in flight "
-                        "(Ctrl-C again to stop at once)", name)
+            # The second Ctrl-C: out now, exactly as a kill (the ledger is made for
+            # that); unwinding instead could release the send lock under live threads.
+            os.write(2, b"stopped at once; `insights send` resumes\n")
+            os._exit(130)
+        if not asked:  # os.write: logging is not safe inside a signal handler
+            os.write(2, f"{name}: sending nothing more; waiting for the requests in "
+                        "flight (Ctrl-C again to stop at once)\n".encode())
         asked.append(name)
         stop(name)
 

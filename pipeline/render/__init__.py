@@ -3,6 +3,7 @@ and context -> text template -> plain text. One rendering per variant, not per p
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ HTML_TEMPLATE = "issue.mjml.j2"
 TEXT_TEMPLATE = "issue.txt.j2"
 
 
+# Characters XML 1.0 does not allow (MJML parses the rendered template as XML): a feed
+# carrying one would stop the whole issue from compiling.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _only_template_markers(value: Any) -> Any:
     """Jinja's finalize: every value a template outputs passes here. Only the template's
     own placeholders (`links.*`) keep their markers; in anything else (feed text, ICS
@@ -35,10 +41,15 @@ def _only_template_markers(value: Any) -> Any:
 
 
 def _html_markers(value: Any) -> Any:
-    """In the HTML part the raw name never appears: its placeholder means the escaped one."""
-    if value == PLACEHOLDERS["first_name"]:
+    """The same for the HTML part, where the raw name never appears (its placeholder
+    means the escaped one) and no value carries a character XML refuses."""
+    if isinstance(value, Placeholder) and value == PLACEHOLDERS["first_name"]:
         return PLACEHOLDERS["first_name_html"]
-    return _only_template_markers(value)
+    value = _only_template_markers(value)
+    if isinstance(value, str) and _NOT_XML.search(value):
+        cleaned = _NOT_XML.sub("", value)
+        return Markup(cleaned) if isinstance(value, Markup) else cleaned
+    return value
 
 
 class LegacyPlaceholders(jinja2.ext.Extension):

@@ -77,6 +77,9 @@ _NEW_BATCH = insert(send_batches).from_select(
 _CLAIM = update(send_batches).where(
     _c.id == bindparam("b_id"), _c.state.in_(["pending", "failed", "unknown"])).values(
     state="in_flight", updated_at=bindparam("now"))
+_CLAIM_PENDING = update(send_batches).where(
+    _c.id == bindparam("b_id"), _c.state == "pending").values(
+    state="in_flight", updated_at=bindparam("now"))
 _r = send_recipients.c
 _HELD_OR_REFUSED = select(_r.state, func.count()).where(
     _r.batch_id == bindparam("b_id"), _r.state.in_(["unknown", "failed"])
@@ -151,11 +154,13 @@ class LedgerMixin:
                 send_recipients.c.email_key == email_key).values(
                 email_key="sha256:" + email_hash, email="(erased)", first_name="")).rowcount
 
-    def claim_batch(self, batch_id: int, now: datetime) -> bool:
-        """pending/failed/unknown -> in_flight, atomically: False if another worker or
-        process already has it (defence in depth behind the send lock)."""
+    def claim_batch(self, batch_id: int, now: datetime, *, only_pending: bool = False) -> bool:
+        """pending/failed/unknown (or, `only_pending`, pending only) -> in_flight,
+        atomically: False if another worker or process already has it (defence in depth
+        behind the send lock)."""
+        claim = _CLAIM_PENDING if only_pending else _CLAIM
         with self.engine.begin() as conn:
-            return conn.execute(_CLAIM, {"b_id": batch_id, "now": now}).rowcount == 1
+            return conn.execute(claim, {"b_id": batch_id, "now": now}).rowcount == 1
 
     # -- send ledger ---------------------------------------------------------------------
 
