@@ -264,13 +264,17 @@ def sources(state: State) -> None:
 @cli.command()
 @click.argument("issue_id")
 @click.option("--by", "approver", default="cli", show_default=True, help="Who approves.")
+@click.option("--content", "seen_hash", metavar="HASH",
+              help="The content hash you reviewed (12 characters or more, as /admin shows "
+                   "it): refused if the issue changed since.")
 @pass_state
-def approve(state: State, issue_id: str, approver: str) -> None:
+def approve(state: State, issue_id: str, approver: str, seen_hash: str | None) -> None:
     """Approve a draft issue so the next `run` delivers it (with require_approval).
     What is approved is recorded by hash: any later change returns it to draft."""
     from .editing import approve as approve_issue
     with state.store() as store:
-        issue = approve_issue(state.config, store, issue_id, approver, datetime.now(UTC))
+        issue = approve_issue(state.config, store, issue_id, approver, datetime.now(UTC),
+                              seen_hash=seen_hash)
     console.print(f"Issue {issue_id} approved by {approver} "
                   f"(content {issue.approved_hash[:12]}).")
 

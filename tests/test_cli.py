@@ -121,3 +121,16 @@ def test_unwritable_output_paths_are_clear_errors(project, tmp_path):
     export = invoke(project, "subscribers", "export", "--out", str(blocker / "x.csv"))
     assert export.returncode == 1 and "Traceback" not in export.stderr
     assert f"cannot write {blocker / 'x.csv'}" in export.stderr
+
+
+def test_approving_with_an_empty_or_stale_content_hash_is_refused(project):
+    from .helpers import edit_config
+
+    edit_config(project, "require_approval = false", "require_approval = true")
+    assert invoke(project, "run", "--now", "2026-11-23T08:00").returncode == 0  # a draft
+    for given, why in (("", "carried no content hash"), ("0" * 12, "changed since you opened it")):
+        result = invoke(project, "approve", "2026-W48", "--content", given)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.stderr.startswith("error: issue 2026-W48") and why in result.stderr
+    assert "draft" in invoke(project, "issues").stdout
+    assert invoke(project, "approve", "2026-W48").returncode == 0  # as it stands: approved

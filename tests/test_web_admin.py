@@ -41,6 +41,12 @@ class Admin:
         return self.client.post(path, follow_redirects=False,
                                 data={"csrf": self.csrf("/admin/issues"), **data})
 
+    def approve(self, issue_id: str = "2026-W48"):
+        """Approve as the issue's page does: with the hash of the content shown."""
+        page = self.client.get(f"/admin/issues/{issue_id}").text
+        seen = re.search(r'name="content" value="([0-9a-f]{64})"', page).group(1)
+        return self.post(f"/admin/issues/{issue_id}/approve", content=seen)
+
 
 def make_admin(project, store_url, monkeypatch, *, approval: bool) -> Iterator[Admin]:
     monkeypatch.setenv("INSIGHTS_SECRET_KEY", "k" * 32)
@@ -181,7 +187,7 @@ def test_pinning_and_moving_items(signed_in):
 
 
 def test_approve_then_edit_returns_to_draft_and_shows_the_diff(signed_in):
-    r = signed_in.post("/admin/issues/2026-W48/approve")
+    r = signed_in.approve()
     issue = signed_in.store.get_issue("2026-W48")
     assert r.status_code == 303 and issue.status == "approved" and issue.approved_by == EDITOR
     page = signed_in.client.get("/admin/issues/2026-W48").text
@@ -292,8 +298,15 @@ def test_approving_content_that_changed_since_the_page_was_opened_is_refused(sig
     assert "changed since you opened it" in signed_in.client.get(r.headers["location"]).text
 
 
+@pytest.mark.parametrize("form", [{}, {"content": ""}, {"content": "  "}])
+def test_approving_without_the_content_hash_is_refused(signed_in, form):
+    r = signed_in.post("/admin/issues/2026-W48/approve", **form)
+    assert signed_in.store.get_issue("2026-W48").status == "draft"
+    assert "carried no content hash" in signed_in.client.get(r.headers["location"]).text
+
+
 def test_moving_the_first_item_up_changes_nothing(signed_in):
-    signed_in.post("/admin/issues/2026-W48/approve")
+    signed_in.approve()
     first = signed_in.store.issue_sections("2026-W48")["news"][0]
     before = signed_in.store.get_variants("2026-W48")
     signed_in.post(f"/admin/issues/2026-W48/items/{first.id}", action="up")

@@ -227,7 +227,9 @@ async def send_test(request: Request, editor: str) -> Response:
 async def approve_issue(request: Request, editor: str) -> Response:
     w = web(request)
     issue_id = request.path_params["issue_id"]
-    seen = str(request.state.form.get("content", "")) or None
+    # Always checked: a form without the hash (or an empty one) is not an approval of
+    # what the editor saw.
+    seen = str(request.state.form.get("content", ""))
     return await _apply(request, lambda: approve(w.config, w.store, issue_id, editor,
                                                  w.clock(), seen_hash=seen),
                         f"Issue {issue_id} approved by {editor}.")
