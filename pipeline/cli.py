@@ -110,9 +110,11 @@ def run(state: State, now: str | None) -> None:
               help="Send again the batches the provider refused (after fixing the cause).")
 @click.option("--test-to", help="Comma-separated editor addresses: send each variant with "
                                 "[TEST] in the subject; not recorded as the issue's send.")
+@click.option("--segment", "segments", multiple=True,
+              help="With --test-to: only this segment's variant (repeatable).")
 @pass_state
 def send(state: State, resolve_unknown: str | None, retry_failed: bool,
-         test_to: str | None) -> None:
+         test_to: str | None, segments: tuple[str, ...]) -> None:
     """Deliver the newest unsent issue, or resume an interrupted delivery: accepted
     batches are never sent again; batches with an unknown outcome wait for your word."""
     from .job import send_current, send_tests
@@ -133,10 +135,13 @@ def send(state: State, resolve_unknown: str | None, retry_failed: bool,
             raise click.UsageError("--test-to sends tests only; give --resolve-unknown and "
                                    "--retry-failed without it")
         with state.store() as store:
-            lines = send_tests(config, store, addresses, now)
+            lines = send_tests(config, store, addresses, now, segments=list(segments) or None)
         for line in lines:
             console.print(f"[TEST] {line}", highlight=False)
         return
+    if segments:
+        raise click.UsageError("--segment chooses the variants of a test send: give it with "
+                               "--test-to (a real send goes to every segment)")
     report = send_current(config, now, resolve_unknown=resolve_unknown,
                           retry_failed=retry_failed)
     print_report(report, console)

@@ -134,3 +134,17 @@ def test_approving_with_an_empty_or_stale_content_hash_is_refused(project):
         assert result.stderr.startswith("error: issue 2026-W48") and why in result.stderr
     assert "draft" in invoke(project, "issues").stdout
     assert invoke(project, "approve", "2026-W48").returncode == 0  # as it stands: approved
+
+
+def test_a_test_send_to_an_unknown_segment_is_an_error(project):
+    assert invoke(project, "subscribers", "import", "examples/subscribers.csv",
+                  "--list", "members").returncode == 0
+    assert invoke(project, "preview", "--out", "preview", "--now", "2026-11-23T08:00").returncode == 0
+    result = invoke(project, "send", "--test-to", "ed@example.org", "--segment", "livr")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "error: no segment named 'livr' in issue 2026-W48: its segments are general, "
+        "industry, liver, lung, nurses-techs, trainees")
+    assert "Test sent" not in result.stdout
+    ok = invoke(project, "send", "--test-to", "ed@example.org", "--segment", "liver")
+    assert ok.returncode == 0 and ok.stdout.strip().startswith("[TEST] liver:")

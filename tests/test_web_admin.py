@@ -199,6 +199,15 @@ def test_approve_then_edit_returns_to_draft_and_shows_the_diff(signed_in):
     assert '<span class="add">+Registration for **WCIO** closes Friday.</span>' in page
 
 
+def test_a_test_send_to_an_unknown_segment_is_an_error(signed_in):
+    r = signed_in.post("/admin/issues/2026-W48/test", segment="livr")
+    page = signed_in.client.get(r.headers["location"]).text
+    assert "no segment named &#39;livr&#39; in issue 2026-W48: its segments are general, " \
+        "industry, liver, lung, nurses-techs, trainees" in page
+    assert "Test sent" not in page
+    assert not (signed_in.project / "outbox" / "2026-W48" / "tests").exists()
+
+
 def test_a_test_send_goes_to_the_signed_in_editor_only(signed_in):
     r = signed_in.post("/admin/issues/2026-W48/test", segment="liver")
     assert r.status_code == 303
