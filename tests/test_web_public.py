@@ -421,6 +421,22 @@ def test_an_unsent_issue_has_no_web_version(web_project):
 
 # -- /events: add to calendar ---------------------------------------------------------------
 
+def publish(site: Site, issue_id: str, carried: list[Item], status: str) -> None:
+    site.store.create_issue(issue_id, MONDAY, MONDAY, {"events": carried},
+                            frozenset(i.id for i in carried), MONDAY)
+    if status != "draft":
+        site.store.set_issue_status(issue_id, status, MONDAY)
+
+
+@pytest.mark.parametrize("status", ["draft", "approved", "skipped", None])
+def test_only_events_of_a_sending_or_sent_issue_download(site, status):
+    [event] = site.store.save_items([Item(
+        source="t", guid="e9", section="events", title="Not announced yet",
+        event_start=datetime(2027, 3, 1, 9, 0, tzinfo=UTC))], MONDAY).new
+    if status:
+        publish(site, "2026-W03", [event], status)
+    assert site.client.get(f"/events/{event.id}.ics").status_code == 404
+
 def test_an_event_downloads_as_icalendar(site):
     start = datetime(2027, 1, 14, 15, 0, tzinfo=UTC)
     event, news = site.store.save_items([
@@ -431,6 +447,7 @@ def test_an_event_downloads_as_icalendar(site):
         Item(source="t", guid="n1", section="news", title="A news post",
              link="https://society.example.org/news/1"),
     ], MONDAY).new
+    publish(site, "2026-W01", [event, news], "sent")
     answer = site.client.get(f"/events/{event.id}.ics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/calendar")
@@ -447,6 +464,7 @@ def test_an_event_downloads_as_icalendar(site):
         source="t", guid="e2", section="events", title="Winter school", event_all_day=True,
         event_start=datetime(2027, 2, 1, tzinfo=UTC),
         event_end=datetime(2027, 2, 2, 23, 59, 59, tzinfo=UTC))], MONDAY).new[0]
+    publish(site, "2026-W02", [all_day], "sending")  # its first readers come during the send
     [vevent] = Calendar.from_ical(site.client.get(f"/events/{all_day.id}.ics").content
                                   ).walk("VEVENT")
     assert str(vevent.decoded("DTSTART")) == "2027-02-01"
