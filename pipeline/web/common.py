@@ -3,6 +3,7 @@ clock), HTML templates, CSRF tokens and rate limits."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import secrets
@@ -26,6 +27,9 @@ from ..config import Config
 from ..store.store import Store
 
 WEB_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "web"
+# Webhook bodies read at once: each may be up to webhooks.MAX_BODY_BYTES, read before
+# its signature can be checked.
+MAX_WEBHOOK_BODIES = 8
 
 
 class RateLimiter:
@@ -77,6 +81,8 @@ class Web:
     webhook_key: str | None = None  # SendGrid's public key (base64 DER), from the environment
     login_limit: RateLimiter = field(default_factory=lambda: RateLimiter(5, 300))
     subscribe_limit: RateLimiter = field(default_factory=lambda: RateLimiter(5, 3600))
+    webhook_bodies: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(MAX_WEBHOOK_BODIES))
     env: Environment = field(default_factory=lambda: Environment(
         loader=FileSystemLoader(WEB_TEMPLATES), autoescape=select_autoescape(default=True),
         trim_blocks=True, lstrip_blocks=True))
