@@ -332,12 +332,34 @@ def test_rate_limiter_window_and_forgetting_idle_clients():
     assert limit.blocked("a") and not limit.blocked("b")
     now[0] = 60.5  # the first two hits left the window
     assert not limit.blocked("a") and limit.allow("a")
-    limit.MAX_KEYS = 3
     for key in "bcd":
         limit.hit(key)
     now[0] = 200.0
-    limit.hit("e")  # over MAX_KEYS: every idle client is forgotten
+    limit.hit("e")  # every client idle for a whole window is forgotten
     assert set(limit._hits) == {"e"}
+
+
+@pytest.mark.parametrize("name,limit,window", [("login_limit", 5, 300),
+                                               ("subscribe_limit", 5, 3600)])
+def test_rate_limit_tables_stay_bounded_and_expire(admin, name, limit, window):
+    """Sign-in attempts (per client and per address), sign-ups per network and
+    confirmations per address: a flood of distinct keys cannot grow them."""
+    table = getattr(admin.client.app.state.web, name)
+    assert (table.limit, table.window) == (limit, window)
+    now = [1000.0]
+    table.clock, table.max_keys = (lambda: now[0]), 100
+    table.hit("victim")
+    for n in range(5000):  # one request each from 5,000 addresses, within the window
+        table.hit(f"ip:198.51.{n // 256}.{n % 256}")
+        assert len(table._hits) <= 100
+    assert "victim" not in table._hits  # the least recently seen went first
+    for _ in range(limit):
+        table.hit("persistent")
+    assert table.blocked("persistent")
+    now[0] += window + 1
+    table.hit("newcomer")
+    assert set(table._hits) == {"newcomer"}  # every old entry expired
+    assert not table.blocked("persistent")
 
 
 def test_successful_sign_ins_do_not_count_towards_the_limit(admin):

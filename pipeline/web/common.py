@@ -8,7 +8,7 @@ import hmac
 import ipaddress
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,33 +34,39 @@ MAX_WEBHOOK_BODIES = 8
 
 class RateLimiter:
     """At most `limit` events per key within `window` seconds (a sliding window kept in
-    memory: one process serves the app, and a restart forgetting it is harmless)."""
+    memory: one process serves the app, and a restart forgetting it is harmless).
 
-    MAX_KEYS = 50_000
+    Bounded whatever clients do: keys are kept in order of their last event, so each
+    event first forgets the keys idle for a whole window (they hold nothing) and then,
+    past `max_keys`, the least recently seen; each key keeps at most `limit` times."""
 
-    def __init__(self, limit: int, window: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._hits: dict[str, deque[float]] = {}
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
+                 max_keys: int = 50_000) -> None:
+        self.limit, self.window, self.clock, self.max_keys = limit, window, clock, max_keys
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def _recent(self, key: str) -> deque[float]:
-        hits = self._hits.get(key) or deque()
-        while hits and hits[0] <= self.clock() - self.window:
-            hits.popleft()
-        return hits
+    def _expire(self, now: float) -> None:
+        edge = now - self.window
+        while self._hits:
+            oldest = next(iter(self._hits.values()))
+            if oldest[-1] > edge:
+                break
+            self._hits.popitem(last=False)
 
     def blocked(self, key: str) -> bool:
-        return len(self._recent(key)) >= self.limit
+        now = self.clock()
+        self._expire(now)
+        hits = self._hits.get(key)
+        return bool(hits) and len(hits) >= self.limit and hits[0] > now - self.window
 
     def hit(self, key: str) -> None:
-        hits = self._recent(key)
-        hits.append(self.clock())
-        self._hits[key] = hits
-        if len(self._hits) > self.MAX_KEYS:
-            # Forget keys whose last event is out of the window, so many one-off
-            # clients cannot grow this without bound.
-            edge = self.clock() - self.window
-            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > edge}
+        now = self.clock()
+        self._expire(now)
+        hits = self._hits.pop(key, None) or deque(maxlen=self.limit)
+        hits.append(now)
+        self._hits[key] = hits  # now the most recently seen
+        while len(self._hits) > self.max_keys:
+            self._hits.popitem(last=False)
 
     def allow(self, key: str) -> bool:
         """Count one event; False (and not counted) when the key is over its limit."""
@@ -68,6 +74,9 @@ class RateLimiter:
             return False
         self.hit(key)
         return True
+
+    def __len__(self) -> int:
+        return len(self._hits)
 
 
 @dataclass
