@@ -594,3 +594,23 @@ def test_rate_limits_key_ipv6_clients_by_their_64_network():
     assert key("2001:db8::1") == key("2001:db8:0:0:ffff::2") == "2001:db8::/64"
     assert key("2001:db8:0:1::1") != key("2001:db8::1")
     assert key("192.0.2.7") == "192.0.2.7"
+
+
+# -- redirects ------------------------------------------------------------------------------
+
+def test_no_redirect_echoes_a_hostile_host_header(site):
+    token = site.tokens.manage(ETHAN)
+    paths = ["/admin", "/admin/", "/admin/issues", "/admin/issues/", "/admin/login/",
+             "/subscribe/", "/manage/", f"/u/{token}/", f"/p/{token}/", "/admin/issues?x=1",
+             "//evil.example/admin/"]
+    for host in ("evil.example", "news.example.org.evil.example", "evil.example:443"):
+        for path in paths:
+            r = site.client.get(path, headers={"host": host, "x-forwarded-host": host},
+                                follow_redirects=False)
+            if r.is_redirect:
+                location = r.headers["location"]
+                assert "evil" not in location, (host, path, location)
+                assert location.startswith("/") and not location.startswith("//") or \
+                    location.startswith("https://news.example.org/"), (path, location)
+    r = site.client.get("/subscribe/", headers={"host": "evil.example"}, follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/subscribe"
