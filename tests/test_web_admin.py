@@ -101,6 +101,36 @@ def test_sign_in_sets_a_hardened_session_cookie_and_sign_out_ends_it(admin):
     assert admin.client.get("/admin/issues", follow_redirects=False).status_code == 303
 
 
+def test_a_cookie_saved_before_sign_out_no_longer_opens_admin(admin):
+    admin.login()
+    saved = admin.client.cookies["insights_admin"]
+    assert admin.client.get("/admin/issues").status_code == 200
+    assert admin.post("/admin/logout").status_code == 303
+    admin.client.cookies.set("insights_admin", saved)  # replayed: signed, and not expired
+    r = admin.client.get("/admin/issues", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+    r = admin.client.post("/admin/issues/2026-W48/note", follow_redirects=False,
+                          data={"csrf": "x", "note": "replayed"})
+    assert r.status_code == 303 and admin.store.get_issue("2026-W48").editor_note == ""
+
+
+def test_expired_sessions_end_and_their_rows_are_removed(admin):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from pipeline.store.schema import editor_sessions
+
+    old = admin.store.start_session(EDITOR, MONDAY - timedelta(hours=13), timedelta(hours=12))
+    assert admin.store.session_editor(old, MONDAY) is None  # expired an hour ago
+    live = admin.store.start_session(EDITOR, MONDAY, timedelta(hours=12))
+    assert admin.store.session_editor(live, MONDAY) == EDITOR
+    with admin.store.engine.connect() as conn:  # the expired row went at that sign-in
+        assert conn.execute(select(func.count()).select_from(editor_sessions)).scalar() == 1
+    admin.store.end_session(live)
+    assert admin.store.session_editor(live, MONDAY) is None
+
+
 def test_a_wrong_password_or_unknown_editor_is_refused_alike(admin):
     wrong = admin.login(password="not the password")
     unknown = admin.login(email="nobody@example.org")

@@ -18,9 +18,8 @@ from subscribers.tokens import Tokens, secret_key
 from ..config import Config
 from ..store.store import Store
 from . import admin, public, webhooks
-from .common import Web
+from .common import SESSION_HOURS, Web
 
-SESSION_HOURS = 12
 # Email previews (in sandboxed srcdoc iframes) show remote images such as the logo; no
 # page runs scripts, and no page may be framed by another site.
 SECURITY_HEADERS = [

@@ -27,6 +27,7 @@ from ..config import Config
 from ..store.store import Store
 
 WEB_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "web"
+SESSION_HOURS = 12  # an editor's sign-in: the cookie's age and the server's session row
 # Webhook bodies read at once: each may be up to webhooks.MAX_BODY_BYTES, read before
 # its signature can be checked.
 MAX_WEBHOOK_BODIES = 8
