@@ -48,6 +48,21 @@ class State:
             store.close()
 
 
+    @contextmanager
+    def exclusive_run(self) -> Iterator[None]:
+        """Held around `run` and `send`: a second one at the same time stops at once with
+        one line instead of racing the first through the store (see store.runlock)."""
+        from .store import db
+        from .store.runlock import exclusive_run
+
+        engine = db.make_engine(self.config.store_url)
+        try:
+            with exclusive_run(engine):
+                yield
+        finally:
+            engine.dispose()
+
+
 pass_state = click.make_pass_decorator(State)
 
 
@@ -96,7 +111,8 @@ def run(state: State, now: str | None) -> None:
     from .report import print_report
 
     config = state.config
-    report = run_weekly(config, parse_now(now, config))
+    with state.exclusive_run():
+        report = run_weekly(config, parse_now(now, config))
     print_report(report, console)
     if report.status == "incomplete":
         sys.exit(1)
@@ -142,8 +158,9 @@ def send(state: State, resolve_unknown: str | None, retry_failed: bool,
     if segments:
         raise click.UsageError("--segment chooses the variants of a test send: give it with "
                                "--test-to (a real send goes to every segment)")
-    report = send_current(config, now, resolve_unknown=resolve_unknown,
-                          retry_failed=retry_failed)
+    with state.exclusive_run():
+        report = send_current(config, now, resolve_unknown=resolve_unknown,
+                              retry_failed=retry_failed)
     print_report(report, console)
     if report.status == "incomplete":
         sys.exit(1)
@@ -188,7 +205,9 @@ def schedule(state: State) -> None:
 
     def job() -> None:
         try:
-            print_report(run_weekly(load_config(state.config_path)), console)
+            with state.exclusive_run():
+                report = run_weekly(load_config(state.config_path))
+            print_report(report, console)
         except InsightsError as e:  # a bad week must not kill the scheduler
             logging.getLogger("insights.schedule").error("run failed: %s", e)
 

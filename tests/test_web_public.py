@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import email
 import re
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -614,3 +616,78 @@ def test_no_redirect_echoes_a_hostile_host_header(site):
                     location.startswith("https://news.example.org/"), (path, location)
     r = site.client.get("/subscribe/", headers={"host": "evil.example"}, follow_redirects=False)
     assert r.status_code == 307 and r.headers["location"] == "/subscribe"
+
+
+# -- a store that is locked or unreachable ----------------------------------------------------
+
+def assert_unavailable_page(answer) -> None:
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "30"
+    assert "Please try again in a few minutes" in answer.text and "IO Insights" in answer.text
+    for leak in ("SELECT", "INSERT", "sqlalchemy", "psycopg", "Traceback", "127.0.0.1"):
+        assert leak not in answer.text
+
+
+def test_an_unreachable_store_gives_subscribers_a_503_page(project, monkeypatch):
+    from pipeline.store import db
+
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", KEY)
+    monkeypatch.setattr("pipeline.web.common.RETRY_SECONDS", 0.5)
+    config = load_config(project / "config.toml")
+    store = Store(db.make_engine("postgresql://postgres@127.0.0.1:1/insights"))  # refused
+    tokens = Tokens(KEY)
+    with make_client(config, store) as client:
+        manage = tokens.manage(ETHAN)
+        for method, path in (("GET", f"/u/{manage}"), ("POST", f"/u/{manage}"),
+                             ("GET", f"/p/{manage}"), ("POST", f"/p/{manage}"),
+                             ("POST", f"/confirm/{tokens.confirm(ETHAN, 'members')}"),
+                             ("GET", "/issues/2026-W48/general")):
+            assert_unavailable_page(client.request(method, path, data={"x": "1"}))
+        assert_unavailable_page(client.post("/subscribe", data={
+            "email": "new@example.org", "list": "members"}))
+    store.close()
+
+
+def hold_write_lock(path: Path):
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # a send (another process) in the middle of a write
+    return holder
+
+
+def test_a_locked_store_gives_a_503_after_the_one_click_retries(project, monkeypatch):
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", KEY)
+    monkeypatch.setattr("pipeline.store.db.BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr("pipeline.web.common.RETRY_SECONDS", 1.0)
+    site = open_site(project)
+    holder = hold_write_lock(project / "var" / "insights.db")
+    try:
+        url = site.manage_url("u", ETHAN)
+        assert site.client.get(url).status_code == 200  # reading still works (WAL)
+        started = time.monotonic()
+        assert_unavailable_page(site.client.post(url, content=ONE_CLICK, headers={
+            "content-type": "application/x-www-form-urlencoded"}))
+        assert time.monotonic() - started >= 0.9  # it kept trying first
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert site.audience.suppression_reason(ETHAN) is None  # and said so: nothing changed
+    site.store.close()
+
+
+def test_the_one_click_unsubscribe_waits_out_a_short_lock(project, monkeypatch):
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", KEY)
+    monkeypatch.setattr("pipeline.store.db.BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr("pipeline.web.common.RETRY_SECONDS", 5.0)
+    site = open_site(project)
+    holder = hold_write_lock(project / "var" / "insights.db")
+    release = threading.Timer(0.8, lambda: holder.execute("ROLLBACK"))
+    release.start()
+    try:
+        answer = site.client.post(site.manage_url("u", ETHAN), content=ONE_CLICK, headers={
+            "content-type": "application/x-www-form-urlencoded"})
+    finally:
+        release.join()
+        holder.close()
+    assert answer.status_code == 200
+    assert site.audience.suppression_reason(ETHAN) == "unsubscribed"
+    site.store.close()

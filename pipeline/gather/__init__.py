@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..config import Config, Source
-from ..errors import SourceError, StoreError
+from ..errors import SourceError, StoreError, StoreUnavailable
 from ..models import Item, SourceReport
 from ..store.store import SourceState, Store
 from .feeds import parse_feed
@@ -117,6 +117,8 @@ def _store_items(store: Store, parsed: Parsed, now: datetime) -> SourceReport:
         try:
             saved = store.save_items(parsed.items, now)
             report.new, report.seen = len(saved.new), saved.seen
+        except StoreUnavailable:
+            raise  # the store's trouble, not this source's: the whole run stops
         except StoreError as e:
             report.error = str(e)
     report.failed = report.error is not None

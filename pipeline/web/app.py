@@ -16,9 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from subscribers.tokens import Tokens, secret_key
 
 from ..config import Config
+from ..errors import StoreUnavailable
 from ..store.store import Store
 from . import admin, public, webhooks
-from .common import SESSION_HOURS, Web
+from .common import SESSION_HOURS, Web, store_unavailable
 
 # Email previews (in sandboxed srcdoc iframes) show remote images such as the logo; no
 # page runs scripts, and no page may be framed by another site.
@@ -92,6 +93,7 @@ def create_app(config: Config, *, store: Store | None = None,
                 webhook_key=webhook_key or os.environ.get(webhooks.KEY_ENV) or None)
     app = Starlette(
         routes=[*admin.routes, *public.routes, *webhooks.routes],
+        exception_handlers={StoreUnavailable: store_unavailable},
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(RedirectsStayHome, base_url=config.newsletter.base_url),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+import logging
 import secrets
 import time
 from collections import OrderedDict, deque
@@ -13,17 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from subscribers.store import Audience
 from subscribers.tokens import Tokens
 
 from ..config import Config
+from ..errors import StoreUnavailable
 from ..store.store import Store
 
 WEB_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "web"
@@ -31,6 +34,11 @@ SESSION_HOURS = 12  # an editor's sign-in: the cookie's age and the server's ses
 # Webhook bodies read at once: each may be up to webhooks.MAX_BODY_BYTES, read before
 # its signature can be checked.
 MAX_WEBHOOK_BODIES = 8
+# How long the one-click unsubscribe keeps trying a locked or unreachable store before
+# it answers 503 (each SQLite try also waits out its busy timeout).
+RETRY_SECONDS = 5.0
+log = logging.getLogger("insights.web")
+T = TypeVar("T")
 
 
 class RateLimiter:
@@ -124,6 +132,36 @@ class Web:
         # button fetches them again instead of resubmitting a stale form.
         return HTMLResponse(html, status_code=status_code,
                             headers={"cache-control": "no-store"})
+
+
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    """Every page's answer while the store is locked or unreachable (app.py registers
+    it): a 503 that says to come back, with Retry-After, never a traceback."""
+    assert isinstance(exc, StoreUnavailable)
+    log.warning("answered 503: %s", exc)  # not the path: /u and /p paths carry tokens
+    headers = {"retry-after": str(exc.retry_after)}
+    if request.url.path.startswith("/webhooks/"):  # SendGrid retries a 503 later
+        return JSONResponse({"error": "the store is unavailable; retry later"}, 503,
+                            headers=headers)
+    response = web(request).page(request, "public_unavailable.html.j2", 503)
+    response.headers.update(headers)
+    return response
+
+
+async def with_store_retries(call: Callable[[], T], seconds: float | None = None) -> T:
+    """`call` in the thread pool, tried again while the store is unavailable for up to
+    `seconds` (RETRY_SECONDS): for writes a mail client makes once and may not repeat
+    (RFC 8058's one-click POST), a short lock should not lose the request."""
+    deadline = time.monotonic() + (RETRY_SECONDS if seconds is None else seconds)
+    pause = 0.2
+    while True:
+        try:
+            return await run_in_threadpool(call)
+        except StoreUnavailable:
+            if time.monotonic() + pause > deadline:
+                raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
 
 def web(request: Request) -> Web:
