@@ -44,6 +44,25 @@ def changes_since_approval(issue: Issue, variants: Sequence[RenderedVariant]) ->
     return out
 
 
+def approval_refused(issue_id: str, seen_hash: str | None, current: str,
+                     variants: Sequence[RenderedVariant]) -> str | None:
+    """Why an approval must not be recorded, or None. `seen_hash` is the content the
+    approver reviewed (a full hash, or a prefix of at least 12 characters as pages show
+    it); None only where the approver acts on the content as it stands (the CLI)."""
+    if not variants:
+        return f"issue {issue_id} has no rendered variants: there is nothing to approve"
+    if seen_hash is None:
+        return None
+    seen = seen_hash.strip().lower()
+    if not seen:
+        return (f"issue {issue_id}: the approval carried no content hash, so what was "
+                "reviewed cannot be checked: approve from the issue's page")
+    if len(seen) < 12 or not current.startswith(seen):
+        return (f"issue {issue_id} changed since you opened it (another editor's edit?): "
+                "review it again, then approve")
+    return None
+
+
 def unapproved_change(issue: Issue, variants: Sequence[RenderedVariant]) -> str | None:
     """Why an approved issue must not be sent as it stands, or None."""
     if issue.approved_hash and content_hash(variants) != issue.approved_hash:

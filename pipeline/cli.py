@@ -48,6 +48,21 @@ class State:
             store.close()
 
 
+    @contextmanager
+    def exclusive_run(self) -> Iterator[None]:
+        """Held around `run` and `send`: a second one at the same time stops at once with
+        one line instead of racing the first through the store (see store.runlock)."""
+        from .store import db
+        from .store.runlock import exclusive_run
+
+        engine = db.make_engine(self.config.store_url)
+        try:
+            with exclusive_run(engine):
+                yield
+        finally:
+            engine.dispose()
+
+
 pass_state = click.make_pass_decorator(State)
 
 
@@ -96,7 +111,8 @@ def run(state: State, now: str | None) -> None:
     from .report import print_report
 
     config = state.config
-    report = run_weekly(config, parse_now(now, config))
+    with state.exclusive_run():
+        report = run_weekly(config, parse_now(now, config))
     print_report(report, console)
     if report.status == "incomplete":
         sys.exit(1)
@@ -115,9 +131,12 @@ def run(state: State, now: str | None) -> None:
               help="Send an issue whose week has not begun yet (a draft made ahead).")
 @click.option("--test-to", help="Comma-separated editor addresses: send each variant with "
                                 "[TEST] in the subject; not recorded as the issue's send.")
+@click.option("--segment", "segments", multiple=True,
+              help="With --test-to: only this segment's variant (repeatable).")
 @pass_state
 def send(state: State, resolve_unknown: str | None, batches: tuple[int, ...],
-         retry_failed: bool, early: bool, test_to: str | None) -> None:
+         retry_failed: bool, early: bool, test_to: str | None,
+         segments: tuple[str, ...]) -> None:
     """Deliver the newest unsent issue, or resume an interrupted delivery: accepted
     batches are never sent again; batches with an unknown outcome wait for your word."""
     from .job import send_current, send_tests
@@ -138,14 +157,19 @@ def send(state: State, resolve_unknown: str | None, batches: tuple[int, ...],
             raise click.UsageError("--test-to sends tests only; give --resolve-unknown and "
                                    "--retry-failed without it")
         with state.store() as store:
-            lines = send_tests(config, store, addresses, now)
+            lines = send_tests(config, store, addresses, now, segments=list(segments) or None)
         for line in lines:
             console.print(f"[TEST] {line}", highlight=False)
         return
     if batches and not resolve_unknown:
         raise click.UsageError("--batch goes with --resolve-unknown resend|skip")
-    report = send_current(config, now, resolve_unknown=resolve_unknown,
-                          retry_failed=retry_failed, resolve_batches=batches, early=early)
+    if segments:
+        raise click.UsageError("--segment chooses the variants of a test send: give it with "
+                               "--test-to (a real send goes to every segment)")
+    with state.exclusive_run():
+        report = send_current(config, now, resolve_unknown=resolve_unknown,
+                              retry_failed=retry_failed, resolve_batches=batches,
+                              early=early)
     print_report(report, console)
     if report.status in ("incomplete", "too-early"):
         sys.exit(1)
@@ -190,7 +214,9 @@ def schedule(state: State) -> None:
 
     def job() -> None:
         try:
-            print_report(run_weekly(load_config(state.config_path)), console)
+            with state.exclusive_run():
+                report = run_weekly(load_config(state.config_path))
+            print_report(report, console)
         except InsightsError as e:  # a bad week must not kill the scheduler
             logging.getLogger("insights.schedule").error("run failed: %s", e)
 
@@ -271,13 +297,17 @@ def sources(state: State) -> None:
 @cli.command()
 @click.argument("issue_id")
 @click.option("--by", "approver", default="cli", show_default=True, help="Who approves.")
+@click.option("--content", "seen_hash", metavar="HASH",
+              help="The content hash you reviewed (12 characters or more, as /admin shows "
+                   "it): refused if the issue changed since.")
 @pass_state
-def approve(state: State, issue_id: str, approver: str) -> None:
+def approve(state: State, issue_id: str, approver: str, seen_hash: str | None) -> None:
     """Approve a draft issue so the next `run` delivers it (with require_approval).
     What is approved is recorded by hash: any later change returns it to draft."""
     from .editing import approve as approve_issue
     with state.store() as store:
-        issue = approve_issue(state.config, store, issue_id, approver, datetime.now(UTC))
+        issue = approve_issue(state.config, store, issue_id, approver, datetime.now(UTC),
+                              seen_hash=seen_hash)
     console.print(f"Issue {issue_id} approved by {approver} "
                   f"(content {issue.approved_hash[:12]}).")
 

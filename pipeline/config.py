@@ -12,6 +12,7 @@ import tomllib
 import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
@@ -39,6 +40,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _one_line(value: Any) -> Any:
+    """Values that become mail headers (Subject, From, Reply-To, List-Id, List-Unsubscribe):
+    a CR or LF there would end the header and start one of the value's choosing."""
+    if isinstance(value, str) and ("\r" in value or "\n" in value):
+        raise ValueError("contains a line break (CR or LF): this value goes into a mail "
+                         "header and must be one line")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Newsletter(_Strict):
     name: str = Field(min_length=1)
     from_email: EmailStr
@@ -54,6 +73,10 @@ class Newsletter(_Strict):
     logo_url: str | None = None
     logo_alt: str | None = None
     subject: str = "{name} — {date}"
+
+    _header_values = field_validator("name", "from_email", "from_name", "reply_to",
+                                     "unsubscribe_email", "base_url", "subject",
+                                     mode="before")(_one_line)
 
     @field_validator("subject")
     @classmethod
@@ -124,6 +147,19 @@ class SendGridOptions(_Strict):
     open_tracking: StrictBool = False
     ip_pool_name: str | None = None
 
+    @field_validator("host")
+    @classmethod
+    def _https_unless_loopback(cls, value: str) -> str:
+        # The API key travels in every request's Authorization header: over plain http
+        # only to a server on this machine (a test double or a local relay).
+        parts = urlsplit(value)
+        if parts.scheme == "https" and parts.hostname:
+            return value
+        if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+            return value
+        raise ValueError(f"expected an https:// URL (http:// only for a loopback host such as "
+                         f"http://127.0.0.1:8025), got {value!r}")
+
 
 class SmtpOptions(_Strict):
     # The password is never here: it comes from INSIGHTS_SMTP_PASSWORD.
@@ -170,6 +206,9 @@ class ListDef(_Strict):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     title: str = Field(min_length=1)
     double_opt_in: StrictBool = False
+
+    # The title is the confirmation email's Subject.
+    _header_values = field_validator("title", mode="before")(_one_line)
 
 
 class VariantOptions(_Strict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .approval import content_hash, readable_content
+from .approval import approval_refused, content_hash, readable_content
 from .config import Config
 from .errors import InsightsError
 from .job import render_issue, variants_of
@@ -26,13 +26,14 @@ def _issue(store: Store, issue_id: str) -> Issue:
 def approve(config: Config, store: Store, issue_id: str, approver: str, now: datetime,
             *, seen_hash: str | None = None) -> Issue:
     """Approve the issue as it stands. With `seen_hash` (the content the editor looked
-    at), refuse when it changed since: another editor's edit is not approved unseen."""
+    at), refuse when it changed since, and when it is empty: another editor's edit is
+    not approved unseen. Without it (None) the caller approves what is there now."""
     issue = _issue(store, issue_id)
     variants = variants_of(config, store, issue)
     current = content_hash(variants)
-    if seen_hash is not None and seen_hash != current:
-        raise InsightsError(f"issue {issue_id} changed since you opened it (another "
-                            "editor's edit?): review it again, then approve")
+    refused = approval_refused(issue_id, seen_hash, current, variants)
+    if refused:
+        raise InsightsError(refused)
     store.approve_issue(issue_id, approver, now, current, readable_content(variants))
     return _issue(store, issue_id)
 

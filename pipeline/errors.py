@@ -38,6 +38,14 @@ class StoreError(InsightsError):
     """The database could not be reached, migrated or written."""
 
 
+class StoreUnavailable(StoreError):
+    """The database is locked by another process or cannot be reached: nothing is wrong
+    with the request, and the same one later may well work. Raised at the store boundary
+    (pipeline.store.db) in place of the driver's error, whose text carries SQL."""
+
+    retry_after = 30  # seconds, for the web app's Retry-After
+
+
 class RenderError(InsightsError):
     """A template failed to render; the message names the template and line."""
 

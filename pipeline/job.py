@@ -22,7 +22,7 @@ from .deliver.message import build_message, message_bytes, personal_values
 from .deliver.outbox import OutboxBackend
 from .deliver.payload import mail_body
 from .deliver.send import send_issue
-from .errors import ConfigError, DeliveryError, InsightsError
+from .errors import ConfigError, DeliveryError, InsightsError, UnknownName
 from .gather import gather
 from .models import Issue, Recipient, RenderedVariant, RunReport, SegmentReport
 from .render import render_variant
@@ -172,6 +172,11 @@ def send_tests(config: Config, store: Store, addresses: list[str], now: datetime
     if issue is None:
         raise InsightsError(f"no issue {issue_id!r}" if issue_id else "no unsent issue to test")
     variants = variants_of(config, store, issue)
+    known = [v.segment for v in variants]
+    unknown = [s for s in segments or () if s not in known]
+    if unknown:  # else nothing would go, and "Test sent" would say otherwise
+        raise UnknownName(f"no segment named {unknown[0]!r} in issue {issue.id}: its "
+                          f"segments are {', '.join(known)}")
     problems = check_issue(config, variants)
     if problems:
         raise DeliveryError("; ".join(problems))

@@ -121,3 +121,92 @@ def test_unwritable_output_paths_are_clear_errors(project, tmp_path):
     export = invoke(project, "subscribers", "export", "--out", str(blocker / "x.csv"))
     assert export.returncode == 1 and "Traceback" not in export.stderr
     assert f"cannot write {blocker / 'x.csv'}" in export.stderr
+
+
+def test_approving_with_an_empty_or_stale_content_hash_is_refused(project):
+    from .helpers import edit_config
+
+    edit_config(project, "require_approval = false", "require_approval = true")
+    assert invoke(project, "run", "--now", "2026-11-23T08:00").returncode == 0  # a draft
+    for given, why in (("", "carried no content hash"), ("0" * 12, "changed since you opened it")):
+        result = invoke(project, "approve", "2026-W48", "--content", given)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.stderr.startswith("error: issue 2026-W48") and why in result.stderr
+    assert "draft" in invoke(project, "issues").stdout
+    assert invoke(project, "approve", "2026-W48").returncode == 0  # as it stands: approved
+
+
+def test_a_test_send_to_an_unknown_segment_is_an_error(project):
+    assert invoke(project, "subscribers", "import", "examples/subscribers.csv",
+                  "--list", "members").returncode == 0
+    assert invoke(project, "preview", "--out", "preview", "--now", "2026-11-23T08:00").returncode == 0
+    result = invoke(project, "send", "--test-to", "ed@example.org", "--segment", "livr")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "error: no segment named 'livr' in issue 2026-W48: its segments are general, "
+        "industry, liver, lung, nurses-techs, trainees")
+    assert "Test sent" not in result.stdout
+    ok = invoke(project, "send", "--test-to", "ed@example.org", "--segment", "liver")
+    assert ok.returncode == 0 and ok.stdout.strip().startswith("[TEST] liver:")
+
+
+# -- a store that is locked, unreachable or in use by another run -----------------------------
+
+def one_line_error(result) -> str:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and "[SQL" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if " WARNING " not in line]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_locked_store_is_one_line_not_a_traceback(project):
+    import sqlite3
+
+    assert invoke(project, "subscribers", "import", "examples/subscribers.csv",
+                  "--list", "members").returncode == 0
+    database = project / "var" / "insights.db"
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of a write
+    try:
+        line = one_line_error(invoke(project, "subscribers", "add", "new@example.org",
+                                     "--list", "members"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert line == (f"error: the store sqlite:///{database} is locked by another process; "
+                    "try again")
+
+
+def test_an_unreachable_store_is_one_line_not_a_traceback(project):
+    from .helpers import use_store
+
+    use_store(project, "postgresql://postgres@127.0.0.1:1/insights")  # nothing listens there
+    for command in (["issues"], ["run", "--now", "2026-11-23T08:00"]):
+        line = one_line_error(invoke(project, *command))
+        assert line.startswith("error: the store postgresql://postgres@127.0.0.1:1/insights "
+                               "is unreachable: "), line
+        assert "Connection refused" in line or "connection failed" in line
+
+
+def test_the_loser_of_two_concurrent_runs_gets_one_line(project, store_url):
+    from pipeline.config import load_config
+    from pipeline.store import db
+    from pipeline.store.runlock import exclusive_run
+
+    from .helpers import use_store
+
+    use_store(project, store_url)
+    assert invoke(project, "subscribers", "import", "examples/subscribers.csv",
+                  "--list", "members").returncode == 0
+    engine = db.make_engine(load_config(project / "config.toml").store_url)
+    try:
+        with exclusive_run(engine):  # the winner, still running
+            for command in (["run", "--now", "2026-11-23T08:00"], ["send"]):
+                line = one_line_error(invoke(project, *command))
+                assert "is in use by another insights run or send" in line, line
+                assert line.endswith("try again when it has finished")
+    finally:
+        engine.dispose()
+    result = invoke(project, "run", "--now", "2026-11-23T08:00")  # the lock went with it
+    assert result.returncode == 0 and "delivered to 320" in result.stdout, result.stderr

@@ -45,6 +45,13 @@ def test_bundled_config_loads_and_resolves_paths(project):
     ('subject = "{name} no. {number}', 'subject = "{name} no. {nmber}', "newsletter.subject: unknown or malformed placeholder 'nmber'"),
     ('subject = "{name} no. {number}', 'subject = "{name.x} no. {number}', "newsletter.subject: unknown or malformed placeholder 'str' object has no attribute 'x'; use {name}, {number} and {date}"),
     ('url = "sqlite:///var/insights.db"', 'url = "mysql://x"', "store.url: expected sqlite:///PATH or postgresql://USER@HOST/DB, got 'mysql'"),
+    # Values that become mail headers: a CR or LF would inject headers of its own.
+    ('from_name = "IO Insights"', 'from_name = "IO Insights\\r\\nBcc: all@example.org"', "newsletter.from_name: contains a line break (CR or LF)"),
+    ('subject = "{name} no. {number}', 'subject = "{name}\\nBcc: all@example.org no. {number}', "newsletter.subject: contains a line break (CR or LF)"),
+    ('name = "IO Insights"', 'name = "IO\\rInsights"', "newsletter.name: contains a line break (CR or LF)"),
+    ('title = "IO Insights (society members)"', 'title = "Members\\nBcc: x@example.org"', "lists[0].title: contains a line break (CR or LF)"),
+    # The API key goes in every request: plain http only to this machine.
+    ('host = "https://api.sendgrid.com"', 'host = "http://api.sendgrid.com"', "delivery.sendgrid.host: expected an https:// URL (http:// only for a loopback host"),
 ])
 def test_mistakes_name_the_key_and_what_is_expected(project, old, new, expected):
     message = error_for(project, old, new)
@@ -52,6 +59,24 @@ def test_mistakes_name_the_key_and_what_is_expected(project, old, new, expected)
     assert expected in message, message
     assert "(top level)" not in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("host", ["http://127.0.0.1:8025", "http://localhost:8025",
+                                  "http://[::1]:8025", "https://api.sendgrid.com"])
+def test_sendgrid_over_http_is_allowed_to_loopback_only(project, host):
+    edit_config(project, 'host = "https://api.sendgrid.com"', f'host = "{host}"')
+    assert load_config(project / "config.toml").delivery.sendgrid.host == host
+
+
+def test_a_line_break_in_a_header_value_exits_2(project):
+    edit_config(project, 'from_name = "IO Insights"', 'from_name = "IO\\r\\nBcc: all@example.org"')
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--config", str(project / "config.toml"), "run"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"config error: {project / 'config.toml'}: newsletter.from_name: contains a line "
+        "break (CR or LF): this value goes into a mail header and must be one line"]
 
 
 def test_missing_required_key(project):

@@ -41,6 +41,12 @@ class Admin:
         return self.client.post(path, follow_redirects=False,
                                 data={"csrf": self.csrf("/admin/issues"), **data})
 
+    def approve(self, issue_id: str = "2026-W48"):
+        """Approve as the issue's page does: with the hash of the content shown."""
+        page = self.client.get(f"/admin/issues/{issue_id}").text
+        seen = re.search(r'name="content" value="([0-9a-f]{64})"', page).group(1)
+        return self.post(f"/admin/issues/{issue_id}/approve", content=seen)
+
 
 def make_admin(project, store_url, monkeypatch, *, approval: bool) -> Iterator[Admin]:
     monkeypatch.setenv("INSIGHTS_SECRET_KEY", "k" * 32)
@@ -93,6 +99,36 @@ def test_sign_in_sets_a_hardened_session_cookie_and_sign_out_ends_it(admin):
     r = admin.post("/admin/logout")
     assert r.status_code == 303
     assert admin.client.get("/admin/issues", follow_redirects=False).status_code == 303
+
+
+def test_a_cookie_saved_before_sign_out_no_longer_opens_admin(admin):
+    admin.login()
+    saved = admin.client.cookies["insights_admin"]
+    assert admin.client.get("/admin/issues").status_code == 200
+    assert admin.post("/admin/logout").status_code == 303
+    admin.client.cookies.set("insights_admin", saved)  # replayed: signed, and not expired
+    r = admin.client.get("/admin/issues", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+    r = admin.client.post("/admin/issues/2026-W48/note", follow_redirects=False,
+                          data={"csrf": "x", "note": "replayed"})
+    assert r.status_code == 303 and admin.store.get_issue("2026-W48").editor_note == ""
+
+
+def test_expired_sessions_end_and_their_rows_are_removed(admin):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from pipeline.store.schema import editor_sessions
+
+    old = admin.store.start_session(EDITOR, MONDAY - timedelta(hours=13), timedelta(hours=12))
+    assert admin.store.session_editor(old, MONDAY) is None  # expired an hour ago
+    live = admin.store.start_session(EDITOR, MONDAY, timedelta(hours=12))
+    assert admin.store.session_editor(live, MONDAY) == EDITOR
+    with admin.store.engine.connect() as conn:  # the expired row went at that sign-in
+        assert conn.execute(select(func.count()).select_from(editor_sessions)).scalar() == 1
+    admin.store.end_session(live)
+    assert admin.store.session_editor(live, MONDAY) is None
 
 
 def test_a_wrong_password_or_unknown_editor_is_refused_alike(admin):
@@ -181,7 +217,7 @@ def test_pinning_and_moving_items(signed_in):
 
 
 def test_approve_then_edit_returns_to_draft_and_shows_the_diff(signed_in):
-    r = signed_in.post("/admin/issues/2026-W48/approve")
+    r = signed_in.approve()
     issue = signed_in.store.get_issue("2026-W48")
     assert r.status_code == 303 and issue.status == "approved" and issue.approved_by == EDITOR
     page = signed_in.client.get("/admin/issues/2026-W48").text
@@ -191,6 +227,15 @@ def test_approve_then_edit_returns_to_draft_and_shows_the_diff(signed_in):
     page = signed_in.client.get("/admin/issues/2026-W48").text
     assert "Changed since it was approved" in page
     assert '<span class="add">+Registration for **WCIO** closes Friday.</span>' in page
+
+
+def test_a_test_send_to_an_unknown_segment_is_an_error(signed_in):
+    r = signed_in.post("/admin/issues/2026-W48/test", segment="livr")
+    page = signed_in.client.get(r.headers["location"]).text
+    assert "no segment named &#39;livr&#39; in issue 2026-W48: its segments are general, " \
+        "industry, liver, lung, nurses-techs, trainees" in page
+    assert "Test sent" not in page
+    assert not (signed_in.project / "outbox" / "2026-W48" / "tests").exists()
 
 
 def test_a_test_send_goes_to_the_signed_in_editor_only(signed_in):
@@ -292,8 +337,15 @@ def test_approving_content_that_changed_since_the_page_was_opened_is_refused(sig
     assert "changed since you opened it" in signed_in.client.get(r.headers["location"]).text
 
 
+@pytest.mark.parametrize("form", [{}, {"content": ""}, {"content": "  "}])
+def test_approving_without_the_content_hash_is_refused(signed_in, form):
+    r = signed_in.post("/admin/issues/2026-W48/approve", **form)
+    assert signed_in.store.get_issue("2026-W48").status == "draft"
+    assert "carried no content hash" in signed_in.client.get(r.headers["location"]).text
+
+
 def test_moving_the_first_item_up_changes_nothing(signed_in):
-    signed_in.post("/admin/issues/2026-W48/approve")
+    signed_in.approve()
     first = signed_in.store.issue_sections("2026-W48")["news"][0]
     before = signed_in.store.get_variants("2026-W48")
     signed_in.post(f"/admin/issues/2026-W48/items/{first.id}", action="up")
@@ -310,12 +362,34 @@ def test_rate_limiter_window_and_forgetting_idle_clients():
     assert limit.blocked("a") and not limit.blocked("b")
     now[0] = 60.5  # the first two hits left the window
     assert not limit.blocked("a") and limit.allow("a")
-    limit.MAX_KEYS = 3
     for key in "bcd":
         limit.hit(key)
     now[0] = 200.0
-    limit.hit("e")  # over MAX_KEYS: every idle client is forgotten
+    limit.hit("e")  # every client idle for a whole window is forgotten
     assert set(limit._hits) == {"e"}
+
+
+@pytest.mark.parametrize("name,limit,window", [("login_limit", 5, 300),
+                                               ("subscribe_limit", 5, 3600)])
+def test_rate_limit_tables_stay_bounded_and_expire(admin, name, limit, window):
+    """Sign-in attempts (per client and per address), sign-ups per network and
+    confirmations per address: a flood of distinct keys cannot grow them."""
+    table = getattr(admin.client.app.state.web, name)
+    assert (table.limit, table.window) == (limit, window)
+    now = [1000.0]
+    table.clock, table.max_keys = (lambda: now[0]), 100
+    table.hit("victim")
+    for n in range(5000):  # one request each from 5,000 addresses, within the window
+        table.hit(f"ip:198.51.{n // 256}.{n % 256}")
+        assert len(table._hits) <= 100
+    assert "victim" not in table._hits  # the least recently seen went first
+    for _ in range(limit):
+        table.hit("persistent")
+    assert table.blocked("persistent")
+    now[0] += window + 1
+    table.hit("newcomer")
+    assert set(table._hits) == {"newcomer"}  # every old entry expired
+    assert not table.blocked("persistent")
 
 
 def test_successful_sign_ins_do_not_count_towards_the_limit(admin):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import email
 import re
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -421,6 +423,22 @@ def test_an_unsent_issue_has_no_web_version(web_project):
 
 # -- /events: add to calendar ---------------------------------------------------------------
 
+def publish(site: Site, issue_id: str, carried: list[Item], status: str) -> None:
+    site.store.create_issue(issue_id, MONDAY, MONDAY, {"events": carried},
+                            frozenset(i.id for i in carried), MONDAY)
+    if status != "draft":
+        site.store.set_issue_status(issue_id, status, MONDAY)
+
+
+@pytest.mark.parametrize("status", ["draft", "approved", "skipped", None])
+def test_only_events_of_a_sending_or_sent_issue_download(site, status):
+    [event] = site.store.save_items([Item(
+        source="t", guid="e9", section="events", title="Not announced yet",
+        event_start=datetime(2027, 3, 1, 9, 0, tzinfo=UTC))], MONDAY).new
+    if status:
+        publish(site, "2026-W03", [event], status)
+    assert site.client.get(f"/events/{event.id}.ics").status_code == 404
+
 def test_an_event_downloads_as_icalendar(site):
     start = datetime(2027, 1, 14, 15, 0, tzinfo=UTC)
     event, news = site.store.save_items([
@@ -431,6 +449,7 @@ def test_an_event_downloads_as_icalendar(site):
         Item(source="t", guid="n1", section="news", title="A news post",
              link="https://society.example.org/news/1"),
     ], MONDAY).new
+    publish(site, "2026-W01", [event, news], "sent")
     answer = site.client.get(f"/events/{event.id}.ics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/calendar")
@@ -447,6 +466,7 @@ def test_an_event_downloads_as_icalendar(site):
         source="t", guid="e2", section="events", title="Winter school", event_all_day=True,
         event_start=datetime(2027, 2, 1, tzinfo=UTC),
         event_end=datetime(2027, 2, 2, 23, 59, 59, tzinfo=UTC))], MONDAY).new[0]
+    publish(site, "2026-W02", [all_day], "sending")  # its first readers come during the send
     [vevent] = Calendar.from_ical(site.client.get(f"/events/{all_day.id}.ics").content
                                   ).walk("VEVENT")
     assert str(vevent.decoded("DTSTART")) == "2027-02-01"
@@ -576,3 +596,98 @@ def test_rate_limits_key_ipv6_clients_by_their_64_network():
     assert key("2001:db8::1") == key("2001:db8:0:0:ffff::2") == "2001:db8::/64"
     assert key("2001:db8:0:1::1") != key("2001:db8::1")
     assert key("192.0.2.7") == "192.0.2.7"
+
+
+# -- redirects ------------------------------------------------------------------------------
+
+def test_no_redirect_echoes_a_hostile_host_header(site):
+    token = site.tokens.manage(ETHAN)
+    paths = ["/admin", "/admin/", "/admin/issues", "/admin/issues/", "/admin/login/",
+             "/subscribe/", "/manage/", f"/u/{token}/", f"/p/{token}/", "/admin/issues?x=1",
+             "//evil.example/admin/"]
+    for host in ("evil.example", "news.example.org.evil.example", "evil.example:443"):
+        for path in paths:
+            r = site.client.get(path, headers={"host": host, "x-forwarded-host": host},
+                                follow_redirects=False)
+            if r.is_redirect:
+                location = r.headers["location"]
+                assert "evil" not in location, (host, path, location)
+                assert location.startswith("/") and not location.startswith("//") or \
+                    location.startswith("https://news.example.org/"), (path, location)
+    r = site.client.get("/subscribe/", headers={"host": "evil.example"}, follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/subscribe"
+
+
+# -- a store that is locked or unreachable ----------------------------------------------------
+
+def assert_unavailable_page(answer) -> None:
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "30"
+    assert "Please try again in a few minutes" in answer.text and "IO Insights" in answer.text
+    for leak in ("SELECT", "INSERT", "sqlalchemy", "psycopg", "Traceback", "127.0.0.1"):
+        assert leak not in answer.text
+
+
+def test_an_unreachable_store_gives_subscribers_a_503_page(project, monkeypatch):
+    from pipeline.store import db
+
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", KEY)
+    monkeypatch.setattr("pipeline.web.common.RETRY_SECONDS", 0.5)
+    config = load_config(project / "config.toml")
+    store = Store(db.make_engine("postgresql://postgres@127.0.0.1:1/insights"))  # refused
+    tokens = Tokens(KEY)
+    with make_client(config, store) as client:
+        manage = tokens.manage(ETHAN)
+        for method, path in (("GET", f"/u/{manage}"), ("POST", f"/u/{manage}"),
+                             ("GET", f"/p/{manage}"), ("POST", f"/p/{manage}"),
+                             ("POST", f"/confirm/{tokens.confirm(ETHAN, 'members')}"),
+                             ("GET", "/issues/2026-W48/general")):
+            assert_unavailable_page(client.request(method, path, data={"x": "1"}))
+        assert_unavailable_page(client.post("/subscribe", data={
+            "email": "new@example.org", "list": "members"}))
+    store.close()
+
+
+def hold_write_lock(path: Path):
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # a send (another process) in the middle of a write
+    return holder
+
+
+def test_a_locked_store_gives_a_503_after_the_one_click_retries(project, monkeypatch):
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", KEY)
+    monkeypatch.setattr("pipeline.store.db.BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr("pipeline.web.common.RETRY_SECONDS", 1.0)
+    site = open_site(project)
+    holder = hold_write_lock(project / "var" / "insights.db")
+    try:
+        url = site.manage_url("u", ETHAN)
+        assert site.client.get(url).status_code == 200  # reading still works (WAL)
+        started = time.monotonic()
+        assert_unavailable_page(site.client.post(url, content=ONE_CLICK, headers={
+            "content-type": "application/x-www-form-urlencoded"}))
+        assert time.monotonic() - started >= 0.9  # it kept trying first
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert site.audience.suppression_reason(ETHAN) is None  # and said so: nothing changed
+    site.store.close()
+
+
+def test_the_one_click_unsubscribe_waits_out_a_short_lock(project, monkeypatch):
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", KEY)
+    monkeypatch.setattr("pipeline.store.db.BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr("pipeline.web.common.RETRY_SECONDS", 5.0)
+    site = open_site(project)
+    holder = hold_write_lock(project / "var" / "insights.db")
+    release = threading.Timer(0.8, lambda: holder.execute("ROLLBACK"))
+    release.start()
+    try:
+        answer = site.client.post(site.manage_url("u", ETHAN), content=ONE_CLICK, headers={
+            "content-type": "application/x-www-form-urlencoded"})
+    finally:
+        release.join()
+        holder.close()
+    assert answer.status_code == 200
+    assert site.audience.suppression_reason(ETHAN) == "unsubscribed"
+    site.store.close()

@@ -295,3 +295,121 @@ def test_addresses_are_stored_only_hashed(site):
     with site.store.engine.connect() as conn:
         dumped = repr(conn.exec_driver_sql("SELECT * FROM mail_events").all())
     assert "@example.org" not in dumped and "reader" not in dumped
+
+
+# -- hostile requests: absurd timestamps, huge, slow and many bodies ---------------------------
+
+@pytest.mark.parametrize("timestamp", ["999999999999", "-1", "1e30", "NaN", "nan", "inf",
+                                       "1" * 31, "１７６４０００００".encode(), "17640000.5", " 1764000000"])
+def test_an_implausible_timestamp_is_refused_not_a_server_error(site, timestamp):
+    body = encode([event("bounce", "hard@example.org", "t1")])
+    headers = {**signed_headers(site.key, body), TIMESTAMP_HEADER: timestamp}
+    answer = site.client.post(URL, content=body, headers=headers)
+    assert answer.status_code == 403, answer.text
+    assert site.audience.show("hard@example.org")["suppression"] is None
+
+
+def realistic_event(n: int) -> dict[str, Any]:
+    """A click event as SendGrid posts it, with our custom args (the largest kind)."""
+    return event("click", f"reader.{n:06d}@university-hospital.example.org", f"sgev-{n:022d}",
+                 sg_message_id=f"14c5d75ce93.dfd.64b469.filter0001.16648.{n:08X}.0",
+                 **{"smtp-id": f"<14c5d75ce93.dfd.64b469@ismtpd-{n:06d}>"},
+                 category=["io-insights", "weekly"], useragent=(
+                     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
+                     "like Gecko) Chrome/120.0.0.0 Safari/537.36"), ip="203.0.113.42",
+                 url=f"https://society.example.org/news/2026/11/a-long-article-slug-{n}"
+                     "?utm_source=io-insights&utm_medium=email", url_offset={"index": 3,
+                                                                            "type": "html"},
+                 tls=1, sg_template_id="", marketing_campaign_id=None)
+
+
+def test_a_realistic_batch_fits_the_cap(site):
+    from pipeline.web.webhooks import MAX_BODY_BYTES
+
+    body = encode([realistic_event(n) for n in range(1000)])
+    assert 500_000 < len(body) < MAX_BODY_BYTES / 5  # measured: about 0.8 MB
+    answer = site.client.post(URL, content=body, headers=signed_headers(site.key, body))
+    assert answer.status_code == 200 and answer.json()["received"] == 1000
+
+
+async def asgi_post(app, chunks, headers: dict[str, str], pause: float = 0.0,
+                    consumed: list[int] | None = None) -> tuple[int, dict[str, str]]:
+    """POST `chunks` one receive() at a time (`pause` seconds apart), straight to the ASGI
+    app: a slow or endless client, which TestClient cannot be."""
+    import asyncio
+
+    parts = iter(chunks)
+    sent: dict[str, Any] = {}
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(pause)
+        try:
+            chunk = next(parts)
+        except StopIteration:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        if consumed is not None:
+            consumed.append(len(chunk))
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            sent["status"] = message["status"]
+            sent["headers"] = {k.decode(): v.decode() for k, v in message["headers"]}
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "https", "path": URL, "raw_path": URL.encode(),
+             "query_string": b"", "root_path": "", "server": ("testserver", 443),
+             "client": ("203.0.113.9", 5000),
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    await app(scope, receive, send)
+    return sent["status"], sent["headers"]
+
+
+def endless(size: int = 64 * 1024):
+    while True:
+        yield b"[" + b" " * (size - 1)
+
+
+def test_a_huge_body_is_refused_while_it_streams(site):
+    import asyncio
+
+    from pipeline.web.webhooks import MAX_BODY_BYTES
+
+    consumed: list[int] = []
+    status, _ = asyncio.run(asgi_post(site.client.app, endless(), signed_headers(site.key, b""),
+                                      consumed=consumed))
+    assert status == 413
+    assert MAX_BODY_BYTES < sum(consumed) <= MAX_BODY_BYTES + 64 * 1024  # never read whole
+    declared = site.client.post(URL, content=b"[]", headers={
+        **signed_headers(site.key, b"[]"), "content-length": str(MAX_BODY_BYTES + 1)})
+    assert declared.status_code == 413
+
+
+def test_a_slow_body_times_out(site, monkeypatch):
+    import asyncio
+
+    monkeypatch.setattr("pipeline.web.webhooks.BODY_SECONDS", 0.3)
+    status, _ = asyncio.run(asgi_post(site.client.app, endless(10), signed_headers(site.key, b""),
+                                      pause=0.05))
+    assert status == 408
+
+
+def test_bodies_read_at_once_are_bounded(site, monkeypatch):
+    import asyncio
+
+    monkeypatch.setattr("pipeline.web.webhooks.BODY_SECONDS", 1.0)
+    site.client.app.state.web.webhook_bodies = asyncio.Semaphore(2)
+    body = encode([event("delivered", "reader@example.org", "c1")])
+
+    async def scenario() -> list[tuple[int, dict[str, str]]]:
+        app, headers = site.client.app, signed_headers(site.key, body)
+        slow = [asyncio.create_task(asgi_post(app, endless(10), headers, pause=0.05))
+                for _ in range(2)]
+        await asyncio.sleep(0.2)  # both are reading now
+        third = await asgi_post(app, [body], headers)
+        return [third, *await asyncio.gather(*slow)]
+
+    (status, headers), *slow = asyncio.run(scenario())
+    assert status == 503 and headers["retry-after"] == "30"
+    assert [s for s, _ in slow] == [408, 408]
+    assert site.post([event("delivered", "reader@example.org", "c2")]).status_code == 200

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from ..config import Config, Source
-from ..errors import SourceError, StoreError
+from ..errors import SourceError, StoreError, StoreUnavailable
 from ..models import Item, SourceReport
 from ..store.store import SourceState, Store
 from .feeds import parse_feed
@@ -118,6 +118,8 @@ def _store_items(store: Store, parsed: Parsed, now: datetime) -> SourceReport:
         try:
             saved = store.save_items(parsed.items, now)
             report.new, report.seen = len(saved.new), saved.seen
+        except StoreUnavailable:
+            raise  # the store's trouble, not this source's: the whole run stops
         except StoreError as e:
             report.error = str(e)
     report.failed = report.error is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# How long a SQLite connection waits for another process's write before "locked" (read
+# for each new connection).
+BUSY_TIMEOUT_MS = 10_000
 
 
 def make_engine(url: str, *, connections: int | None = None) -> Engine:
@@ -39,7 +43,28 @@ def make_engine(url: str, *, connections: int | None = None) -> Engine:
         raise StoreError(f"cannot open store {url!r}: {e}") from e
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "handle_error", _unavailable)
     return engine
+
+
+def store_label(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True).replace("+psycopg", "", 1)
+
+
+def _unavailable(context: Any) -> None:
+    """The one place driver errors that mean "not now" become StoreUnavailable: a lock
+    held by another process (SQLite, after its busy timeout), or no connection at all
+    (PostgreSQL down, refused, dropped). Every other error is left as it is."""
+    error, engine = context.original_exception, context.engine
+    name = engine.dialect.name if engine is not None else ""
+    label = store_label(engine) if engine is not None else "the store"
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if name == "sqlite" and isinstance(error, sqlite3.OperationalError) and (
+            "locked" in text or "busy" in text):
+        raise StoreUnavailable(f"the store {label} is locked by another process; "
+                               "try again") from error
+    if context.connection is None or context.is_disconnect:  # while connecting, or dropped
+        raise StoreUnavailable(f"the store {label} is unreachable: {text}") from error
 
 
 def shareable(engine: Engine) -> bool:
@@ -58,7 +83,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_MS)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # 16 MB of page cache per connection (default 2 MB); the importer raises its own
     # connection's to 64 MB. Every pooled connection keeps its cache, so a large default

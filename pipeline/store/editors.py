@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import secrets
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
-from .schema import editors
+from .schema import editor_sessions, editors
+
+
+def _id_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 class EditorsMixin:
@@ -42,3 +48,28 @@ class EditorsMixin:
         with self.engine.connect() as conn:
             return [(r.email, r.last_login_at) for r in conn.execute(
                 select(editors.c.email, editors.c.last_login_at).order_by(editors.c.email))]
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def start_session(self, email: str, now: datetime, lifetime: timedelta) -> str:
+        """A new session for a signed-in editor; returns its id (for the cookie only).
+        Sessions that expired by now, anyone's, are deleted on the way."""
+        session_id = secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(delete(editor_sessions).where(editor_sessions.c.expires_at <= now))
+            conn.execute(insert(editor_sessions).values(
+                id_hash=_id_hash(session_id), editor=email.strip().lower(), created_at=now,
+                expires_at=now + lifetime))
+        return session_id
+
+    def session_editor(self, session_id: str, now: datetime) -> str | None:
+        """The editor a live session belongs to; None once it ended or expired."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(editor_sessions.c.editor).where(
+                editor_sessions.c.id_hash == _id_hash(session_id),
+                editor_sessions.c.expires_at > now)).scalar()
+
+    def end_session(self, session_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(editor_sessions).where(
+                editor_sessions.c.id_hash == _id_hash(session_id)))

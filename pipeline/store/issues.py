@@ -97,6 +97,15 @@ class IssuesMixin:
                 out.setdefault(row.placed_in, []).append(_item_from_row(row))
         return out
 
+    def item_in_issue(self, item_id: int, statuses: Sequence[str]) -> bool:
+        """Whether an issue in one of `statuses` carries the item."""
+        query = (select(issue_items.c.item_id)
+                 .join(issues, issues.c.id == issue_items.c.issue_id)
+                 .where(issue_items.c.item_id == item_id, issues.c.status.in_(list(statuses)))
+                 .limit(1))
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def set_issue_status(self, issue_id: str, status: str, now: datetime,
                          *, expect: Sequence[str] | None = None) -> None:
         values: dict[str, Any] = {"status": status, "updated_at": now}

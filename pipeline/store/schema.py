@@ -172,6 +172,20 @@ editors = Table(
     Column("last_login_at", UTCDateTime),
 )
 
+# Signed-in editors: the cookie carries a random session id, this table its hash (a copy
+# of the database opens no session). Signing out deletes the row, so a cookie saved
+# before is worth nothing; expired rows go at the next sign-in.
+editor_sessions = Table(
+    "editor_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the cookie's session id
+    Column("editor", String(320), ForeignKey("editors.email", ondelete="CASCADE"),
+           nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_editor_sessions_expires_at", "expires_at"),
+)
+
 # SendGrid event webhook: one row per event id, so a retried or duplicated POST changes
 # nothing (SendGrid retries for 24 hours). Addresses are kept only as their hash.
 mail_events = Table(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +25,7 @@ from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note
 from ..errors import InsightsError
 from ..job import send_tests, variant_spec, variants_of
 from ..variants import Overrides, plan_variant
-from .common import check_csrf, client_key, csrf_token, read_form, web
+from .common import SESSION_HOURS, check_csrf, client_key, csrf_token, read_form, web
 
 Handler = Callable[[Request, str], Awaitable[Response]]
 VIEWS = {"desktop": 680, "mobile": 375}  # iframe widths, px
@@ -36,11 +37,9 @@ def editor_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     @wraps(handler)
     async def wrapped(request: Request) -> Response:
         editor = request.session.get("editor")
-        if editor:
-            stored = await run_in_threadpool(web(request).store.editor_password_hash, editor)
-            if not stored or request.session.get("account") != account_version(stored):
-                request.session.clear()  # the password changed (or the account went)
-                editor = None
+        if editor and not await run_in_threadpool(_session_live, request, editor):
+            request.session.clear()  # signed out, expired, or the password changed
+            editor = None
         if not editor:
             return RedirectResponse(f"/admin/login?next={quote(request.url.path)}", 303)
         if request.method == "POST":
@@ -49,6 +48,18 @@ def editor_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         return await handler(request, editor)
 
     return wrapped
+
+
+def _session_live(request: Request, editor: str) -> bool:
+    """Whether the cookie's session is still open on the server (signing out closes it
+    there, so a copy of the cookie opens nothing) and the password is the one it was
+    opened with."""
+    w = web(request)
+    session_id = request.session.get("sid")
+    if not isinstance(session_id, str) or w.store.session_editor(session_id, w.clock()) != editor:
+        return False
+    stored = w.store.editor_password_hash(editor)
+    return bool(stored) and request.session.get("account") == account_version(stored)
 
 
 def account_version(password_hash: str) -> str:
@@ -102,6 +113,8 @@ async def login(request: Request) -> Response:
     request.session["editor"] = email
     request.session["account"] = account_version(
         await run_in_threadpool(w.store.editor_password_hash, email) or "")
+    request.session["sid"] = await run_in_threadpool(
+        w.store.start_session, email, w.clock(), timedelta(hours=SESSION_HOURS))
     csrf_token(request)
     return RedirectResponse(target, 303)
 
@@ -109,6 +122,9 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     form = await read_form(request)
     check_csrf(request, form)
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        await run_in_threadpool(web(request).store.end_session, session_id)
     request.session.clear()
     return RedirectResponse("/admin/login", 303)
 
@@ -227,7 +243,9 @@ async def send_test(request: Request, editor: str) -> Response:
 async def approve_issue(request: Request, editor: str) -> Response:
     w = web(request)
     issue_id = request.path_params["issue_id"]
-    seen = str(request.state.form.get("content", "")) or None
+    # Always checked: a form without the hash (or an empty one) is not an approval of
+    # what the editor saw.
+    seen = str(request.state.form.get("content", ""))
     return await _apply(request, lambda: approve(w.config, w.store, issue_id, editor,
                                                  w.clock(), seen_hash=seen),
                         f"Issue {issue_id} approved by {editor}.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -15,11 +16,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from subscribers.tokens import Tokens, secret_key
 
 from ..config import Config
+from ..errors import StoreUnavailable
 from ..store.store import Store
 from . import admin, public, webhooks
-from .common import Web
+from .common import SESSION_HOURS, Web, store_unavailable
 
-SESSION_HOURS = 12
 # Email previews (in sandboxed srcdoc iframes) show remote images such as the logo; no
 # page runs scripts, and no page may be framed by another site.
 SECURITY_HEADERS = [
@@ -49,6 +50,38 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class RedirectsStayHome:
+    """No Location header echoes the request's Host: Starlette builds some redirects
+    (a path's trailing slash) from it, and behind a proxy that passes Host through, a
+    forged one would send our readers, token in the URL, to another site. An absolute
+    Location to anywhere but newsletter.base_url becomes the same path, relative."""
+
+    def __init__(self, app: ASGIApp, base_url: str) -> None:
+        self.app = app
+        parts = urlsplit(base_url)
+        self.home = (parts.scheme, parts.netloc.lower())
+
+    def _safe(self, location: bytes) -> bytes:
+        parts = urlsplit(location.decode("latin-1"))
+        if not (parts.scheme or parts.netloc) or (parts.scheme, parts.netloc.lower()) == self.home:
+            return location
+        path = "/" + parts.path.lstrip("/")  # "//evil" would be another host again
+        return urlunsplit(("", "", path, parts.query, parts.fragment)).encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def relative_location(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [(k, self._safe(v) if k.lower() == b"location" else v)
+                                      for k, v in message.get("headers", [])]
+            await send(message)
+
+        await self.app(scope, receive, relative_location)
+
+
 def create_app(config: Config, *, store: Store | None = None,
                clock: Callable[[], datetime] | None = None,
                webhook_key: str | None = None) -> Starlette:
@@ -60,8 +93,10 @@ def create_app(config: Config, *, store: Store | None = None,
                 webhook_key=webhook_key or os.environ.get(webhooks.KEY_ENV) or None)
     app = Starlette(
         routes=[*admin.routes, *public.routes, *webhooks.routes],
+        exception_handlers={StoreUnavailable: store_unavailable},
         middleware=[
             Middleware(SecurityHeaders),
+            Middleware(RedirectsStayHome, base_url=config.newsletter.base_url),
             Middleware(SessionMiddleware, secret_key=key, session_cookie="insights_admin",
                        max_age=SESSION_HOURS * 3600, same_site="strict",
                        https_only=config.newsletter.base_url.startswith("https://")),

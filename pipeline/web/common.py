@@ -3,60 +3,79 @@ clock), HTML templates, CSRF tokens and rate limits."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
+import logging
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from subscribers.store import Audience
 from subscribers.tokens import Tokens
 
 from ..config import Config
+from ..errors import StoreUnavailable
 from ..store.store import Store
 
 WEB_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "web"
+SESSION_HOURS = 12  # an editor's sign-in: the cookie's age and the server's session row
+# Webhook bodies read at once: each may be up to webhooks.MAX_BODY_BYTES, read before
+# its signature can be checked.
+MAX_WEBHOOK_BODIES = 8
+# How long the one-click unsubscribe keeps trying a locked or unreachable store before
+# it answers 503 (each SQLite try also waits out its busy timeout).
+RETRY_SECONDS = 5.0
+log = logging.getLogger("insights.web")
+T = TypeVar("T")
 
 
 class RateLimiter:
     """At most `limit` events per key within `window` seconds (a sliding window kept in
-    memory: one process serves the app, and a restart forgetting it is harmless)."""
+    memory: one process serves the app, and a restart forgetting it is harmless).
 
-    MAX_KEYS = 50_000
+    Bounded whatever clients do: keys are kept in order of their last event, so each
+    event first forgets the keys idle for a whole window (they hold nothing) and then,
+    past `max_keys`, the least recently seen; each key keeps at most `limit` times."""
 
-    def __init__(self, limit: int, window: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._hits: dict[str, deque[float]] = {}
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
+                 max_keys: int = 50_000) -> None:
+        self.limit, self.window, self.clock, self.max_keys = limit, window, clock, max_keys
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def _recent(self, key: str) -> deque[float]:
-        hits = self._hits.get(key) or deque()
-        while hits and hits[0] <= self.clock() - self.window:
-            hits.popleft()
-        return hits
+    def _expire(self, now: float) -> None:
+        edge = now - self.window
+        while self._hits:
+            oldest = next(iter(self._hits.values()))
+            if oldest[-1] > edge:
+                break
+            self._hits.popitem(last=False)
 
     def blocked(self, key: str) -> bool:
-        return len(self._recent(key)) >= self.limit
+        now = self.clock()
+        self._expire(now)
+        hits = self._hits.get(key)
+        return bool(hits) and len(hits) >= self.limit and hits[0] > now - self.window
 
     def hit(self, key: str) -> None:
-        hits = self._recent(key)
-        hits.append(self.clock())
-        self._hits[key] = hits
-        if len(self._hits) > self.MAX_KEYS:
-            # Forget keys whose last event is out of the window, so many one-off
-            # clients cannot grow this without bound.
-            edge = self.clock() - self.window
-            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > edge}
+        now = self.clock()
+        self._expire(now)
+        hits = self._hits.pop(key, None) or deque(maxlen=self.limit)
+        hits.append(now)
+        self._hits[key] = hits  # now the most recently seen
+        while len(self._hits) > self.max_keys:
+            self._hits.popitem(last=False)
 
     def allow(self, key: str) -> bool:
         """Count one event; False (and not counted) when the key is over its limit."""
@@ -64,6 +83,9 @@ class RateLimiter:
             return False
         self.hit(key)
         return True
+
+    def __len__(self) -> int:
+        return len(self._hits)
 
 
 @dataclass
@@ -77,6 +99,8 @@ class Web:
     webhook_key: str | None = None  # SendGrid's public key (base64 DER), from the environment
     login_limit: RateLimiter = field(default_factory=lambda: RateLimiter(5, 300))
     subscribe_limit: RateLimiter = field(default_factory=lambda: RateLimiter(5, 3600))
+    webhook_bodies: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(MAX_WEBHOOK_BODIES))
     env: Environment = field(default_factory=lambda: Environment(
         loader=FileSystemLoader(WEB_TEMPLATES), autoescape=select_autoescape(default=True),
         trim_blocks=True, lstrip_blocks=True))
@@ -108,6 +132,36 @@ class Web:
         # button fetches them again instead of resubmitting a stale form.
         return HTMLResponse(html, status_code=status_code,
                             headers={"cache-control": "no-store"})
+
+
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    """Every page's answer while the store is locked or unreachable (app.py registers
+    it): a 503 that says to come back, with Retry-After, never a traceback."""
+    assert isinstance(exc, StoreUnavailable)
+    log.warning("answered 503: %s", exc)  # not the path: /u and /p paths carry tokens
+    headers = {"retry-after": str(exc.retry_after)}
+    if request.url.path.startswith("/webhooks/"):  # SendGrid retries a 503 later
+        return JSONResponse({"error": "the store is unavailable; retry later"}, 503,
+                            headers=headers)
+    response = web(request).page(request, "public_unavailable.html.j2", 503)
+    response.headers.update(headers)
+    return response
+
+
+async def with_store_retries(call: Callable[[], T], seconds: float | None = None) -> T:
+    """`call` in the thread pool, tried again while the store is unavailable for up to
+    `seconds` (RETRY_SECONDS): for writes a mail client makes once and may not repeat
+    (RFC 8058's one-click POST), a short lock should not lose the request."""
+    deadline = time.monotonic() + (RETRY_SECONDS if seconds is None else seconds)
+    pause = 0.2
+    while True:
+        try:
+            return await run_in_threadpool(call)
+        except StoreUnavailable:
+            if time.monotonic() + pause > deadline:
+                raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
 
 def web(request: Request) -> Web:

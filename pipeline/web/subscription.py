@@ -23,7 +23,7 @@ from subscribers.tokens import CONFIRM_MAX_AGE
 
 from ..deliver.transactional import confirmation_message
 from ..errors import AudienceError, DeliveryError
-from .common import Web, client_ip, client_key, web
+from .common import Web, client_ip, client_key, web, with_store_retries
 
 # Suppression reasons that only the person's own act may lift; any other reason
 # (bounce, complaint, manual, forgotten) means we never write to the address again.
@@ -104,7 +104,9 @@ async def unsubscribe(request: Request) -> Response:
     # The button's POST and RFC 8058's one-click POST (body "List-Unsubscribe=One-Click",
     # urlencoded or multipart, no cookies) do the same thing, so the body is not read.
     # Idempotent: a second POST finds everything already left and answers the same.
-    await run_in_threadpool(lambda: w.audience.unsubscribe(
+    # A mail client makes the one-click POST once: a store locked for a moment (a send
+    # writing) is waited out rather than the unsubscribe lost.
+    await with_store_retries(lambda: w.audience.unsubscribe(
         email, None, source="web:unsubscribe", now=w.clock(), ip=client_ip(request)))
     return w.page(request, "public_unsubscribe.html.j2", email=email, token=token, done=True)
 

@@ -101,7 +101,15 @@ def event_calendar(config: Config, item: Item, now: datetime) -> bytes:
 async def event_ics(request: Request) -> Response:
     w = web(request)
     item_id = request.path_params["item_id"]
-    item = await run_in_threadpool(w.store.get_item, item_id) if item_id <= MAX_ITEM_ID else None
+
+    def load() -> Item | None:
+        # Only what a published issue carried: the ids count up, and a draft's events
+        # (or any item gathered but never sent) are not ours to publish yet.
+        if item_id > MAX_ITEM_ID or not w.store.item_in_issue(item_id, PUBLISHED):
+            return None
+        return w.store.get_item(item_id)
+
+    item = await run_in_threadpool(load)
     if item is None or item.section != "events" or item.event_start is None:
         return message(request, "Event not found", "There is no event at this address.", 404)
     return Response(event_calendar(w.config, item, w.clock()), media_type="text/calendar",
