@@ -20,8 +20,8 @@ from rich.table import Table
 
 from pipeline.errors import AudienceError
 
-from .formats import FORMATS
-from .model import KNOWN_ATTRIBUTES, LIST_ATTRIBUTES
+from .formats import EXPORT_COLUMNS, FORMATS, export_row
+from .model import LIST_ATTRIBUTES
 from .store import Audience
 
 console = Console()
@@ -109,25 +109,22 @@ def export(ctx: click.Context, list_name: str | None, fmt: str, out: Path | None
 
 
 def write_export(audience: Audience, list_name: str | None, fmt: str, stream: Any) -> int:
+    """CSV: cells a spreadsheet would run as formulas are neutralised (a leading "'",
+    which import removes again), and CRLF ends each row, so a CR inside a value is
+    quoted; `formats.export_row` says what goes in which column. Or JSON lines."""
     n = 0
     if fmt == "json":
         for person in audience.export(list_name):
             stream.write(json.dumps(person, ensure_ascii=False, sort_keys=True) + "\n")
             n += 1
         return n
-    columns = ["email", "name", "status", *KNOWN_ATTRIBUTES, "attributes", "lists"]
-    writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(stream, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
     for person in audience.export(list_name):
-        attrs = dict(person["attributes"])
-        row = {"email": person["email"], "name": person["name"],
-               "status": person["lists"].get(list_name, "") if list_name else "",
-               "lists": ";".join(f"{k}={v}" for k, v in sorted(person["lists"].items()))}
-        for key in KNOWN_ATTRIBUTES:
-            value = attrs.pop(key, "")
-            row[key] = ";".join(value) if key in LIST_ATTRIBUTES else value
-        row["attributes"] = json.dumps(attrs, ensure_ascii=False, sort_keys=True) if attrs else ""
-        writer.writerow(row)
+        writer.writerow(export_row(
+            person["email"], person["name"], person["attributes"],
+            status=person["lists"].get(list_name, "") if list_name else "",
+            lists=";".join(f"{k}={v}" for k, v in sorted(person["lists"].items()))))
         n += 1
     return n
 

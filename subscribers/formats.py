@@ -6,9 +6,11 @@ imports in bounded memory. Nothing here touches the database.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import math
 import multiprocessing
 import re
 from collections.abc import Callable, Iterator
@@ -50,21 +52,107 @@ class Reader:
     rows: Iterator[Row | Invalid]
 
 
+# -- reading text: the encoding, undecodable bytes, cells neutralised by our export ---------
+
+# Byte order marks, longest first (UTF-32 LE's begins like UTF-16 LE's).
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"))
+# What "Latin-1" files really are: Windows-1252 is Latin-1 with printable characters
+# (curly quotes, dashes, the euro) where Latin-1 has unused control codes. Its five
+# unassigned bytes are read as Latin-1 reads them, so every byte still decodes.
+LATIN_1 = "cp1252"
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16",
+                  "utf-16-le": "UTF-16", "utf-16-be": "UTF-16", "utf-32": "UTF-32",
+                  LATIN_1: "Latin-1 (Windows-1252)"}
+SAMPLE_BYTES = 1 << 20
+_UTF8_CHAR = re.compile(  # one valid multi-byte UTF-8 sequence (RFC 3629)
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+_ASCII = bytes(range(128))
+# A byte the file's encoding cannot decode is read as a lone surrogate (U+DC00 + the
+# byte), which no decoded text contains, so the row holding it is found and reported.
+UNDECODABLE = "subscribers.undecodable"
+_MARK = re.compile("[\ud800-\udfff]")
+
+
+def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    return "".join(chr(0xDC00 + b) for b in error.object[error.start:error.end]), error.end
+
+
+def _as_latin_1(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start:error.end].decode("latin-1"), error.end
+
+
+codecs.register_error(UNDECODABLE, _mark_undecodable)
+codecs.register_error("subscribers.latin-1", _as_latin_1)
+
+
+def choose_encoding(head: bytes, whole: bool) -> str:
+    """The encoding of a file that starts with `head` (all of it when `whole`).
+
+    A byte order mark decides (UTF-8, UTF-16 or UTF-32), and so does UTF-16's pattern of
+    NUL bytes (text in Latin script without a BOM). Otherwise the file is UTF-8
+    unless its undecodable bytes outnumber its valid multi-byte UTF-8 characters: a
+    UTF-8 file with a few bad bytes stays UTF-8 (those rows are reported), while a
+    Latin-1 file, whose accented letters are lone high bytes, almost never contains a
+    valid UTF-8 sequence at all."""
+    for bom, encoding in BOMS:
+        if head.startswith(bom):
+            return encoding
+    if head.count(0) > len(head) // 4:  # UTF-16 without a BOM: every other byte is NUL
+        odd, even = head[1::2].count(0), head[0::2].count(0)
+        if odd > 9 * even:
+            return "utf-16-le"
+        if even > 9 * odd:
+            return "utf-16-be"
+    if not whole:  # a character cut at the end of the sample is not an error
+        head = head[:head.rfind(b"\n") + 1] or head
+    high = len(head.translate(None, _ASCII))
+    if not high:
+        return "utf-8"
+    chars = _UTF8_CHAR.findall(head)
+    undecodable = high - sum(map(len, chars))
+    return "utf-8" if len(chars) >= undecodable else LATIN_1
+
+
 def open_text(path: Path) -> io.TextIOWrapper:
-    """UTF-8 (a BOM is dropped); Latin-1 when the start of the file is not UTF-8."""
+    """The file as text in the encoding `choose_encoding` finds from its first MiB (a
+    BOM is dropped). Nothing fails to decode: an undecodable byte reads as a marker the
+    row reader reports (see UNDECODABLE)."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(1 << 20)
+            head = fh.read(SAMPLE_BYTES + 1)
     except OSError as e:
         raise AudienceError(f"{path}: cannot read: {e.strerror}") from None
-    encoding = "utf-8-sig"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        # A multibyte character cut at the 1 MiB boundary is still UTF-8.
-        if e.start < len(head) - 3:
-            encoding = "latin-1"
-    return path.open("r", encoding=encoding, newline="")
+    encoding = choose_encoding(head[:SAMPLE_BYTES], whole=len(head) <= SAMPLE_BYTES)
+    errors = "subscribers.latin-1" if encoding == LATIN_1 else UNDECODABLE
+    return path.open("r", encoding=encoding, errors=errors, newline="")
+
+
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP's list).
+FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def neutralise(cell: str) -> str:
+    """A cell for our CSV export that no spreadsheet runs: one starting with a formula
+    character gets a leading "'", and so does one that already starts with quotes and
+    then such a character, so that `restore` gives back exactly the value."""
+    if cell and (cell[0] in FORMULA_STARTS
+                 or cell[0] == "'" and cell.lstrip("'")[:1] in FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+def restore(cell: str) -> str:
+    """The value of a cell written by `neutralise` (or by a tool following the same
+    convention): one leading "'" before quotes and a formula character is dropped."""
+    if cell[:1] == "'" and cell.lstrip("'")[:1] in FORMULA_STARTS:
+        return cell[1:]
+    return cell
 
 
 def detect_format(header: list[str]) -> str:
@@ -80,20 +168,36 @@ def detect_format(header: list[str]) -> str:
         "(generic CSV), 'Email Address' (Mailchimp) or uuid/email/attributes (listmonk)")
 
 
+def _held(fh: io.TextIOWrapper, held: list[str]) -> Iterator[str]:
+    """The file's lines for the csv reader, keeping those of the record being read (the
+    caller clears `held` after each one), so a record the reader gives up on can be
+    skipped to its real end."""
+    for line in fh:
+        held.append(line)
+        yield line
+
+
 def read_file(path: Path, fmt: str = "auto") -> Reader:
     """A Reader over `path`; the header is checked now, the rows are read lazily."""
     if fmt not in FORMATS:
         raise AudienceError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     fh = open_text(path)
-    reader = csv.reader(fh)
+    held: list[str] = []
+    reader = csv.reader(_held(fh, held))
     try:
         header = next(reader)
     except StopIteration:
         fh.close()
         raise AudienceError(f"{path}: empty file, expected a header row") from None
-    except (csv.Error, UnicodeDecodeError) as e:
+    except csv.Error as e:
         fh.close()
         raise AudienceError(f"{path}: unreadable header: {e}") from None
+    held.clear()
+    if any(_MARK.search(h) for h in header):
+        fh.close()
+        raise AudienceError(f"{path}: line 1: the header is not valid "
+                            f"{ENCODING_NAMES.get(fh.encoding, fh.encoding)} text; save the "
+                            "file as UTF-8")
     detected = detect_format(header)
     if fmt == "auto":
         fmt = detected
@@ -113,41 +217,172 @@ def read_file(path: Path, fmt: str = "auto") -> Reader:
     else:
         by_name = _mailchimp if fmt == "mailchimp" else _listmonk
         parse = lambda line, values: by_name(line, dict(zip(keys, values, strict=False)))  # noqa: E731
-    return Reader(fmt, _rows(path, fh, reader, keys, parse))
+    return Reader(fmt, _rows(fh, reader, held, keys, parse))
 
 
-def _rows(path: Path, fh: io.TextIOWrapper, reader: Any, keys: list[str],
+def _rows(fh: io.TextIOWrapper, reader: Any, held: list[str], keys: list[str],
           parse: Callable[[int, list[str]], Row | Invalid]) -> Iterator[Row | Invalid]:
+    """Row or Invalid per record. A record the csv reader cannot read (a field over
+    csv.field_size_limit()) is an Invalid row and reading goes on after its end; so does
+    a row with a byte the encoding cannot decode."""
+    marks = fh.encoding != LATIN_1  # only then can text hold undecodable markers
+    width = len(keys)
+    # Rows shorter than this cannot export to a cell over the field limit; longer ones
+    # are checked (JSON escapes a character in at most 6, plus the column names).
+    unchecked = (FIELD_LIMIT - sum(len(k) + 8 for k in keys)) // 6
     with fh:
-        line = 1
-        try:
-            for values in reader:
-                line = reader.line_num
-                if not "".join(values).strip():
-                    continue  # blank lines are not rows
-                if len(values) > len(keys):
-                    yield Invalid(line, f"{len(values) - len(keys)} more fields than the header")
-                    continue
-                if len(values) < len(keys):
-                    values = values + [""] * (len(keys) - len(values))
-                yield parse(line, values)
-        except UnicodeDecodeError as e:
-            # The decoder reads ahead, so the reader's line count lags: find the line.
-            raise AudienceError(f"{path}: line {_first_undecodable_line(path, fh.encoding)}: "
-                                f"not valid text in this encoding ({e.reason}); save the "
-                                "file as UTF-8") from None
-        except csv.Error as e:
-            raise AudienceError(f"{path}: line {reader.line_num}: malformed CSV: {e}") from None
-
-
-def _first_undecodable_line(path: Path, encoding: str) -> int:
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
+        end = 1  # the line the last record ended on
+        skipped = 0  # lines read past the csv reader, when skipping a broken record
+        while True:
             try:
-                raw.decode(encoding)
-            except UnicodeDecodeError:
-                return number
-    return 0
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                start = end + 1
+                skipped += _skip_to_record_end(fh, held)
+                held.clear()
+                end = reader.line_num + skipped
+                reason = str(e)
+                if reason.startswith("field larger than field limit"):
+                    reason = (f"a field is longer than the limit of "
+                              f"{csv.field_size_limit():,} characters")
+                yield Invalid(start, f"{reason}; the row is skipped")
+                continue
+            held.clear()
+            start, end = end + 1, reader.line_num + skipped
+            joined = "".join(values)
+            if not joined.strip():
+                continue  # blank lines are not rows
+            if len(values) > width:
+                yield Invalid(end, f"{len(values) - width} more fields than the header")
+                continue
+            if marks and not joined.isascii() and _MARK.search(joined):
+                yield _undecodable(start, keys, values, fh.encoding)
+                continue
+            if "'" in joined:  # cells our export neutralised (see `neutralise`)
+                values = [restore(v) if v[:1] == "'" else v for v in values]
+            if len(values) < width:
+                values = values + [""] * (width - len(values))
+            row = parse(end, values)
+            if len(joined) > unchecked and isinstance(row, Row):
+                too_large = export_too_large(row.email, row.name, row.attributes)
+                if too_large:
+                    row = Invalid(end, too_large)
+            yield row
+
+
+def _undecodable(start: int, keys: list[str], values: list[str], encoding: str) -> Invalid:
+    """The row with an undecodable byte, reported on the line that holds the byte."""
+    line = start
+    for key, value in zip(keys, values, strict=False):
+        found = _MARK.search(value)
+        if found is None:
+            line += _line_breaks(value)
+            continue
+        line += _line_breaks(value[:found.start()])
+        byte = ord(found.group()) - 0xDC00
+        where = f"the {key!r} column" if key else "a column"
+        name = ENCODING_NAMES.get(encoding, encoding)
+        return Invalid(line, f"not valid {name} text (byte 0x{byte:02X} in {where}); the "
+                             "row is skipped: save the file as UTF-8")
+    return Invalid(line, "not valid text")  # not reached: a value held the marker
+
+
+def _line_breaks(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+# States of the csv reader's default dialect, as far as finding a record's end needs.
+_FIELD_START, _IN_FIELD, _IN_QUOTES, _QUOTE_IN_QUOTES = range(4)
+
+
+def _csv_state(text: str, state: int = _FIELD_START) -> int:
+    """The csv reader's state (excel dialect, not strict) after `text`."""
+    for c in text:
+        if state == _IN_QUOTES:
+            if c == '"':
+                state = _QUOTE_IN_QUOTES
+        elif state == _QUOTE_IN_QUOTES:
+            state = _IN_QUOTES if c == '"' else _FIELD_START if c in ",\r\n" else _IN_FIELD
+        elif state == _FIELD_START:
+            if c == '"':
+                state = _IN_QUOTES
+            elif c not in ",\r\n":
+                state = _IN_FIELD
+        elif c in ",\r\n":
+            state = _FIELD_START
+    return state
+
+
+def _skip_to_record_end(fh: io.TextIOWrapper, held: list[str]) -> int:
+    """After the csv reader gave up on a record (whose lines so far are `held`), read on
+    to the record's real end: the rest of a quoted field is not rows. Returns how many
+    lines were read past the reader."""
+    text = "".join(held)
+    state = _csv_state(text) if '"' in text else _FIELD_START  # no quote: not in one
+    skipped = 0
+    while state == _IN_QUOTES:
+        line = next(fh, None)
+        if line is None:
+            break
+        skipped += 1
+        if '"' in line:
+            state = _csv_state(line, state)
+    return skipped
+
+
+# -- our export: the inverse of the generic CSV reader ----------------------------------
+
+EXPORT_COLUMNS = ("email", "name", "status", *KNOWN_ATTRIBUTES, "attributes", "lists")
+# csv's default field_size_limit, the largest cell our reader takes: an import never
+# stores a person whose export would have a larger one, so every export re-imports.
+FIELD_LIMIT = 131_072
+
+
+def _column_value(key: str, value: Any) -> str | None:
+    """The cell for a known attribute in its own column, or None when the column would
+    not read back as the same value (the JSON `attributes` column keeps it then)."""
+    if key in LIST_ATTRIBUTES:
+        if isinstance(value, list) and value and all(
+                isinstance(v, str) and v and v == v.strip() and ";" not in v and "," not in v
+                for v in value):
+            return ";".join(value)
+        return None
+    return value if isinstance(value, str) and value and value == value.strip() else None
+
+
+def export_row(email: str, name: str, attributes: dict[str, Any], status: str = "",
+               lists: str = "") -> list[str]:
+    """The cells of one person in our CSV export (EXPORT_COLUMNS), each neutralised.
+    The generic CSV reader reads them back as exactly these values: a known attribute
+    has its own column only when that column reads back the same (interests without
+    ';' or ',' in a value, say); the rest go into the JSON `attributes` column."""
+    rest = dict(attributes)
+    cells = [email, name, status]
+    for key in KNOWN_ATTRIBUTES:
+        if key not in rest:
+            cells.append("")
+            continue
+        cell = _column_value(key, rest[key])
+        if cell is None:
+            cells.append("")
+        else:
+            cells.append(cell)
+            del rest[key]
+    cells.append(json.dumps(rest, ensure_ascii=False, sort_keys=True) if rest else "")
+    cells.append(lists)
+    return [neutralise(c) for c in cells]
+
+
+def export_too_large(email: str, name: str, attributes: dict[str, Any]) -> str | None:
+    """Why this person's export would not re-import (a cell over FIELD_LIMIT), or None."""
+    for column, cell in zip(EXPORT_COLUMNS, export_row(email, name, attributes),
+                            strict=True):
+        if len(cell) > FIELD_LIMIT:
+            return (f"too large: its {column!r} would export as {len(cell):,} characters, "
+                    f"over the limit of {FIELD_LIMIT:,} for a CSV field")
+    return None
 
 
 def _email(line: int, raw: str | None) -> str | Invalid:
@@ -165,16 +400,42 @@ def split_values(value: str) -> list[str]:
     return [v.strip() for v in value.split(sep) if v.strip()]
 
 
+def _json_int(text: str) -> int:
+    """The store's JSON (orjson) holds 64-bit integers, signed or not."""
+    value = int(text) if len(text) <= 21 else None
+    if value is None or not -(1 << 63) <= value < 1 << 64:
+        raise ValueError(f"the number {text[:24]}{'...' if len(text) > 24 else ''} "
+                         "is too large to keep")
+    return value
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:24]} is too large to keep")
+    return value
+
+
+def _json_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not a number we can keep")
+
+
 def _json_attributes(line: int, raw: str) -> dict[str, Any] | Invalid:
     """Attributes carried as a JSON object (our export's `attributes` column, listmonk's):
     the several-valued ones become lists of strings, the known single ones strings, so a
     person imported this way segments and exports like one imported from columns."""
     try:
-        attributes = json.loads(raw)
+        attributes = json.loads(raw, parse_int=_json_int, parse_float=_json_float,
+                                parse_constant=_json_constant)
     except json.JSONDecodeError as e:
         return Invalid(line, f"attributes is not JSON: {e.msg} at character {e.pos}")
+    except ValueError as e:  # a number the store cannot keep as it is
+        return Invalid(line, f"attributes: {e}")
     if not isinstance(attributes, dict):
         return Invalid(line, "attributes must be a JSON object")
+    if "\\u" in raw and _MARK.search(json.dumps(attributes, ensure_ascii=False)):
+        # "\ud800" alone is valid JSON but not text: it could never be exported.
+        return Invalid(line, "attributes: a \\u escape is half of a surrogate pair")
     for key in (*LIST_ATTRIBUTES, *KNOWN_ATTRIBUTES):
         value = attributes.get(key)
         if value is None:

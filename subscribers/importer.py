@@ -2,7 +2,8 @@
 
 Rules a real list depends on: the same file twice changes nothing; nobody who
 unsubscribed or is suppressed is ever resubscribed; a bad row is reported with its line
-and the good ones still import; memory stays bounded whatever the file's size.
+and the good ones still import; memory stays bounded whatever the file's size; names are
+stored cleaned (model.clean_name), and nobody is stored whose export would not re-import.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from pipeline.store.bulk import bulk_insert, select_in
 
-from .formats import Invalid, Row
-from .model import ImportSummary, email_hash, email_key
+from .formats import Invalid, Row, export_too_large
+from .model import ImportSummary, clean_name, email_hash, email_key
 from .schema import consent_events, memberships, subscribers, suppressions
 
 # Rows per transaction: fewer commits and lookups; a chunk is still only a few MB.
@@ -66,6 +67,9 @@ def import_chunks(engine: Engine, chunks: Iterable[list[Row | Invalid]], list_na
                 summary.notes.append((row.line, f"{row.email}: duplicate of line "
                                                 f"{valid[key].line}, skipped"))
                 continue
+            name = clean_name(row.name)
+            if name is not row.name:
+                row = row._replace(name=name)
             valid[key] = row
         with engine.begin() as conn:
             if conn.dialect.name == "sqlite":
@@ -130,6 +134,10 @@ def _import_chunk(conn: Connection, rows: dict[str, Row], list_name: str, status
         merged = {**(found.attributes or {}), **row.attributes}
         name = row.name or found.name
         changed = merged != (found.attributes or {}) or name != found.name
+        if changed and (too_large := export_too_large(row.email, name, merged)):
+            summary.invalid += 1  # with what they have already, their export would fail
+            summary.errors.append((row.line, too_large))
+            continue
         if changed:
             updates.append({"b_id": found.id, "b_name": name, "b_attributes": merged,
                             "b_now": now})

@@ -1,6 +1,8 @@
 """The audience store: the only code that reads or writes the subscriber tables.
 
-`Audience` is the narrow interface the pipeline, the CLI and the web app use.
+`Audience` is the narrow interface the pipeline, the CLI and the web app use. Every name
+it stores goes through model.clean_name (imports, `subscribers add`, sign-up forms, the
+preferences centre).
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from pipeline.store.bulk import insert_ignoring_duplicates
 
 from . import importer, resolve
 from .formats import Invalid, Row, parsed_chunks, read_file
-from .model import ImportSummary, Subscriber, email_hash, email_key, normalise_email
+from .model import (
+    ImportSummary,
+    Subscriber,
+    clean_name,
+    email_hash,
+    email_key,
+    normalise_email,
+)
 from .schema import consent_events, memberships, subscribers, suppressions
 from .segments import Rule
 
@@ -187,6 +196,7 @@ class Audience:
             email = normalise_email(email)
         except ValueError as e:
             raise AudienceError(str(e)) from None
+        name = clean_name(name)
         with self.engine.begin() as conn:
             if _suppressed(conn, email):
                 outcome = "refused"
@@ -268,7 +278,7 @@ class Audience:
                     merged[key] = value
             values: dict[str, Any] = {"attributes": merged, "updated_at": now}
             if name is not None:
-                values["name"] = name
+                values["name"] = clean_name(name)
             conn.execute(update(subscribers).where(subscribers.c.id == row.id).values(**values))
         return True
 
@@ -362,5 +372,6 @@ def _ensure_subscriber(conn: Connection, email: str, name: str, attributes: dict
     if sid is not None:
         return int(sid)
     return int(conn.execute(insert(subscribers).values(
-        email=email, email_key=email_key(email), email_hash=email_hash(email), name=name,
+        email=email, email_key=email_key(email), email_hash=email_hash(email),
+        name=clean_name(name),
         attributes=attributes, created_at=now, updated_at=now)).inserted_primary_key[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 from datetime import UTC, datetime
@@ -226,15 +227,19 @@ def test_import_file_parses_on_another_core_with_the_same_result(audience):
     assert audience.get("zoe.muller@example.com").name == "Zoë Müller"
 
 
-def test_import_file_reports_a_broken_file_from_the_parsing_process(audience, tmp_path):
+def test_import_file_reports_an_undecodable_byte_from_the_parsing_process(audience, tmp_path):
     path = tmp_path / "broken.csv"
-    # UTF-8 for the first megabyte (so it is read as UTF-8), then a Latin-1 byte.
+    # UTF-8 for the first megabyte (so it is read as UTF-8), then a Latin-1 byte: that
+    # row is reported with its line, the others import (it used to abort the file).
     rows = b"".join(b"member%d@example.org,Member %d\n" % (i, i) for i in range(40000))
-    path.write_bytes(b"email,name\n" + rows + b"late@example.org,Jos\xe9\n")
-    with pytest.raises(AudienceError) as info:
-        audience.import_file(path, "auto", "members", status="confirmed", now=NOW,
-                             parallel_from=0)
-    assert "broken.csv: line 40002: not valid text" in str(info.value)
+    path.write_bytes(b"email,name\n" + rows + b"late@example.org,Jos\xe9\nlast@example.org,L\n")
+    _fmt, summary = audience.import_file(path, "auto", "members", status="confirmed",
+                                         now=NOW, parallel_from=0)
+    assert summary.counts() == (40001, 0, 0, 0, 1)
+    assert summary.errors == [(40002, "not valid UTF-8 text (byte 0xE9 in the 'name' "
+                                      "column); the row is skipped: save the file as UTF-8")]
+    assert audience.get("late@example.org") is None
+    assert audience.get("last@example.org").name == "L"
 
 
 def test_a_parsing_process_that_dies_is_an_error_not_a_hang(tmp_path):
@@ -318,3 +323,252 @@ def test_true_or_false_in_a_json_list_attribute_is_an_invalid_row(audience, tmp_
     summary = load(audience, path)
     assert summary.counts() == (0, 0, 0, 0, 1)
     assert "interests must be a list of values" in summary.errors[0][1]
+
+
+# -- CSV that cannot harm ----------------------------------------------------------------
+
+def fresh(tmp_path, name="fresh"):
+    store = Store.open(f"sqlite:///{tmp_path / (name + '.db')}")
+    return Audience(store.engine)
+
+
+def exported(audience, list_name="members"):
+    out = io.StringIO()
+    write_export(audience, list_name, "csv", out)
+    return out.getvalue()
+
+
+def test_formula_cells_are_neutralised_on_export_and_restored_on_import(audience, tmp_path):
+    import csv
+
+    people = {
+        "=cmd@example.org": ('=HYPERLINK("http://evil.example/","Click")',
+                             {"role": "+1+1", "organisation": "@SUM(A1:A9)",
+                              "region": "-2+3", "interests": ["=liver", "lung"],
+                              "note": "\t=tab", "other": "\r=cr", "tags": ["@vip"]}),
+        "-minus@example.org": ("'=Already quoted", {"role": "'-kept as it is",
+                                                    "organisation": "St\rMary's"}),
+        "plain@example.org": ("O'Brien", {"role": "nurse", "interests": ["liver, lung"]}),
+    }
+    for address, (name, attributes) in people.items():
+        audience.add(address, "members", status="confirmed", source="t", now=NOW, name=name,
+                     attributes=attributes)
+    text = exported(audience)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert all(cell[:1] not in "=+-@\t\r" for row in rows for cell in row if cell)
+    assert rows[1][:4] == ["'=cmd@example.org", "'=HYPERLINK(\"http://evil.example/\",\"Click\")",
+                           "confirmed", "'+1+1"]
+    assert rows[2][:4] == ["'-minus@example.org", "''=Already quoted", "confirmed",
+                           "''-kept as it is"]
+    path = tmp_path / "export.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    again = fresh(tmp_path)
+    summary = load(again, path)
+    assert summary.counts() == (3, 0, 0, 0, 0)
+    for address, (name, attributes) in people.items():
+        person = again.get(address)
+        assert (person.name, person.attributes) == (name, attributes)
+    assert exported(again) == text
+
+
+def test_a_field_over_the_limit_is_an_invalid_row_and_the_others_import(audience, tmp_path):
+    big = "x" * 200_000
+    path = tmp_path / "big.csv"
+    path.write_text(
+        "email,name,notes\n"
+        "a@example.org,A,\n"
+        f'b@example.org,B,"{big}\nstill, the same ""field""\n{big}"\n'  # lines 3-5
+        "c@example.org,C,\n"
+        f"d@example.org,D,{big}\n"  # line 7
+        "not-an-email,E,\n"
+        'f@example.org,F,"two\nlines"\n', encoding="utf-8")
+    for parallel_from in (1 << 30, 0):  # read here, and on another core
+        target = fresh(tmp_path, f"p{parallel_from}")
+        _fmt, summary = target.import_file(path, "auto", "members", status="confirmed",
+                                           now=NOW, parallel_from=parallel_from)
+        assert summary.counts() == (3, 0, 0, 0, 3)
+        too_long = "a field is longer than the limit of 131,072 characters; the row is skipped"
+        assert summary.errors[:2] == [(3, too_long), (7, too_long)]
+        assert summary.errors[2][0] == 8 and "not-an-email" in summary.errors[2][1]
+        assert {p["email"] for p in target.export(None)} == {
+            "a@example.org", "c@example.org", "f@example.org"}
+        assert target.get("f@example.org").attributes == {"notes": "two\nlines"}
+
+
+def test_nobody_is_imported_whose_export_would_not_import_again(audience, tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text("email,name,notes\n"
+                    f"fits@example.org,Fits,{'n' * 131_000}\n"
+                    f"over@example.org,Over,{'n' * 131_070}\n", encoding="utf-8")
+    summary = load(audience, path)
+    assert summary.counts() == (1, 0, 0, 0, 1)
+    assert summary.errors == [(3, "too large: its 'attributes' would export as 131,083 "
+                                  "characters, over the limit of 131,072 for a CSV field")]
+    # Another file's attributes on top of what a person has: refused in the same way.
+    more = tmp_path / "more.csv"
+    more.write_text(f"email,bio\nfits@example.org,{'b' * 500}\n", encoding="utf-8")
+    assert load(audience, more, now=LATER).counts() == (0, 0, 0, 0, 1)
+    again = tmp_path / "export.csv"
+    again.write_text(exported(audience), encoding="utf-8", newline="")
+    assert load(fresh(tmp_path), again).counts() == (1, 0, 0, 0, 0)
+
+
+UNICODE_ROWS = "email,name,role\nzoe@example.org,Zoë Müller,fellow\nlan@example.org,Nguyễn Lan,nurse\n"
+
+
+@pytest.mark.parametrize("encoded", [
+    UNICODE_ROWS.encode("utf-8"),
+    codecs.BOM_UTF8 + UNICODE_ROWS.encode("utf-8"),
+    codecs.BOM_UTF16_LE + UNICODE_ROWS.encode("utf-16-le"),
+    codecs.BOM_UTF16_BE + UNICODE_ROWS.encode("utf-16-be"),
+    codecs.BOM_UTF16_LE + UNICODE_ROWS.replace("\n", "\r\n").encode("utf-16-le"),
+    codecs.BOM_UTF32_LE + UNICODE_ROWS.encode("utf-32-le"),
+    UNICODE_ROWS.encode("utf-16-le"),
+], ids=["utf-8", "utf-8-bom", "utf-16-le", "utf-16-be", "utf-16-crlf", "utf-32",
+        "utf-16-le-no-bom"])
+def test_unicode_files_import_with_or_without_a_bom(audience, tmp_path, encoded):
+    path = tmp_path / "people.csv"
+    path.write_bytes(encoded)
+    assert load(audience, path).counts() == (2, 0, 0, 0, 0)
+    assert audience.get("zoe@example.org").name == "Zoë Müller"
+    assert audience.get("lan@example.org").attributes == {"role": "nurse"}
+    assert audience.get("lan@example.org").name == "Nguyễn Lan"
+
+
+def test_a_bad_byte_in_a_utf8_file_is_reported_on_its_line_not_read_as_latin1(audience, tmp_path):
+    path = tmp_path / "mostly-utf8.csv"
+    path.write_bytes("email,name\nzoe@example.org,Zoë Müller\n".encode()
+                     + b"jose@example.org,Jos\xe9\n"
+                     + "lan@example.org,Nguyễn Lan\n".encode()
+                     + b'two@example.org,"two\nlines \xff"\n')
+    summary = load(audience, path)
+    assert summary.counts() == (2, 0, 0, 0, 2)
+    assert summary.errors == [
+        (3, "not valid UTF-8 text (byte 0xE9 in the 'name' column); the row is skipped: "
+            "save the file as UTF-8"),
+        (6, "not valid UTF-8 text (byte 0xFF in the 'name' column); the row is skipped: "
+            "save the file as UTF-8")]
+    assert audience.get("zoe@example.org").name == "Zoë Müller"  # not "ZoÃ« MÃ¼ller"
+    assert audience.get("jose@example.org") is None
+
+
+def test_a_windows_latin1_file_keeps_its_curly_quotes(audience, tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("email,name,organisation\nsean@example.org,Seán O’Brien,St Mary’s – Dublin\n"
+                     .encode("cp1252"))
+    assert load(audience, path).counts() == (1, 0, 0, 0, 0)
+    sean = audience.get("sean@example.org")
+    assert (sean.name, sean.attributes) == ("Seán O’Brien", {"organisation": "St Mary’s – Dublin"})
+
+
+@pytest.mark.parametrize(("head", "whole", "encoding"), [
+    (b"email,name\na@example.org,A\n", True, "utf-8"),
+    ("Zoë Müller\n".encode(), True, "utf-8"),
+    ("José Núñez\n".encode("latin-1"), True, "cp1252"),
+    ("Zoë Müller Nguyễn\n".encode() + b"Jos\xe9\n", True, "utf-8"),  # 3 characters, 1 bad byte
+    ("é ü ö\n".encode("latin-1") + "ß".encode(), True, "cp1252"),  # 3 bad bytes, 1 character
+    (b"a\n" + "é".encode()[:1], False, "utf-8"),  # a character cut at the end of the sample
+    (codecs.BOM_UTF8 + b"email", True, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE + "email".encode("utf-16-le"), True, "utf-16"),
+    (codecs.BOM_UTF16_BE + "email".encode("utf-16-be"), True, "utf-16"),
+    (codecs.BOM_UTF32_LE + "email".encode("utf-32-le"), True, "utf-32"),
+    ("email,name\nzoe@example.org,Zoë\n".encode("utf-16-le"), True, "utf-16-le"),
+    ("email,name\nzoe@example.org,Zoë\n".encode("utf-16-be"), True, "utf-16-be"),
+    (b"email,name\na@example.org,A\x00\n", True, "utf-8"),  # a stray NUL is not UTF-16
+])
+def test_the_encoding_rule(head, whole, encoding):
+    from subscribers.formats import choose_encoding
+
+    assert choose_encoding(head, whole) == encoding
+
+
+@pytest.mark.parametrize("raw", [
+    '{"big": 18446744073709551616}', '{"small": -9223372036854775809}',
+    '{"n": NaN}', '{"n": 1e999}', '{"digits": ' + "1" * 5000 + "}", '{"half": "\\ud800"}'])
+def test_json_attributes_the_store_cannot_keep_are_an_invalid_row(audience, tmp_path, raw):
+    # Each of these used to abort the whole import (orjson refuses integers beyond 64
+    # bits, int() more than 4,300 digits) or store something else (NaN as null).
+    path = tmp_path / "odd.csv"
+    path.write_text("email,attributes\nok@example.org,{}\n"
+                    f'odd@example.org,"{raw.replace(chr(34), chr(34) * 2)}"\n', encoding="utf-8")
+    summary = load(audience, path)
+    assert summary.counts() == (1, 0, 0, 0, 1)
+    assert summary.errors[0][0] == 3 and summary.errors[0][1].startswith("attributes: ")
+
+
+# -- names: cleaned wherever they are stored ---------------------------------------------
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("Ada Lovelace", "Ada Lovelace"),
+    ("  Ada \t Lovelace\r\n", "Ada Lovelace"),
+    ("Ada\nLovelace", "Ada Lovelace"),
+    ("Ad\x00a", "Ada"),
+    ("\x1b[31mRed\x07", "[31mRed"),
+    ("Evil\x85Line\x9bC1", "Evil LineC1"),
+    ("\u202eevil\u202c.exe", "evil.exe"),
+    ("Ali\u200f \u2066x\u2069\u061c\u200e", "Ali x"),
+    ("zero\u200bwidth\ufeff soft\u00adhyphen \u2060joiner", "zerowidth softhyphen joiner"),
+    ("\u00a0Zoë\u3000Müller\u2028\u2029", "Zoë Müller"),
+    ("Zoe\u0308 Mu\u0308ller", "Zoë Müller"),  # NFC
+    ("\u3164", ""),  # a Hangul filler shows as nothing
+    ("\u200d \u200c", ""),
+    ("👩\u200d🔬 Kim", "👩\u200d🔬 Kim"),  # a joiner inside an emoji stays
+    ("\U000e0041\U000e0042hidden tags", "hidden tags"),
+    ("x" * 150, "x" * 100),
+    ("a" * 99 + "🇫🇷", "a" * 99),  # a flag is two characters: not cut in half
+    ("a" * 99 + "👍🏽", "a" * 99),  # nor a thumb from its skin tone
+    ("a" * 98 + " e\u0301x", "a" * 98 + " é"),
+    ("क" * 99 + "्ष", "क" * 98),  # nor a conjunct (consonant, virama, consonant)
+    ("", ""),
+])
+def test_clean_name(raw, clean):
+    from subscribers.model import clean_name
+
+    assert clean_name(raw) == clean
+
+
+def test_a_plain_name_takes_the_fast_path():
+    from subscribers.model import clean_name
+
+    for name in ("Member 12345", "Zoë Müller", "Nguyễn Lan", "O'Brien-Smith"):
+        assert clean_name(name) is name
+
+
+HOSTILE_NAME = "\u202eAda\x00 \r\nLove\u200blace\t" + "x" * 200
+
+
+def test_names_are_cleaned_by_every_import_format(audience, tmp_path):
+    quoted = HOSTILE_NAME.replace('"', '""')
+    generic = tmp_path / "generic.csv"
+    generic.write_text(f'email,name\ng@example.org,"{quoted}"\n', encoding="utf-8")
+    mailchimp = tmp_path / "mailchimp.csv"
+    mailchimp.write_text('Email Address,First Name,Last Name\nm@example.org,"\u2066Ada\t",'
+                         '"Love\u202elace\n"\n', encoding="utf-8")
+    listmonk = tmp_path / "listmonk.csv"
+    listmonk.write_text(f'uuid,email,name,attributes,status\n1,l@example.org,"{quoted}",{{}},'
+                        f'enabled\n', encoding="utf-8")
+    for path in (generic, mailchimp, listmonk):
+        assert load(audience, path).counts() == (1, 0, 0, 0, 0)
+    expected = ("Ada Lovelace " + "x" * 200)[:100]
+    assert audience.get("g@example.org").name == expected
+    assert audience.get("m@example.org").name == "Ada Lovelace"
+    assert audience.get("l@example.org").name == expected
+    # A file that renames someone stores the clean name too.
+    again = tmp_path / "again.csv"
+    again.write_text('email,name\nm@example.org,"Ada\u202e\nKing"\n', encoding="utf-8")
+    assert load(audience, again, now=LATER).counts() == (0, 1, 0, 0, 0)
+    assert audience.get("m@example.org").name == "Ada King"
+
+
+def test_names_are_cleaned_by_add_sign_up_and_profile_edits(audience):
+    expected = ("Ada Lovelace " + "x" * 200)[:100]
+    person, outcome = audience.add("a@example.org", "members", status="confirmed",
+                                   source="t", now=NOW, name=HOSTILE_NAME)
+    assert outcome == "added" and person.name == expected
+    assert audience.get("a@example.org").name == expected
+    assert audience.sign_up("s@example.org", "members", source="t", now=NOW,
+                            name=HOSTILE_NAME) == "confirm"
+    assert audience.get("s@example.org").name == expected
+    assert audience.update_profile("s@example.org", name="Grace\u2067 \x00Hopper\n",
+                                   attributes={}, now=LATER)
+    assert audience.get("s@example.org").name == "Grace Hopper"

@@ -112,3 +112,26 @@ def test_unsubscribe_forget_and_export(project, tmp_path):
     assert len(out.read_text().splitlines()) == 319
     as_json = insights(project, "subscribers", "export", "--format", "json")
     assert len(as_json.stdout.splitlines()) == 318
+
+
+def test_add_cleans_the_name_and_the_export_neutralises_formulas(project, tmp_path):
+    import csv
+    import io
+    import json
+
+    added = insights(project, "subscribers", "add", "=x@example.org", "--list", "members",
+                     "--name", "=cmd|' /C calc'!A0\u202e\r\n\u200bZoe\u0308\x1b",
+                     "--attr", "role=+1+1", "--attr", "organisation=@SUM(A1)")
+    assert added.returncode == 0, added.stderr
+    shown = json.loads(insights(project, "subscribers", "show", "=x@example.org").stdout)
+    assert shown["subscriber"]["name"] == "=cmd|' /C calc'!A0 Zoë"
+    out = tmp_path / "members.csv"
+    exported = insights(project, "subscribers", "export", "--list", "members", "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    header, row = csv.reader(io.StringIO(out.read_text(encoding="utf-8"), newline=""))
+    assert dict(zip(header, row, strict=True)) == {
+        "email": "'=x@example.org", "name": "'=cmd|' /C calc'!A0 Zoë", "status": "confirmed",
+        "role": "'+1+1", "interests": "", "region": "", "organisation": "'@SUM(A1)",
+        "attributes": "", "lists": "members=confirmed"}
+    again = insights(project, "subscribers", "import", str(out), "--list", "members")
+    assert "added 0, updated 0, unchanged 1, skipped 0, invalid 0" in again.stdout, again.stderr

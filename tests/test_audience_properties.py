@@ -104,3 +104,87 @@ def test_export_then_import_changes_nothing(tmp_path_factory, people):
     after = io.StringIO()
     write_export(audience, "members", "csv", after)
     assert after.getvalue() == before.getvalue()
+
+
+# -- CSV that cannot harm: hostile values survive export -> import exactly -----------------
+
+# Starts a spreadsheet runs as formulas, quotes that must stay quotes, and CSV syntax.
+HOSTILE_STARTS = ["", "=", "+", "-", "@", "\t", "\r", "'", "'=", "''-", "'@", '"', '="',
+                  ",", ";", "\n", "\r\n", " ", "=HYPERLINK(\"http://x\")", "-1+1", "@SUM(A1)"]
+hostile = st.builds(lambda start, rest: start + rest, st.sampled_from(HOSTILE_STARTS),
+                    st.text(max_size=12))
+# What the store holds for a known attribute: imports and `add --attr` strip values.
+stripped = hostile.map(str.strip)
+word = stripped.map(lambda s: s or "x")
+known = st.fixed_dictionaries({}, optional={
+    "role": stripped, "region": stripped, "organisation": stripped,
+    "interests": st.lists(word, max_size=3), "tags": st.lists(word, max_size=3)})
+extra = st.dictionaries(
+    hostile.filter(lambda k: k not in ("role", "region", "organisation", "interests", "tags")),
+    st.one_of(hostile, st.integers(-(1 << 63), (1 << 63) - 1), st.none(),
+              st.lists(hostile, max_size=2)), max_size=2)
+subscriber = st.fixed_dictionaries({
+    "local": st.sampled_from(["", "=", "+", "-", "'=", "''+", "o'"]),
+    "name": st.one_of(hostile, st.text()),
+    "attributes": st.builds(lambda a, b: {**b, **a}, known, extra),
+    "left": st.booleans(),
+})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(subscriber, max_size=12))
+def test_hostile_names_and_attributes_round_trip_through_csv(tmp_path_factory, people):
+    import csv
+
+    from subscribers.formats import FORMULA_STARTS
+
+    first = fresh_audience()
+    for i, p in enumerate(people):
+        email = f"{p['local']}p{i}@example.org"
+        first.add(email, "members", status="confirmed", source="t", now=NOW, name=p["name"],
+                  attributes=p["attributes"])
+        if p["left"]:
+            first.unsubscribe(email, "members", source="t", now=NOW)
+    exported = io.StringIO()
+    assert write_export(first, "members", "csv", exported) == len(people)
+    for cells in csv.reader(io.StringIO(exported.getvalue(), newline="")):
+        assert not any(cell[:1] in FORMULA_STARTS for cell in cells), cells
+    path = tmp_path_factory.mktemp("export") / "members.csv"
+    path.write_bytes(exported.getvalue().encode("utf-8"))
+
+    second = fresh_audience()
+    summary = second.import_rows(read_file(path).rows, "members", status="confirmed",
+                                 source="roundtrip", now=NOW)
+    assert summary.invalid == 0, summary.errors
+    assert summary.added == sum(not p["left"] for p in people)
+    assert list(second.export("members")) == list(first.export("members"))
+    again = io.StringIO()
+    write_export(second, "members", "csv", again)
+    assert again.getvalue() == exported.getvalue()
+
+
+@given(st.text())
+def test_neutralised_cells_never_start_a_formula_and_restore_exactly(value):
+    from subscribers.formats import FORMULA_STARTS, neutralise, restore
+
+    cell = neutralise(value)
+    assert cell[:1] not in FORMULA_STARTS
+    assert restore(cell) == value
+    assert cell == value or cell == "'" + value
+
+
+@given(st.one_of(st.text(), hostile, st.text(alphabet="a\u0301\u200d\U0001f1eb\U0001f1f7 \t",
+                                              min_size=90, max_size=130)))
+def test_clean_name_gives_one_tidy_visible_line_and_is_idempotent(raw):
+    import unicodedata
+
+    from subscribers.model import NAME_MAX_CHARS, clean_name
+
+    name = clean_name(raw)
+    assert clean_name(name) == name
+    assert len(name) <= NAME_MAX_CHARS
+    assert name == name.strip() and "  " not in name
+    assert unicodedata.is_normalized("NFC", name)
+    assert all(c in "\u200c\u200d" or unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Zl", "Zp")
+               for c in name)
+    assert all(c == " " or unicodedata.category(c) != "Zs" for c in name)

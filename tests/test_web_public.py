@@ -232,16 +232,23 @@ def test_hostile_preference_values_are_ignored(site):
     answer = site.client.post(url, data={
         "lists_shown": "1", "interests_shown": "1", "list": ["members", "admins", "' OR 1=1"],
         "interest": ["immuno-oncology", "<script>alert(1)</script>"], "region": "mars",
-        "name": "Ethan\x00 <b>Thompson</b>\n" + "x" * 5000})
+        "name": "\u202eEthan\x00 <b>Thompson</b>\u2066\n" + "x" * 5000})
     assert answer.status_code == 200
     assert "<script>alert(1)" not in answer.text and "<b>Thompson</b>" not in answer.text
     person = site.audience.get(ETHAN)
     assert person.lists == {"members": "confirmed"}
     assert person.attributes["interests"] == ["immuno-oncology"]
     assert person.attributes["region"] == "north-america"
-    assert person.name.startswith("Ethan <b>Thompson</b> xxx") and len(person.name) == 200
+    assert person.name.startswith("Ethan <b>Thompson</b> xxx") and len(person.name) == 100
     files = site.client.post(url, files={"list": ("x.txt", b"members"), "region": ("r", b"")})
     assert files.status_code == 200
+
+
+def test_a_name_saved_in_preferences_is_stored_clean(site):
+    answer = site.client.post(site.manage_url("p", ETHAN), data={
+        "name": "\u3164\u200bZoe\u0308\u2067 \r\nM\u00fcller\u202c\t"})
+    assert answer.status_code == 200 and "Name updated." in answer.text
+    assert site.audience.get(ETHAN).name == "Zoë Müller"
 
 
 def test_who_unsubscribed_from_everything_can_come_back_through_preferences(site):
@@ -352,6 +359,15 @@ def test_signing_up_starts_double_opt_in_with_an_email(site):
     assert again.status_code == 200 and again.text == answer.text
     assert site.audience.get(ETHAN).name == "Ethan Thompson"
     assert len(site.transactional()) == 1  # already confirmed: nothing to confirm
+
+
+def test_a_hostile_name_signing_up_is_stored_clean(site):
+    answer = site.client.post("/subscribe", data={
+        "email": "new.reader@example.org", "list": "members", "website": "",
+        "name": "\u202eNew\u3164\x00 \r\nRe\u0301ader\u2069" + "\u200b" * 50 + "y" * 300})
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    name = site.audience.get("new.reader@example.org").name
+    assert name == ("New Réader" + "y" * 300)[:100]
 
 
 def test_the_honeypot_pretends_and_stores_nothing(site):

@@ -10,7 +10,6 @@ there is no CSRF token on these forms.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from typing import Any
 
 from starlette.background import BackgroundTask
@@ -18,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from subscribers.model import clean_name as clean_stored_name
 from subscribers.model import email_hash, normalise_email
 from subscribers.tokens import CONFIRM_MAX_AGE
 
@@ -29,7 +29,6 @@ from .common import Web, client_ip, client_key, web, with_store_retries
 # (bounce, complaint, manual, forgotten) means we never write to the address again.
 log = logging.getLogger(__name__)
 LIFTABLE = (None, "unsubscribed")
-MAX_NAME_CHARS = 200
 HONEYPOT_FIELD = "website"  # hidden from people by CSS; bots fill every field
 BLOCKED_REASONS = {
     "bounce": "mail to it bounced", "complaint": "it reported our mail as spam",
@@ -73,10 +72,9 @@ def refused_link(request: Request, why: AudienceError) -> Response:
 
 
 def clean_name(value: Any) -> str:
-    """A name typed into a form: one line, no control characters, bounded."""
-    text = value if isinstance(value, str) else ""
-    text = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
-    return " ".join(text.split())[:MAX_NAME_CHARS]
+    """A name typed into a form, cleaned as the audience stores it (one line, no
+    control or bidi characters, bounded); a value that is not text is no name."""
+    return clean_stored_name(value) if isinstance(value, str) else ""
 
 
 def send_confirmation(w: Web, email: str, list_name: str) -> None:
