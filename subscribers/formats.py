@@ -420,6 +420,24 @@ def _json_constant(text: str) -> Any:
     raise ValueError(f"{text} is not a number we can keep")
 
 
+MAX_JSON_DEPTH = 32  # attributes are flat in practice; deep nesting is only an attack
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests lists and objects (iterative: no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(
+            node, list) else ()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def _json_attributes(line: int, raw: str) -> dict[str, Any] | Invalid:
     """Attributes carried as a JSON object (our export's `attributes` column, listmonk's):
     the several-valued ones become lists of strings, the known single ones strings, so a
@@ -431,8 +449,14 @@ def _json_attributes(line: int, raw: str) -> dict[str, Any] | Invalid:
         return Invalid(line, f"attributes is not JSON: {e.msg} at character {e.pos}")
     except ValueError as e:  # a number the store cannot keep as it is
         return Invalid(line, f"attributes: {e}")
+    except RecursionError:
+        return Invalid(line, f"attributes: nested deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(attributes, dict):
         return Invalid(line, "attributes must be a JSON object")
+    if _depth(attributes) > MAX_JSON_DEPTH:
+        # The store's JSON encoder (orjson) stops at 254 levels: one such row would
+        # abort the whole chunk it is written with.
+        return Invalid(line, f"attributes: nested deeper than {MAX_JSON_DEPTH} levels")
     if "\\u" in raw and _MARK.search(json.dumps(attributes, ensure_ascii=False)):
         # "\ud800" alone is valid JSON but not text: it could never be exported.
         return Invalid(line, "attributes: a \\u escape is half of a surrogate pair")

@@ -484,7 +484,9 @@ def test_the_encoding_rule(head, whole, encoding):
 
 @pytest.mark.parametrize("raw", [
     '{"big": 18446744073709551616}', '{"small": -9223372036854775809}',
-    '{"n": NaN}', '{"n": 1e999}', '{"digits": ' + "1" * 5000 + "}", '{"half": "\\ud800"}'])
+    '{"n": NaN}', '{"n": 1e999}', '{"digits": ' + "1" * 5000 + "}", '{"half": "\\ud800"}',
+    '{"x": ' + "[" * 254 + "]" * 254 + "}",  # past orjson's depth, at insert time
+    '{"x": ' + "[" * 50_000 + "]" * 50_000 + "}"])  # past Python's recursion limit
 def test_json_attributes_the_store_cannot_keep_are_an_invalid_row(audience, tmp_path, raw):
     # Each of these used to abort the whole import (orjson refuses integers beyond 64
     # bits, int() more than 4,300 digits) or store something else (NaN as null).

@@ -146,6 +146,14 @@ def test_sign_in_without_the_csrf_token_is_refused(admin):
     assert admin.client.get("/admin/issues", follow_redirects=False).status_code == 303
 
 
+@pytest.mark.parametrize("token", ["é", "ü€ \u202e"])
+def test_a_hostile_csrf_value_is_a_403_not_a_500(admin, token):
+    admin.csrf()  # a session with its token
+    r = admin.client.post("/admin/login", data={"csrf": token, "email": EDITOR,
+                                                "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 403
+
+
 def test_repeated_failed_sign_ins_are_rate_limited(admin):
     for _ in range(5):
         assert admin.login(password="guess").status_code == 401

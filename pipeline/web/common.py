@@ -200,6 +200,8 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, form: Any) -> None:
     expected = request.session.get("csrf", "")
     given = form.get("csrf", "")
-    if not expected or not isinstance(given, str) or not hmac.compare_digest(expected, given):
+    # Compared as bytes: compare_digest raises on a str that is not ASCII (a hostile form).
+    if not expected or not isinstance(given, str) or not hmac.compare_digest(
+            expected.encode(), given.encode("utf-8", "surrogatepass")):
         raise HTTPException(403, "This form has expired or did not come from this site: "
                                  "reload the page and try again.")
