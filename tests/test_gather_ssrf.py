@@ -192,14 +192,34 @@ def test_a_configured_address_is_allowed_for_its_own_source_only(tmp_path, serve
 
 @pytest.mark.parametrize("allow", [["intranet.example"], ["INTRANET.example."],
                                    ["10.0.0.0/8"], ["10.1.2.3"]])
-def test_allow_private_hosts_lets_the_named_host_through(tmp_path, server, allow):
+def test_allow_private_hosts_lets_a_feed_configured_there_through(tmp_path, server, allow):
     backend = LoopbackBackend(server)
-    url = "http://feeds.example.org" + redirect("http://intranet.example/ok/i")
+    url = "http://intranet.example" + redirect("http://intranet.example/ok/i")
     reports, _ = run(tmp_path, {"wiki": url},
                      Network(names(**{"intranet.example": ["10.1.2.3"]}), backend), allow=allow)
     assert not reports["wiki"].failed and reports["wiki"].new == 3
-    assert backend.connects == [(PUBLIC, 80), ("10.1.2.3", 80)]
+    assert backend.connects == [("10.1.2.3", 80), ("10.1.2.3", 80)]
     assert server.hosts[-1] == "intranet.example"
+
+
+@pytest.mark.parametrize("allow", [["intranet.example"], ["10.0.0.0/8"]])
+def test_a_public_feed_may_not_redirect_into_an_allowed_host(tmp_path, server, allow):
+    """The allowance is for feeds that live inside, not a door for any feed's redirects
+    (to the allowed host's other ports, say)."""
+    backend = LoopbackBackend(server)
+    url = "http://feeds.example.org" + redirect("http://intranet.example:6379/ok/i")
+    reports, _ = run(tmp_path, {"evil": url},
+                     Network(names(**{"intranet.example": ["10.1.2.3"]}), backend), allow=allow)
+    assert reports["evil"].failed
+    assert "a feed on the internet may not lead into" in reports["evil"].error
+    assert backend.connects == [(PUBLIC, 80)]
+
+
+def test_a_host_name_idna_refuses_is_the_sources_error(tmp_path, server):
+    backend = LoopbackBackend(server)
+    url = "http://feeds.example.org" + redirect("http://xn--localhost/ok/x")
+    reports, _ = run(tmp_path, {"odd": url}, Network(names(), backend))
+    assert reports["odd"].failed and "unexpected" not in reports["odd"].error
 
 
 def test_allow_private_hosts_does_not_let_others_through(tmp_path, server):

@@ -37,6 +37,8 @@ from .. import __version__
 from ..errors import SourceError
 from .guard import Allowlist, parse_ip
 
+PUBLIC_ONLY = Allowlist()  # what hops after a public first hop may reach
+
 USER_AGENT = f"io-insights/{__version__} (newsletter feed fetcher; +https://pypi.org/project/io-insights/)"
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 ALLOW_HINT = "gather.allow_private_hosts can allow it"
@@ -217,7 +219,11 @@ class Fetcher:
         hop, previous = url, None
         try:
             for _ in range(self.policy.max_redirects + 1):
-                response = self._open(name, hop, previous, allow, headers)
+                response, inside = self._open(name, hop, previous, allow, headers)
+                if previous is None and not inside:
+                    # A feed on the internet never leads into the allowed private hosts:
+                    # the allowance is for feeds that live there, not a door for others.
+                    allow = PUBLIC_ONLY
                 try:
                     if not response.has_redirect_location:
                         return self._read(name, hop, response, deadline, etag, last_modified)
@@ -237,17 +243,29 @@ class Fetcher:
             raise _Transient(SourceError(name, message)) from None
         except httpx.HTTPError as e:
             raise SourceError(name, f"cannot fetch {hop}: {_short(e)}") from None
+        except UnicodeError as e:  # httpx's IDNA coding of a hostile redirect's host
+            raise SourceError(name, f"cannot fetch {hop}: bad host name ({e})") from None
 
     def _open(self, name: str, url: str, previous: str | None, allow: Allowlist,
-              headers: dict[str, str]) -> httpx.Response:
+              headers: dict[str, str]) -> tuple[httpx.Response, bool]:
         """GET `url` on a connection to one of its checked addresses (in resolver order,
-        the next one when a connection fails, as socket.create_connection would)."""
+        the next one when a connection fails, as socket.create_connection would), and
+        whether it took the operator's allowance to reach them."""
         target = httpx.URL(url)
         host = _host(name, url)
         addresses = self._addresses(name, url, host, target.port or _default_port(target))
         refused = allow.refusal(host, addresses)
         if refused:
+            if allow is PUBLIC_ONLY and previous is not None and self.policy.allow.refusal(
+                    host, addresses) is None:
+                address, kind = refused
+                where = address if host == address else f"{host} at {address}"
+                raise SourceError(name, (
+                    f"refused: redirect to {where} ({kind}) from {previous}: a feed on the "
+                    "internet may not lead into gather.allow_private_hosts (configure the "
+                    "internal feed's own URL as the source)"))
             raise SourceError(name, _refusal(url, host, previous, *refused))
+        inside = PUBLIC_ONLY.refusal(host, addresses) is not None
         error: httpx.HTTPError | None = None
         for address in addresses:
             request = self.client.build_request(
@@ -255,7 +273,7 @@ class Fetcher:
                 headers={**headers, "Host": target.netloc.decode("ascii")},
                 extensions={"sni_hostname": host})
             try:
-                return self.client.send(request, stream=True)
+                return self.client.send(request, stream=True), inside
             except (httpx.ConnectError, httpx.ConnectTimeout) as e:
                 error = e
         assert error is not None
