@@ -333,7 +333,8 @@ def test_a_realistic_batch_fits_the_cap(site):
 
 
 async def asgi_post(app, chunks, headers: dict[str, str], pause: float = 0.0,
-                    consumed: list[int] | None = None) -> tuple[int, dict[str, str]]:
+                    consumed: list[int] | None = None,
+                    client: str = "203.0.113.9") -> tuple[int, dict[str, str]]:
     """POST `chunks` one receive() at a time (`pause` seconds apart), straight to the ASGI
     app: a slow or endless client, which TestClient cannot be."""
     import asyncio
@@ -359,7 +360,7 @@ async def asgi_post(app, chunks, headers: dict[str, str], pause: float = 0.0,
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
              "method": "POST", "scheme": "https", "path": URL, "raw_path": URL.encode(),
              "query_string": b"", "root_path": "", "server": ("testserver", 443),
-             "client": ("203.0.113.9", 5000),
+             "client": (client, 5000),
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
     await app(scope, receive, send)
     return sent["status"], sent["headers"]
@@ -413,3 +414,29 @@ def test_bodies_read_at_once_are_bounded(site, monkeypatch):
     assert status == 503 and headers["retry-after"] == "30"
     assert [s for s, _ in slow] == [408, 408]
     assert site.post([event("delivered", "reader@example.org", "c2")]).status_code == 200
+
+
+def test_one_client_cannot_take_every_body_slot(site, monkeypatch):
+    """Slow bodies from one stranger hold at most BODIES_PER_CLIENT slots: SendGrid,
+    posting from elsewhere, still gets in; a request without SendGrid's headers takes
+    no slot at all."""
+    import asyncio
+
+    from pipeline.web.webhooks import BODIES_PER_CLIENT
+
+    monkeypatch.setattr("pipeline.web.webhooks.BODY_SECONDS", 1.0)
+    body = encode([event("delivered", "reader@example.org", "c1")])
+
+    async def scenario():
+        app, headers = site.client.app, signed_headers(site.key, body)
+        slow = [asyncio.create_task(asgi_post(app, endless(10), headers, pause=0.05))
+                for _ in range(BODIES_PER_CLIENT)]
+        await asyncio.sleep(0.2)
+        more = await asgi_post(app, [body], headers)  # the same stranger again
+        unsigned = await asgi_post(app, endless(10), {}, pause=0.05, client="198.51.100.1")
+        sendgrid = await asgi_post(app, [body], headers, client="192.0.2.10")
+        return more, unsigned, sendgrid, await asyncio.gather(*slow)
+
+    (more, _), (unsigned, _), (sendgrid, _), slow = asyncio.run(scenario())
+    assert more == 503 and unsigned == 403 and sendgrid == 200
+    assert [s for s, _ in slow] == [408] * BODIES_PER_CLIENT

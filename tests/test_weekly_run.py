@@ -255,3 +255,24 @@ def test_a_draft_never_approved_is_superseded_by_next_weeks_issue(project, caplo
     store = Store.open(config.store_url)
     assert store.latest_open_issue() is None  # the skipped one is never picked up
     store.close()
+
+
+def test_the_outbox_manifest_has_no_formula_cells(project):
+    from pipeline.store.store import Store
+    from subscribers.formats import Row
+    from subscribers.store import Audience
+
+    from .helpers import MONDAY, seed
+
+    config = load_config(project / "config.toml")
+    seed(config)
+    store = Store.open(config.store_url)
+    try:
+        Audience(store.engine).import_rows(
+            [Row(2, "=cmd@example.org", "Eve", {})], "members", status="confirmed",
+            source="test", now=MONDAY)
+    finally:
+        store.close()
+    assert run_weekly(config, MONDAY).status == "sent"
+    manifest = (project / "outbox/2026-W48/manifest.csv").read_text()
+    assert "'=cmd@example.org," in manifest and "\n=cmd" not in manifest

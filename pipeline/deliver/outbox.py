@@ -21,6 +21,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from subscribers.formats import neutralise
+
 from ..errors import DeliveryError
 from ..models import Recipient, RenderedVariant
 from . import BatchOutcome
@@ -118,8 +120,9 @@ class OutboxBackend:
             body = json.loads(part.read_text(encoding="utf-8"))
             segment = body["custom_args"]["segment"]
             batch = body["custom_args"]["batch_id"]
-            rows.extend({"email": p["to"][0]["email"], "segment": segment, "batch": batch}
-                        for p in body["personalizations"])
+            # An address may start with "=" or "+" (valid, and a spreadsheet formula).
+            rows.extend({"email": neutralise(p["to"][0]["email"]), "segment": segment,
+                         "batch": batch} for p in body["personalizations"])
         with (folder / ".manifest.tmp").open("w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=["email", "segment", "batch"])
             writer.writeheader()

@@ -101,6 +101,7 @@ class Web:
     subscribe_limit: RateLimiter = field(default_factory=lambda: RateLimiter(5, 3600))
     webhook_bodies: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(MAX_WEBHOOK_BODIES))
+    webhook_readers: dict[str, int] = field(default_factory=dict)  # client -> bodies read now
     env: Environment = field(default_factory=lambda: Environment(
         loader=FileSystemLoader(WEB_TEMPLATES), autoescape=select_autoescape(default=True),
         trim_blocks=True, lstrip_blocks=True))

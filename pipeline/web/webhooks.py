@@ -33,7 +33,7 @@ from subscribers.store import Audience
 from ..errors import ConfigError, WebhookRejected
 from ..store.events import MailEvent
 from ..store.store import Store
-from .common import web
+from .common import client_key, web
 
 log = logging.getLogger("insights.webhooks")
 
@@ -50,7 +50,10 @@ MAX_AHEAD = timedelta(minutes=5)  # clocks drift, but not this far
 MAX_BODY_BYTES = 8 * 1024 * 1024
 # SendGrid sends its batch at once; a body still arriving after this is a slow client
 # holding a slot (the whole body, not each chunk, so a trickle cannot stretch it).
-BODY_SECONDS = 30.0
+BODY_SECONDS = 10.0
+# Bodies one client may have us read at once: SendGrid posts one batch at a time per
+# connection, and a stranger's slow bodies must not take every slot.
+BODIES_PER_CLIENT = 2
 # At most MAX_WEBHOOK_BODIES (common.py) are read at once; more answer 503, and SendGrid
 # retries later.
 RETRY_AFTER = "30"
@@ -78,10 +81,10 @@ def load_webhook_key(public_key_b64: str) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def verify_signature(key: ec.EllipticCurvePublicKey, signature_b64: str | None,
-                     timestamp: str | None, body: bytes, now: datetime, *,
-                     max_age: timedelta = MAX_AGE, max_ahead: timedelta = MAX_AHEAD) -> None:
-    """Raise WebhookRejected unless SendGrid signed `timestamp + body` recently."""
+def check_headers(signature_b64: str | None, timestamp: str | None, now: datetime, *,
+                  max_age: timedelta = MAX_AGE, max_ahead: timedelta = MAX_AHEAD) -> None:
+    """What can be refused before reading a body: missing headers, a timestamp that is
+    no recent unix time."""
     if not signature_b64 or not timestamp:
         raise WebhookRejected(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
@@ -94,6 +97,14 @@ def verify_signature(key: ec.EllipticCurvePublicKey, signature_b64: str | None,
     if -age > max_ahead.total_seconds():
         raise WebhookRejected(f"request signed in the future (unix time {timestamp}): check "
                               "this server's clock")
+
+
+def verify_signature(key: ec.EllipticCurvePublicKey, signature_b64: str | None,
+                     timestamp: str | None, body: bytes, now: datetime, *,
+                     max_age: timedelta = MAX_AGE, max_ahead: timedelta = MAX_AHEAD) -> None:
+    """Raise WebhookRejected unless SendGrid signed `timestamp + body` recently."""
+    check_headers(signature_b64, timestamp, now, max_age=max_age, max_ahead=max_ahead)
+    assert signature_b64 is not None and timestamp is not None  # check_headers saw to it
     try:
         signature = base64.b64decode(signature_b64, validate=True)
         key.verify(signature, timestamp.encode("ascii") + body, ec.ECDSA(hashes.SHA256()))
@@ -218,12 +229,20 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES,
 
 
 async def read_body_bounded(request: Request) -> bytes:
-    """read_body, with at most MAX_WEBHOOK_BODIES read at once (each up to MAX_BODY_BYTES)."""
-    slots = web(request).webhook_bodies
-    if slots.locked():
+    """read_body, with at most MAX_WEBHOOK_BODIES read at once (each up to MAX_BODY_BYTES),
+    BODIES_PER_CLIENT of them from one client."""
+    state = web(request)
+    slots, readers, who = state.webhook_bodies, state.webhook_readers, client_key(request)
+    if slots.locked() or readers.get(who, 0) >= BODIES_PER_CLIENT:
         raise WebhookRejected("too many webhook requests at once", status_code=503)
-    async with slots:
-        return await read_body(request, MAX_BODY_BYTES, BODY_SECONDS)
+    readers[who] = readers.get(who, 0) + 1  # one event loop: no lock needed
+    try:
+        async with slots:
+            return await read_body(request, MAX_BODY_BYTES, BODY_SECONDS)
+    finally:
+        readers[who] -= 1
+        if not readers[who]:
+            del readers[who]
 
 
 def rejected(e: WebhookRejected) -> JSONResponse:
@@ -247,6 +266,9 @@ async def receive_events(request: Request) -> JSONResponse:
                             status_code=403)
     now = state.clock()
     try:
+        # Headers first: a request that cannot be SendGrid's takes no body slot.
+        check_headers(request.headers.get(SIGNATURE_HEADER),
+                      request.headers.get(TIMESTAMP_HEADER), now)
         body = await read_body_bounded(request)
 
         def verified_events() -> tuple[list[Any], list[str]]:
