@@ -139,8 +139,8 @@ def write_export(audience: Audience, list_name: str | None, fmt: str, stream: An
 def add(ctx: click.Context, email: str, list_name: str, name: str, attrs: tuple[str, ...]) -> None:
     """Subscribe one person. On a double opt-in list they stay unconfirmed and get a
     confirmation email (through the configured delivery backend) until they click it."""
+    from pipeline.deliver.backends import make_backend
     from pipeline.deliver.transactional import confirmation_message
-    from pipeline.job import make_backend
 
     from .formats import split_values
     from .tokens import Tokens, secret_key

@@ -46,6 +46,7 @@ from ..errors import (
 from ..models import Issue, Recipient, RenderedVariant
 from ..store.store import Batch, Store
 from . import Backend
+from .backends import make_backend
 from .gate import check_issue
 from .stopping import stop_on_signals
 
@@ -529,8 +530,6 @@ def _start_share(config: Config, issue: Issue, variants: Sequence[RenderedVarian
 def _send_share(config: Config, issue: Issue, variants: list[RenderedVariant], owner: str,
                 parent_pid: int, share: tuple[int | None, int | None], queue: Any) -> None:
     """Child process: resolve and send one share; report what the parent must know."""
-    from ..job import make_backend
-
     _die_with_parent()
     try:
         clock = lambda: datetime.now(UTC)  # noqa: E731

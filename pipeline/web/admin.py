@@ -23,7 +23,8 @@ from ..deliver.gate import check_issue
 from ..deliver.message import fill, personal_values
 from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note
 from ..errors import InsightsError
-from ..job import send_tests, variant_spec, variants_of
+from ..job import send_tests
+from ..render.issue import variant_spec, variants_of
 from ..variants import Overrides, plan_variant
 from .common import SESSION_HOURS, check_csrf, client_key, csrf_token, read_form, web
 
