@@ -190,7 +190,7 @@ async def subscribe(request: Request) -> Response:
                        "Too many sign-ups came from your network in the last hour. Please "
                        "try again later.", 429)
     form = await request.form(max_files=0, max_fields=20, max_part_size=4096)
-    values = {
+    values: dict[str, Any] = {
         "email": str(form.get("email") or "")[:320], "name": clean_name(form.get("name")),
         "list": str(form.get("list") or ""),
         "interests": [i for i in w.config.interest_choices if i in form.getlist("interest")],
