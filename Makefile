@@ -29,8 +29,9 @@ run: install  ## Run the weekly job once on the bundled examples (imports them o
 test: install  ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install  ## ruff over the code and tests
+lint: install  ## ruff over the code and tests, mypy over the code (strict on the core)
 	$(BIN)/ruff check pipeline subscribers tests bench
+	$(BIN)/mypy pipeline subscribers
 
 clean:  ## Remove the local database, outbox and previews (not the venv)
 	rm -rf var outbox preview

@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import python_speed  # noqa: E402
-from pipeline.job import variant_spec  # noqa: E402
 from pipeline.render import render_variant  # noqa: E402
 from pipeline.render.context import Audience, build_context  # noqa: E402
+from pipeline.render.issue import variant_spec  # noqa: E402
 from pipeline.store.store import Store  # noqa: E402
 from pipeline.variants import plan_variant  # noqa: E402
 from tests.helpers import copy_project, first_run  # noqa: E402

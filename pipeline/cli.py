@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 from rich.console import Console
@@ -258,13 +258,16 @@ def list_issues(state: State) -> None:
               help="Read the note (Markdown) from this file ('-' for standard input).")
 @click.option("--text", "note_text", help="The note (Markdown) itself.")
 @pass_state
-def note(state: State, issue_id: str, note_file, note_text: str | None) -> None:
+def note(state: State, issue_id: str, note_file: TextIO | None, note_text: str | None) -> None:
     """Set the editor's note (Markdown) of a draft issue and re-render its variants.
     An approved issue goes back to draft."""
     from .editing import edit_note
-    if (note_file is None) == (note_text is None):
+    if note_file is not None and note_text is None:
+        text = note_file.read()
+    elif note_text is not None and note_file is None:
+        text = note_text
+    else:
         raise click.UsageError("give the note with exactly one of --file or --text")
-    text = note_file.read() if note_file is not None else note_text
     with state.store() as store:
         issue = edit_note(state.config, store, issue_id, text, datetime.now(UTC))
     console.print(f"Note set on {issue_id} (now {issue.status}); "
@@ -309,7 +312,7 @@ def approve(state: State, issue_id: str, approver: str, seen_hash: str | None) -
         issue = approve_issue(state.config, store, issue_id, approver, datetime.now(UTC),
                               seen_hash=seen_hash)
     console.print(f"Issue {issue_id} approved by {approver} "
-                  f"(content {issue.approved_hash[:12]}).")
+                  f"(content {(issue.approved_hash or '')[:12]}).")
 
 
 @cli.command()

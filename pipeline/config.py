@@ -27,12 +27,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from subscribers.segments import MATCH_ALL, Rule, RuleError, compile_rule
 
 from .errors import ConfigError, UnknownName
 
 Section = Literal["news", "research", "events"]
+DEFAULT_SECTIONS: tuple[Section, ...] = ("news", "research", "events")
 
 
 class _Strict(BaseModel):
@@ -214,7 +216,7 @@ class ListDef(_Strict):
 class VariantOptions(_Strict):
     """How one segment's variant differs: section order, items per section, topics first."""
 
-    sections: list[Section] = Field(default_factory=lambda: ["news", "research", "events"],
+    sections: list[Section] = Field(default_factory=lambda: list(DEFAULT_SECTIONS),
                                     min_length=1)
     max_items: StrictInt | None = Field(default=None, ge=1, le=50)
     prefer_topics: list[str] = Field(default_factory=list)
@@ -453,7 +455,7 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":
         return "unknown key (check the spelling; see config.toml in the repository for all keys)"

@@ -9,8 +9,8 @@ from datetime import datetime
 from .approval import approval_refused, content_hash, readable_content
 from .config import Config
 from .errors import InsightsError
-from .job import render_issue, variants_of
 from .models import Issue
+from .render.issue import render_issue, variants_of
 from .store.store import Store
 
 ITEM_ACTIONS = ("drop", "restore", "pin", "unpin", "up", "down")

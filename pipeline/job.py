@@ -5,112 +5,25 @@ The CLI (`insights run`) and the scheduler (`insights schedule`) both call `run_
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from subscribers.store import Audience
-from subscribers.tokens import Tokens, secret_key
 
 from .approval import unapproved_change
-from .compose import compose_issue, period_for
+from .compose import period_for
 from .config import Config
-from .deliver import Backend
+from .deliver.backends import make_backend
 from .deliver.gate import check_issue
-from .deliver.message import build_message, message_bytes, personal_values
-from .deliver.outbox import OutboxBackend
-from .deliver.payload import mail_body
 from .deliver.send import send_issue
-from .errors import ConfigError, DeliveryError, InsightsError, UnknownName
+from .draft import build_issue
+from .errors import DeliveryError, InsightsError, UnknownName
 from .gather import gather
 from .models import Issue, Recipient, RenderedVariant, RunReport, SegmentReport
-from .render import render_variant
-from .render.context import Audience as VariantAudience
-from .render.context import build_context
+from .render.issue import render_issue, variant_spec, variants_of
 from .store.store import Store
-from .variants import Overrides, VariantSpec, plan_variant
-
-log = logging.getLogger("insights.job")
-
-
-def variant_spec(config: Config, segment: str) -> VariantSpec:
-    options = config.variant_options(segment)
-    return VariantSpec(order=tuple(options.sections), max_items=options.max_items,
-                       prefer_topics=frozenset(options.prefer_topics))
-
-
-def render_issue(config: Config, store: Store, issue: Issue) -> list[RenderedVariant]:
-    """Render every variant of `issue` from its stored sections and the editors'
-    overrides (drops, pins); store and return them."""
-    overrides = Overrides(dropped=issue.dropped, pinned=issue.pinned)
-    sections = store.issue_sections(issue.id)
-    list_titles = [entry.title for entry in config.lists]
-    descriptions = {s.name: s.description for s in config.segments}
-    rendered = []
-    for segment in config.variant_names:
-        audience = VariantAudience(segment, descriptions.get(segment, ""), list_titles)
-        planned = plan_variant(sections, variant_spec(config, segment), overrides)
-        context = build_context(config, issue, planned, audience)
-        rendered.append(render_variant(config.resolve(config.render.templates), segment, context))
-    store.save_variants(issue.id, rendered, datetime.now(UTC))
-    return rendered
-
-
-def build_issue(config: Config, store: Store, now: datetime) -> tuple[Issue | None, datetime]:
-    """Compose and store this period's issue from what is new; None when nothing is.
-
-    Returns the window start too, for the report.
-    """
-    period = period_for(now, config.newsletter.tz)
-    # What no sent issue carried, back to max_age_days: entries left out of a full issue
-    # (or published just before the last one was built) get their turn.
-    since = now - timedelta(days=config.compose.max_age_days)
-    content = compose_issue(
-        store.unissued_items(("news", "research"), since),
-        store.upcoming_events(now, now + timedelta(days=config.compose.horizon_days)),
-        store.issued_item_ids(),
-        config.compose.max_items_per_section,
-    )
-    if content is None:
-        return None, since
-    issue = store.create_issue(period.id, period.start, period.end, content.sections,
-                               content.new_item_ids, now)
-    for stale in store.supersede_unsent(issue.number, now):
-        log.warning("issue %s was never sent and is superseded by %s (which carries its "
-                    "items): marked skipped", stale, issue.id)
-    return issue, since
-
-
-def recipient_message(config: Config, tokens: Tokens, now: datetime,
-                      variant: RenderedVariant, recipient: Recipient,
-                      test: bool = False) -> bytes:
-    """One recipient's message; `test`: "[TEST]" in the subject, links that change
-    nothing."""
-    personal = personal_values(config, tokens, recipient.email, recipient.first_name,
-                               test=test)
-    return message_bytes(build_message(config, variant, recipient, personal, now, test=test))
-
-
-def make_backend(config: Config, now: datetime, store: Store | None = None) -> Backend:
-    backend = config.delivery.backend
-    if backend == "outbox":
-        tokens = Tokens(secret_key(required=False))
-        return OutboxBackend(
-            config.resolve(config.delivery.outbox_dir),
-            lambda v, r, test=False: recipient_message(config, tokens, now, v, r, test),
-            lambda issue_id, batch_id, v, rs: mail_body(config, tokens, issue_id, batch_id, v, rs),
-            now,
-        )
-    if backend == "sendgrid":
-        from .deliver.sendgrid import SendGridBackend
-
-        return SendGridBackend(config, Tokens(secret_key(required=True)))
-    if backend == "smtp":
-        from .deliver.smtp import SmtpBackend
-
-        return SmtpBackend(config, Tokens(secret_key(required=True)), store, now)
-    raise ConfigError(f"{config.path}: delivery.backend: unknown backend {backend!r}")
+from .variants import Overrides, plan_variant
 
 
 def send_current(config: Config, now: datetime, *, resolve_unknown: str | None = None,
@@ -157,11 +70,6 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
 def _not_begun(issue: Issue, now: datetime) -> bool:
     """A draft made ahead for a week still to come (a send already begun finishes)."""
     return issue.period_start > now and issue.status != "sending"
-
-
-def variants_of(config: Config, store: Store, issue: Issue) -> list[RenderedVariant]:
-    """The issue's stored variants, rendered (and stored) first if there are none."""
-    return store.get_variants(issue.id) or render_issue(config, store, issue)
 
 
 def send_tests(config: Config, store: Store, addresses: list[str], now: datetime, *,

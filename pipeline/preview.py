@@ -10,11 +10,13 @@ from subscribers.tokens import Tokens, secret_key
 
 from .compose import period_for
 from .config import Config
-from .deliver.message import fill, personal_values
+from .deliver.message import personal_values
+from .draft import build_issue
 from .errors import InsightsError, UnknownName
 from .gather import gather
-from .job import build_issue, variants_of
 from .models import Issue
+from .render.issue import variants_of
+from .render.placeholders import fill
 from .store.store import Store
 
 

@@ -36,15 +36,17 @@ def plan_variant(sections: Mapping[str, Sequence[Item]], spec: VariantSpec,
     order: an event's topic never makes a later meeting look sooner.
     """
     overrides = overrides or Overrides()
-    pin_rank = {item_id: rank for rank, item_id in enumerate(overrides.pinned)}
+    # Keyed by an item's id, which is None before it is stored: such an item is never pinned.
+    pin_rank: dict[int | None, int] = {item_id: rank
+                                       for rank, item_id in enumerate(overrides.pinned)}
     planned: dict[str, tuple[Item, ...]] = {}
     for name in spec.order:
         items = [i for i in sections.get(name, ()) if i.id not in overrides.dropped]
         if name != "events":
-            items.sort(key=lambda i: (pin_rank.get(i.id, len(pin_rank)),  # type: ignore[arg-type]
+            items.sort(key=lambda i: (pin_rank.get(i.id, len(pin_rank)),
                                       not (set(i.topics) & spec.prefer_topics)))
         else:
-            items.sort(key=lambda i: (i.id not in pin_rank, pin_rank.get(i.id, 0)))  # type: ignore[arg-type]
+            items.sort(key=lambda i: (i.id not in pin_rank, pin_rank.get(i.id, 0)))
         if spec.max_items is not None:
             pinned = [i for i in items if i.id in pin_rank]
             rest = [i for i in items if i.id not in pin_rank]

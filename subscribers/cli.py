@@ -9,10 +9,11 @@ import csv
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -24,18 +25,22 @@ from .formats import EXPORT_COLUMNS, FORMATS, export_row
 from .model import LIST_ATTRIBUTES
 from .store import Audience
 
+if TYPE_CHECKING:  # for types only: the commands get both from pipeline.cli's State (ctx.obj)
+    from pipeline.config import Config
+    from pipeline.store.store import Store
+
 console = Console()
 
 
 @contextmanager
-def opened(ctx: click.Context):
+def opened(ctx: click.Context) -> Iterator[tuple[Config, Audience]]:
     """(config, Audience) for the command; ctx.obj is pipeline.cli.State."""
     with opened_store(ctx) as (config, store):
         yield config, Audience(store.engine)
 
 
 @contextmanager
-def opened_store(ctx: click.Context):
+def opened_store(ctx: click.Context) -> Iterator[tuple[Config, Store]]:
     with ctx.obj.store() as store:
         yield ctx.obj.config, store
 
@@ -139,8 +144,8 @@ def write_export(audience: Audience, list_name: str | None, fmt: str, stream: An
 def add(ctx: click.Context, email: str, list_name: str, name: str, attrs: tuple[str, ...]) -> None:
     """Subscribe one person. On a double opt-in list they stay unconfirmed and get a
     confirmation email (through the configured delivery backend) until they click it."""
+    from pipeline.deliver.backends import make_backend
     from pipeline.deliver.transactional import confirmation_message
-    from pipeline.job import make_backend
 
     from .formats import split_values
     from .tokens import Tokens, secret_key

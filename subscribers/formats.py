@@ -13,9 +13,10 @@ import json
 import math
 import multiprocessing
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -49,7 +50,7 @@ class Invalid(NamedTuple):
 @dataclass
 class Reader:
     format: str
-    rows: Iterator[Row | Invalid]
+    rows: Generator[Row | Invalid, None, None]
 
 
 # -- reading text: the encoding, undecodable bytes, cells neutralised by our export ---------
@@ -221,7 +222,8 @@ def read_file(path: Path, fmt: str = "auto") -> Reader:
 
 
 def _rows(fh: io.TextIOWrapper, reader: Any, held: list[str], keys: list[str],
-          parse: Callable[[int, list[str]], Row | Invalid]) -> Iterator[Row | Invalid]:
+          parse: Callable[[int, list[str]], Row | Invalid]
+          ) -> Generator[Row | Invalid, None, None]:
     """Row or Invalid per record. A record the csv reader cannot read (a field over
     csv.field_size_limit()) is an Invalid row and reading goes on after its end; so does
     a row with a byte the encoding cannot decode."""
@@ -508,9 +510,10 @@ def _generic_parser(keys: list[str]) -> Callable[[int, list[str]], Row | Invalid
         attributes: dict[str, Any] = {}
         if json_at is not None and values[json_at].strip():
             # Our own export keeps attributes without a column of their own as JSON.
-            attributes = _json_attributes(line, values[json_at])
-            if isinstance(attributes, Invalid):
-                return attributes
+            parsed = _json_attributes(line, values[json_at])
+            if isinstance(parsed, Invalid):
+                return parsed
+            attributes = parsed
         for i, key, many in columns:
             value = values[i].strip()
             if value:
@@ -637,6 +640,12 @@ def _produce(path: str, fmt: str, size: int, queue: Any) -> None:
         queue.put(("error", f"{path}: {type(e).__name__}: {e}"))
 
 
+def _reader_died(path: Path, line: int, code: int | None) -> AudienceError:
+    return AudienceError(f"{path}: the process reading the file stopped (exit code {code}) "
+                         f"after line {line}; the rows up to there are imported, and "
+                         "importing the file again finishes the job without changing them")
+
+
 def parsed_chunks(path: Path, fmt: str, size: int = 2000) -> tuple[str, Iterator[list[Any]]]:
     """(format, chunks of rows) with the parsing done by a child process, so one core
     reads the file while this one writes the database. The queue is bounded: memory
@@ -654,11 +663,8 @@ def parsed_chunks(path: Path, fmt: str, size: int = 2000) -> tuple[str, Iterator
         last_line = 0
         try:
             while True:
-                kind, payload = next_message(queue, process, lambda code, n=last_line: (
-                    AudienceError(f"{path}: the process reading the file stopped (exit code "
-                                  f"{code}) after line {n}; the rows up to there are "
-                                  "imported, and importing the file again finishes the job "
-                                  "without changing them")))
+                kind, payload = next_message(queue, process, partial(_reader_died, path,
+                                                                     last_line))
                 if kind == "end":
                     return
                 if kind == "error":

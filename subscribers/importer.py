@@ -189,7 +189,7 @@ def _import_chunk(conn: Connection, rows: dict[str, Row], list_name: str, status
             {"subscriber_id": sid, "list_name": list_name, "action": "unsubscribed",
              "source": source, "at": now} for sid in leaves])
     if suppress:
-        fresh = {}
+        fresh: dict[str, str] = {}
         for key, reason in suppress:
             fresh.setdefault(email_hash(key), reason)
         known = set(conn.execute(select(suppressions.c.email_hash).where(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
 from typing import Any, NamedTuple
 
 import orjson
@@ -230,7 +232,8 @@ def split_ids(engine: Engine, parts: int) -> list[tuple[int | None, int | None]]
     return list(zip(starts, ends, strict=True))
 
 
-def _ready_chunks(queue: Any, process: Any, *, block: bool) -> Iterator[Recipient]:
+def _ready_chunks(queue: Queue[tuple[str, Any]], process: BaseProcess, *,
+                  block: bool) -> Generator[Recipient, None, bool]:
     """Yield the child's chunks: those already waiting, or (block) all of them. The
     generator's value is whether the child has finished."""
     while True:

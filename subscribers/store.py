@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from pipeline.errors import AudienceError
 from pipeline.models import Recipient
-from pipeline.store.bulk import insert_ignoring_duplicates
+from pipeline.store.bulk import insert_ignoring_duplicates, new_id
 
 from . import importer, resolve
 from .formats import Invalid, Row, parsed_chunks, read_file
@@ -28,6 +28,7 @@ from .model import (
     email_key,
     normalise_email,
 )
+from .resolve import Candidate
 from .schema import consent_events, memberships, subscribers, suppressions
 from .segments import Rule
 
@@ -75,7 +76,7 @@ class Audience:
         return resolve.split_ids(self.engine, parts)
 
     def candidates(self, lists: Sequence[str],
-                   segments: Sequence[tuple[str, Rule]]) -> Iterator[resolve.Candidate]:
+                   segments: Sequence[tuple[str, Rule]]) -> Iterator[Candidate]:
         return resolve.candidates(self.engine, lists, segments)
 
     def no_longer_eligible(self, subscriber_ids: Sequence[int],
@@ -371,7 +372,7 @@ def _ensure_subscriber(conn: Connection, email: str, name: str, attributes: dict
         subscribers.c.email_key == email_key(email))).scalar()
     if sid is not None:
         return int(sid)
-    return int(conn.execute(insert(subscribers).values(
+    return new_id(conn.execute(insert(subscribers).values(
         email=email, email_key=email_key(email), email_hash=email_hash(email),
         name=clean_name(name),
-        attributes=attributes, created_at=now, updated_at=now)).inserted_primary_key[0])
+        attributes=attributes, created_at=now, updated_at=now)))

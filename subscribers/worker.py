@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import queue as queues
 from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
 from typing import Any
 
 
-def next_message(queue: Any, process: Any,
+def next_message(queue: Queue[tuple[str, Any]], process: BaseProcess,
                  on_death: Callable[[int | None], Exception]) -> tuple[str, Any]:
     """The child's next (kind, payload); `on_death(exit code)` is raised instead of
     waiting forever if it died (killed, out of memory) without a word."""
@@ -24,7 +26,7 @@ def next_message(queue: Any, process: Any,
             raise on_death(process.exitcode) from None
 
 
-def stop(process: Any) -> None:
+def stop(process: BaseProcess) -> None:
     if process.is_alive():
         process.terminate()
     process.join(timeout=10)

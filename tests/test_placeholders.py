@@ -13,7 +13,8 @@ import pytest
 from pipeline.config import load_config
 from pipeline.deliver.message import personal_values
 from pipeline.editing import edit_note
-from pipeline.job import render_issue, run_weekly, send_tests
+from pipeline.job import run_weekly, send_tests
+from pipeline.render.issue import render_issue
 from pipeline.render.placeholders import PLACEHOLDERS, fill, inert
 from pipeline.store.store import Store
 from subscribers.tokens import Tokens

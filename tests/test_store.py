@@ -209,3 +209,26 @@ def test_a_worker_back_from_a_retry_wait_claims_only_a_pending_batch(store_url, 
         assert store.claim_batch(batch.id, NOW, only_pending=True) is may_claim
     finally:
         store.close()
+
+
+def test_a_held_send_lock_without_a_heartbeat_is_named_not_a_crash(store_url):
+    """A lock with no heartbeat recorded (set by hand, or by an older version) is refused
+    with the holder's name, as any live holder's is."""
+    import os
+    import re
+    import socket
+
+    from sqlalchemy import text
+
+    from pipeline.errors import StoreError
+
+    store = Store.open(store_url)
+    store.create_issue("2026-W48", NOW, NOW, {}, frozenset(), NOW)
+    holder = f"{socket.gethostname()}:{os.getpid()}"  # alive: this very process
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE issues SET send_lock = :h, send_heartbeat = NULL"),
+                     {"h": holder})
+    with pytest.raises(StoreError, match=f"is being sent by {re.escape(holder)} "
+                                         r"\(no progress recorded\); wait for it to finish"):
+        store.acquire_send_lock("2026-W48", "elsewhere.example:42", NOW)
+    store.close()

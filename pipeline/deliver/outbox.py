@@ -115,7 +115,7 @@ class OutboxBackend:
 
     @staticmethod
     def _write_manifest(folder: Path) -> str:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for part in sorted((folder / "batches").glob("*.json")):
             body = json.loads(part.read_text(encoding="utf-8"))
             segment = body["custom_args"]["segment"]

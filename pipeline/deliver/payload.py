@@ -86,7 +86,8 @@ class PersonalizationJSON:
         values = (orjson.dumps(email)[1:-1], orjson.dumps(shown)[1:-1],
                   orjson.dumps(shown_html)[1:-1],
                   self._personal.token(email).encode("ascii"))  # URL-safe: no escaping
-        return self._template % self._in_order(values)
+        in_order: tuple[bytes, ...] = self._in_order(values)
+        return self._template % in_order
 
 
 class PreparePersonalization:

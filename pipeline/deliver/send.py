@@ -20,7 +20,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +46,7 @@ from ..errors import (
 from ..models import Issue, Recipient, RenderedVariant
 from ..store.store import Batch, Store
 from . import Backend
+from .backends import make_backend
 from .gate import check_issue
 from .stopping import stop_on_signals
 
@@ -72,7 +73,7 @@ class _Stop(Exception):
     """Stop handing out batches (auth failure, or transient failures persisting)."""
 
 
-def _recipient(row: dict) -> Recipient:
+def _recipient(row: Mapping[str, Any]) -> Recipient:
     return Recipient(row["subscriber_id"], row["email"], row["first_name"], row["segment"])
 
 
@@ -529,11 +530,11 @@ def _start_share(config: Config, issue: Issue, variants: Sequence[RenderedVarian
 def _send_share(config: Config, issue: Issue, variants: list[RenderedVariant], owner: str,
                 parent_pid: int, share: tuple[int | None, int | None], queue: Any) -> None:
     """Child process: resolve and send one share; report what the parent must know."""
-    from ..job import make_backend
-
     _die_with_parent()
     try:
-        clock = lambda: datetime.now(UTC)  # noqa: E731
+        def clock() -> datetime:
+            return datetime.now(UTC)
+
         store = Store.open(config.store_url, migrate=False)
         try:
             backend = make_backend(config, clock(), store)

@@ -9,8 +9,9 @@ import os
 import socket
 import time
 import urllib.error
-from collections.abc import Sequence
-from email.message import EmailMessage
+from collections.abc import Mapping, Sequence
+from email.message import EmailMessage, Message
+from typing import Any
 
 import orjson
 from python_http_client import exceptions as http_errors
@@ -57,7 +58,7 @@ class _EncodedBody:
     """A body already encoded, handed to the client where it expects a str: it calls
     .encode("utf-8") on bodies whose Content-Type is not the bare application/json."""
 
-    def __init__(self, body: dict | bytes) -> None:
+    def __init__(self, body: dict[str, Any] | bytes) -> None:
         self.data = _JSONBytes(body if isinstance(body, bytes) else orjson.dumps(body))
 
     def encode(self, encoding: str = "utf-8") -> bytes:
@@ -114,7 +115,7 @@ class SendGridBackend:
     def finish(self, issue_id: str) -> str:
         return f"SendGrid at {self.config.delivery.sendgrid.host}"
 
-    def post(self, body: dict | bytes) -> str | None:
+    def post(self, body: dict[str, Any] | bytes) -> str | None:
         """POST /v3/mail/send; the X-Message-Id on 202, or the error the ledger needs."""
         try:
             response = self.client.client.mail.send.post(request_body=_EncodedBody(body))
@@ -135,7 +136,8 @@ class SendGridBackend:
                                  f"({type(e).__name__})") from None
         if response.status_code not in (200, 202):
             raise OutcomeUnknown(f"unexpected answer {response.status_code} from SendGrid")
-        return response.headers.get("X-Message-Id")
+        message_id: str | None = response.headers.get("X-Message-Id")
+        return message_id
 
 
 def _errors_text(error: http_errors.HTTPError) -> str:
@@ -164,7 +166,7 @@ def _classify(error: http_errors.HTTPError) -> DeliveryError:
     return BatchRejected(f"SendGrid answered HTTP {status}: {detail}")
 
 
-def _retry_after(headers) -> float:
+def _retry_after(headers: Message | Mapping[str, str] | None) -> float:
     """Seconds to wait: X-RateLimit-Reset (an epoch time) or Retry-After (seconds)."""
     headers = headers or {}
     reset = headers.get("X-RateLimit-Reset")

@@ -12,7 +12,10 @@ config = context.config
 def run() -> None:
     engine = config.attributes.get("engine")
     if engine is None:  # plain `alembic` command line: take the URL from alembic.ini
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("alembic.ini: no sqlalchemy.url to migrate")
+        engine = create_engine(url)
     with engine.begin() as connection:
         context.configure(
             connection=connection,

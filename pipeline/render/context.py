@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 from markdown_it import MarkdownIt
@@ -97,7 +97,7 @@ def _event_view(item: Item, tz: ZoneInfo, base_url: str) -> dict[str, Any]:
     }
 
 
-def _valid_zone(name: str | None) -> bool:
+def _valid_zone(name: str | None) -> TypeGuard[str]:
     if not name:
         return False
     try:
@@ -151,7 +151,7 @@ def build_context(
     nl = config.newsletter
     tz = nl.tz
     date_label = _date_label(issue.period_start, tz)
-    shown = [
+    shown: list[dict[str, Any]] = [
         {"key": key, "title": SECTION_TITLES[key],
          "items": [item_view(i, tz, nl.base_url) for i in items]}
         for key, items in sections.items() if items

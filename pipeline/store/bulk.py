@@ -15,10 +15,19 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Insert, Table
+from sqlalchemy import Column, Connection, CursorResult, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import StoreError
+
+
+def new_id(result: CursorResult[Any]) -> int:
+    """The id of the one row an INSERT made (SQLAlchemy types it optional: an INSERT of
+    no rows, or of many, has none)."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise StoreError("the database returned no id for the inserted row")
+    return int(key[0])
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],

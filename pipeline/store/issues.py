@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -47,7 +47,7 @@ class IssuesMixin:
 
     def create_issue(
         self, issue_id: str, period_start: datetime, period_end: datetime,
-        sections: dict[str, Sequence[Item]], new_ids: frozenset[int], now: datetime,
+        sections: Mapping[str, Sequence[Item]], new_ids: frozenset[int], now: datetime,
     ) -> Issue:
         try:
             with self.engine.begin() as conn:

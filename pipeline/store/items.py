@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import StoreError
 from ..models import Item
+from .bulk import new_id
 from .records import SaveResult, SourceState, _item_from_row
 from .schema import (
     issue_items,
@@ -51,12 +52,12 @@ class ItemsMixin:
                     if self._duplicate_elsewhere(conn, item):
                         seen += 1
                         continue
-                    row_id = conn.execute(
+                    row_id = new_id(conn.execute(
                         insert(items).values(
                             source=item.source, guid=item.guid, first_seen_at=now,
                             updated_at=now, **self._item_values(item),
                         )
-                    ).inserted_primary_key[0]
+                    ))
                     new.append(replace(item, id=row_id, first_seen_at=now))
         except SQLAlchemyError as e:
             raise StoreError(f"could not save items: {e}") from e

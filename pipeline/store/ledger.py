@@ -113,13 +113,16 @@ class LedgerMixin:
         with self.engine.begin() as conn:
             row = conn.execute(select(issues.c.send_lock, issues.c.send_heartbeat)
                                .where(issues.c.id == issue_id)).first()
-            holder = row.send_lock if row else None
+            holder: str | None = row.send_lock if row else None
+            beat: datetime | None = row.send_heartbeat if row else None
             alive = _alive_here(holder) if holder else False
             if holder and holder != owner and (alive or alive is None and (
-                    row.send_heartbeat is None or row.send_heartbeat > stale)):
-                raise StoreError(
-                    f"issue {issue_id} is being sent by {holder} (last progress "
-                    f"{row.send_heartbeat:%Y-%m-%d %H:%M:%S} UTC); wait for it to finish")
+                    beat is None or beat > stale)):
+                # A lock can hold no heartbeat (one set by hand, or by an older version).
+                progress = (f"last progress {beat:%Y-%m-%d %H:%M:%S} UTC" if beat is not None
+                            else "no progress recorded")
+                raise StoreError(f"issue {issue_id} is being sent by {holder} ({progress}); "
+                                 "wait for it to finish")
             query = update(issues).where(issues.c.id == issue_id)
             query = query.where(issues.c.send_lock == holder) if holder else query.where(
                 issues.c.send_lock.is_(None))
@@ -289,7 +292,7 @@ class LedgerMixin:
         recipients the server refused (per-recipient backends) is 'failed'. Returns the
         batch's state."""
         with self.engine.begin() as conn:
-            counts = dict(conn.execute(_HELD_OR_REFUSED, {"b_id": batch_id}).all())
+            counts: dict[str, int] = dict(conn.execute(_HELD_OR_REFUSED, {"b_id": batch_id}).all())
             held, refused = counts.get("unknown", 0), counts.get("failed", 0)
             state = "unknown" if held else "failed" if refused else "accepted"
             error = (f"{held} recipient(s) of unknown outcome" if held else

@@ -20,10 +20,12 @@ from starlette.routing import Route
 from ..accounts import check_login
 from ..approval import changes_since_approval, content_hash
 from ..deliver.gate import check_issue
-from ..deliver.message import fill, personal_values
+from ..deliver.message import personal_values
 from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note
 from ..errors import InsightsError
-from ..job import send_tests, variant_spec, variants_of
+from ..job import send_tests
+from ..render.issue import variant_spec, variants_of
+from ..render.placeholders import fill
 from ..variants import Overrides, plan_variant
 from .common import SESSION_HOURS, check_csrf, client_key, csrf_token, read_form, web
 
@@ -59,7 +61,9 @@ def _session_live(request: Request, editor: str) -> bool:
     if not isinstance(session_id, str) or w.store.session_editor(session_id, w.clock()) != editor:
         return False
     stored = w.store.editor_password_hash(editor)
-    return bool(stored) and request.session.get("account") == account_version(stored)
+    if not stored:
+        return False
+    return request.session.get("account") == account_version(stored)
 
 
 def account_version(password_hash: str) -> str:
@@ -111,8 +115,8 @@ async def login(request: Request) -> Response:
                       error="Wrong email or password.")
     request.session.clear()  # a fresh session (and CSRF token) for the signed-in editor
     request.session["editor"] = email
-    request.session["account"] = account_version(
-        await run_in_threadpool(w.store.editor_password_hash, email) or "")
+    stored = await run_in_threadpool(w.store.editor_password_hash, email)
+    request.session["account"] = account_version(stored or "")
     request.session["sid"] = await run_in_threadpool(
         w.store.start_session, email, w.clock(), timedelta(hours=SESSION_HOURS))
     csrf_token(request)

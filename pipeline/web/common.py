@@ -66,7 +66,9 @@ class RateLimiter:
         now = self.clock()
         self._expire(now)
         hits = self._hits.get(key)
-        return bool(hits) and len(hits) >= self.limit and hits[0] > now - self.window
+        if not hits:
+            return False
+        return len(hits) >= self.limit and hits[0] > now - self.window
 
     def hit(self, key: str) -> None:
         now = self.clock()

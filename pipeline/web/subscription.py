@@ -21,6 +21,7 @@ from subscribers.model import clean_name as clean_stored_name
 from subscribers.model import email_hash, normalise_email
 from subscribers.tokens import CONFIRM_MAX_AGE
 
+from ..deliver.backends import make_backend
 from ..deliver.transactional import confirmation_message
 from ..errors import AudienceError, DeliveryError
 from .common import Web, client_ip, client_key, web, with_store_retries
@@ -79,8 +80,6 @@ def clean_name(value: Any) -> str:
 
 def send_confirmation(w: Web, email: str, list_name: str) -> None:
     """The double opt-in email, through the configured backend (DeliveryError if not)."""
-    from ..job import make_backend  # the job module pulls in the whole pipeline
-
     now = w.clock()
     backend = make_backend(w.config, now, w.store)
     backend.send_message(confirmation_message(w.config, w.tokens, email, list_name, now))
@@ -191,7 +190,7 @@ async def subscribe(request: Request) -> Response:
                        "Too many sign-ups came from your network in the last hour. Please "
                        "try again later.", 429)
     form = await request.form(max_files=0, max_fields=20, max_part_size=4096)
-    values = {
+    values: dict[str, Any] = {
         "email": str(form.get("email") or "")[:320], "name": clean_name(form.get("name")),
         "list": str(form.get("list") or ""),
         "interests": [i for i in w.config.interest_choices if i in form.getlist("interest")],

@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ..config import Config
-from ..deliver.message import fill
 from ..gather.sanitize import html_to_text
 from ..models import Item
-from ..render.context import PLACEHOLDERS, shorten
+from ..render.context import shorten
+from ..render.placeholders import PLACEHOLDERS, fill
 from .common import web
 from .subscription import message
 
