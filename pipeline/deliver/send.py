@@ -32,26 +32,27 @@ from subscribers.store import Audience
 from subscribers.worker import next_message
 
 from ..config import Config
-from ..errors import (
-    AudienceError,
-    AuthFailed,
-    BatchRejected,
-    BatchTooLarge,
-    DeliveryError,
-    OutcomeUnknown,
-    RateLimited,
-    SendStopped,
-    TransientFailure,
-)
+from ..errors import AudienceError, AuthFailed, DeliveryError
 from ..models import Issue, Recipient, RenderedVariant
 from ..store.store import Batch, Store
 from . import Backend
 from .backends import make_backend
+from .decide import (
+    Hold,
+    Pause,
+    Refuse,
+    Release,
+    Retry,
+    RetryPolicy,
+    Split,
+    StopAll,
+    Tries,
+    on_outcome,
+)
 from .gate import check_issue
 from .stopping import stop_on_signals
 
 log = logging.getLogger("insights.send")
-MAX_RATE_LIMIT_WAITS = 20
 HEARTBEAT_EVERY = 5.0  # seconds; the lock is taken over after minutes without one
 
 
@@ -181,71 +182,65 @@ class Sender:
 
     def _attempt(self, batch: Batch, variant: RenderedVariant,
                  recipients: Sequence[Recipient]) -> None:
+        """Post the batch until an answer settles it; what each answer means is decided
+        by decide.on_outcome, what it does to the ledger here."""
         delivery = self.config.delivery
-        transient = waits = 0
+        policy = RetryPolicy(delivery.max_retries, delivery.backoff)
+        tries = Tries()
         while True:
             went_out = self.clock()
             try:
                 outcome = self.backend.send_batch(self.issue.id, batch.id, batch.seq, variant,
                                                   recipients)
-            except RateLimited as e:
-                waits += 1
-                if waits > MAX_RATE_LIMIT_WAITS:
-                    return self._pause(batch, f"still rate limited after {waits - 1} waits")
-                log.info("batch %s: rate limited, waiting %.1f s", batch.id, e.retry_after)
-                if not self._wait_to_retry(batch, e.retry_after, f"rate limited: {e}"):
-                    return None
-                recipients = self._still_eligible(batch, recipients)
-                if not recipients:
-                    self.store.finish_batch(batch.id, self.clock(), None)
-                    return None
-                continue
-            except TransientFailure as e:
-                transient += 1
-                if transient > delivery.max_retries:
-                    return self._pause(batch, f"{e} (after {transient} tries)")
-                delay = delivery.backoff * 2 ** (transient - 1)
-                # Jitter spreads the retries of many workers.
-                if not self._wait_to_retry(batch, delay + random.uniform(0, delay), str(e)):
-                    return None
-                recipients = self._still_eligible(batch, recipients)
-                if not recipients:
-                    self.store.finish_batch(batch.id, self.clock(), None)
-                    return None
-                continue
-            except SendStopped:
-                # Between two messages of a per-recipient backend: those sent are
-                # recorded, the rest are queued and go with the next run.
-                self.store.release_batch(batch.id, self.clock(), "stopped before sending")
+            except DeliveryError as e:
+                action, tries = on_outcome(e, tries, policy, random.random())
+            else:
+                if self.store.finish_batch(batch.id, self.clock(),
+                                           outcome.message_id) == "failed":
+                    with self.lock:
+                        self.result.failed.append(
+                            f"batch {batch.id} ({batch.segment}): some recipients refused "
+                            "by the server (see `insights subscribers show`)")
                 return None
-            except OutcomeUnknown as e:
-                held = len(recipients)
-                if getattr(self.backend, "per_recipient", False):
-                    held = self.store.requeue_unknown_recipients(batch.id, "unknown")
-                self.store.hold_batch(batch.id, error=str(e))
-                with self.lock:
-                    self.result.unknown.append(
-                        held_line(batch.id, batch.segment, held, went_out, str(e)))
-                return None
-            except BatchTooLarge as e:
-                halves = self.store.split_batch(batch, self.clock())
-                if not halves:  # one recipient's request is too large: nothing to split
-                    return self._refuse(batch, f"{e} (a single recipient: cannot split)")
-                for half in halves:
-                    self.go(half)
-                return None
-            except BatchRejected as e:
-                return self._refuse(batch, str(e))
-            except AuthFailed:
-                self.store.set_batch_state(batch.id, "pending", self.clock())
-                self.stopped.set()
-                raise
-            if self.store.finish_batch(batch.id, self.clock(), outcome.message_id) == "failed":
-                with self.lock:
-                    self.result.failed.append(
-                        f"batch {batch.id} ({batch.segment}): some recipients refused by "
-                        "the server (see `insights subscribers show`)")
-            return None
+            match action:
+                case Retry(wait, reason):
+                    log.info("batch %s: %s; trying again in %.1f s", batch.id, reason, wait)
+                    if not self._wait_to_retry(batch, wait, reason):
+                        return None
+                    recipients = self._still_eligible(batch, recipients)
+                    if not recipients:
+                        self.store.finish_batch(batch.id, self.clock(), None)
+                        return None
+                case Pause(reason):
+                    return self._pause(batch, reason)
+                case Release(reason):
+                    # Between two messages of a per-recipient backend: those sent are
+                    # recorded, the rest are queued and go with the next run.
+                    self.store.release_batch(batch.id, self.clock(), reason)
+                    return None
+                case Hold(reason):
+                    held = len(recipients)
+                    if getattr(self.backend, "per_recipient", False):
+                        held = self.store.requeue_unknown_recipients(batch.id, "unknown")
+                    self.store.hold_batch(batch.id, error=reason)
+                    with self.lock:
+                        self.result.unknown.append(
+                            held_line(batch.id, batch.segment, held, went_out, reason))
+                    return None
+                case Split(reason):
+                    halves = self.store.split_batch(batch, self.clock())
+                    if not halves:  # one recipient's request is too large: nothing to split
+                        return self._refuse(batch, f"{reason} (a single recipient: cannot "
+                                                   "split)")
+                    for half in halves:
+                        self.go(half)
+                    return None
+                case Refuse(reason):
+                    return self._refuse(batch, reason)
+                case StopAll(reason):
+                    self.store.set_batch_state(batch.id, "pending", self.clock())
+                    self.stopped.set()
+                    raise AuthFailed(reason)
 
     def _wait_to_retry(self, batch: Batch, seconds: float, why: str) -> bool:
         """Wait before trying a batch again; True to go on. The provider answered that
