@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..models import Recipient, RenderedVariant
 
@@ -18,8 +18,26 @@ class BatchOutcome:
     message_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, declared (the send never probes a backend for them)."""
+
+    # Sending a batch again does no harm (the outbox rewrites the same file): a batch
+    # left in flight by a crash is simply sent again, never held for the operator.
+    idempotent: bool = False
+    # Delivers one message at a time and records each recipient's outcome in the
+    # ledger (SMTP): after a crash only the message then in flight is uncertain.
+    per_recipient: bool = False
+    # Several sending processes may share one send (delivery.processes).
+    parallel_safe: bool = False
+    # Builds each recipient's part of a request where the audience is resolved (another
+    # process): (email, first name) -> Recipient.prepared. Picklable.
+    preparer: Callable[[], Callable[[str, str], Any]] | None = None
+
+
 class Backend(Protocol):
     name: str
+    capabilities: Capabilities
 
     def prepare(self, issue_id: str, variants: Sequence[RenderedVariant]) -> None:
         """Called once per send before any batch (write samples, open connections)."""
@@ -39,3 +57,8 @@ class Backend(Protocol):
 
     def finish(self, issue_id: str) -> str:
         """Called after every batch went; returns where the output is, for the report."""
+
+    def interrupt(self) -> None:
+        """The send was asked to stop (a signal): a backend that sends a batch as many
+        messages stops before the next one (raising SendStopped); others have nothing
+        to do. Called from a signal handler: set flags only."""

@@ -25,7 +25,7 @@ from subscribers.formats import neutralise
 
 from ..errors import DeliveryError
 from ..models import Recipient, RenderedVariant
-from . import BatchOutcome
+from . import BatchOutcome, Capabilities
 from .message import message_bytes
 
 MessageFactory = Callable[..., bytes]  # (variant, recipient[, test]) -> bytes
@@ -44,7 +44,7 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 class OutboxBackend:
     name = "outbox"
-    idempotent = True  # sending a batch again rewrites the same file
+    capabilities = Capabilities(idempotent=True)  # a batch again rewrites the same file
 
     def __init__(self, root: Path, make_message: MessageFactory, make_body: BodyFactory,
                  now: datetime) -> None:
@@ -105,6 +105,9 @@ class OutboxBackend:
         except OSError as e:
             raise DeliveryError(f"cannot write to outbox {folder}: {e.strerror}") from e
         return str(folder / name)
+
+    def interrupt(self) -> None:
+        pass  # a batch is one file: the one being written finishes
 
     def finish(self, issue_id: str) -> str:
         folder = self.folder(issue_id)

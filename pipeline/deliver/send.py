@@ -105,9 +105,7 @@ class Sender:
         ask the sending children to do the same."""
         self.interrupted = self.interrupted or signal_name
         self.stopped.set()
-        between = getattr(self.backend, "stopping", None)  # per-recipient backends
-        if between is not None:
-            between.set()
+        self.backend.interrupt()
         for pid in self.children:
             try:
                 os.kill(pid, signal.SIGTERM)
@@ -220,7 +218,7 @@ class Sender:
                     return None
                 case Hold(reason):
                     held = len(recipients)
-                    if getattr(self.backend, "per_recipient", False):
+                    if self.backend.capabilities.per_recipient:
                         held = self.store.requeue_unknown_recipients(batch.id, "unknown")
                     self.store.hold_batch(batch.id, error=reason)
                     with self.lock:
@@ -321,8 +319,8 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
     backend.prepare(issue.id, variants)
     sender = Sender(config, store, Audience(store.engine), issue,
                     {v.segment: v for v in variants}, backend, clock, owner)
-    idempotent = getattr(backend, "idempotent", False)
-    per_recipient = getattr(backend, "per_recipient", False)
+    idempotent = backend.capabilities.idempotent
+    per_recipient = backend.capabilities.per_recipient
 
     # 1. What an earlier run left behind. A batch in flight at a crash or kill: its
     #    request went out (a batch waiting to retry is pending, see _wait_to_retry).
@@ -440,7 +438,7 @@ def _resolve_and_send(config: Config, store: Store, audience: Audience, issue: I
             # A large audience is resolved wholly in a child process: this one's core is
             # busy building and posting (measured 2.5 s faster at 1,000,000).
             # The backend's per-recipient part of each request is worked out there too.
-            preparer = getattr(sender.backend, "preparer", None)
+            preparer = sender.backend.capabilities.preparer
             people = audience.resolve(sender.lists, config.segment_rules, default,
                                       id_range=id_range, share=0.0,
                                       prepare=preparer() if preparer else None)
@@ -485,7 +483,7 @@ def _record(store: Store, issue: Issue, segment: str, buffer: list[Recipient],
 
 def _shares(config: Config, audience: Audience,
             backend: Backend) -> list[tuple[int | None, int | None]]:
-    if not getattr(backend, "parallel_safe", False):
+    if not backend.capabilities.parallel_safe:
         return [(None, None)]
     wanted = config.delivery.processes
     if wanted == "auto":

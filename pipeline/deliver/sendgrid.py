@@ -30,7 +30,7 @@ from ..errors import (
     TransientFailure,
 )
 from ..models import Recipient, RenderedVariant
-from . import BatchOutcome
+from . import BatchOutcome, Capabilities
 from .payload import PreparePersonalization, encoded_body, mail_body
 
 API_KEY_ENV = "SENDGRID_API_KEY"
@@ -67,10 +67,11 @@ class _EncodedBody:
 
 class SendGridBackend:
     name = "sendgrid"
-    idempotent = False  # a repeated request is a repeated email
-    parallel_safe = True  # one client per process; nothing shared but the store
 
     def __init__(self, config: Config, tokens: Tokens) -> None:
+        # Not idempotent: a repeated request is a repeated email. Parallel-safe: one
+        # client per process, nothing shared but the store.
+        self.capabilities = Capabilities(parallel_safe=True, preparer=self.preparer)
         self.config = config
         self.tokens = tokens
         self.client = SendGridAPIClient(api_key(), host=config.delivery.sendgrid.host)
@@ -92,6 +93,9 @@ class SendGridBackend:
     def preparer(self) -> PreparePersonalization:
         """What the resolving process works out per recipient (see Recipient.prepared)."""
         return PreparePersonalization(self.config)
+
+    def interrupt(self) -> None:
+        pass  # one request a batch: the one in flight finishes
 
     def send_test(self, issue_id: str, variant: RenderedVariant,
                   recipients: Sequence[Recipient]) -> str | None:

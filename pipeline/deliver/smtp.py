@@ -28,7 +28,7 @@ from ..errors import (
 )
 from ..models import Recipient, RenderedVariant
 from ..store.store import Store
-from . import BatchOutcome
+from . import BatchOutcome, Capabilities
 from .message import Personalizer, build_message, message_bytes
 
 PASSWORD_ENV = "INSIGHTS_SMTP_PASSWORD"
@@ -36,8 +36,8 @@ PASSWORD_ENV = "INSIGHTS_SMTP_PASSWORD"
 
 class SmtpBackend:
     name = "smtp"
-    idempotent = False
-    per_recipient = True  # the ledger knows each recipient's outcome, not just the batch's
+    # The ledger knows each recipient's outcome, not just the batch's.
+    capabilities = Capabilities(per_recipient=True)
 
     def __init__(self, config: Config, tokens: Tokens, store: Store | None,
                  now: datetime) -> None:
@@ -50,8 +50,8 @@ class SmtpBackend:
         self.options = config.delivery.smtp
         self.personal = Personalizer(config, tokens)
         self.test_personal = Personalizer(config, tokens, test=True)
-        # Set when the send is asked to stop: a batch is many messages, one at a time,
-        # and a stop must not wait for all of them (see send.Sender.interrupt).
+        # Set when the send is asked to stop (interrupt): a batch is many messages, one
+        # at a time, and a stop must not wait for all of them.
         self.stopping = threading.Event()
 
     def _connect(self) -> smtplib.SMTP:
@@ -148,6 +148,9 @@ class SmtpBackend:
         finally:
             smtp.quit()
         return f"SMTP {self.options.host}:{self.options.port}"
+
+    def interrupt(self) -> None:
+        self.stopping.set()  # checked before each message of a batch
 
     def finish(self, issue_id: str) -> str:
         return f"SMTP {self.options.host}:{self.options.port}"
