@@ -63,3 +63,82 @@ def test_an_error_that_is_no_answer_about_the_batch_is_raised_as_it_is():
     with pytest.raises(DeliveryError) as raised:
         on_outcome(error, Tries(), POLICY)
     assert raised.value is error
+
+
+# -- plan_resume: what a send does first with what an earlier run left ---------------------
+
+from pipeline.deliver import Capabilities  # noqa: E402
+from pipeline.deliver.decide import (  # noqa: E402
+    INTERRUPTED,
+    AssumeDelivered,
+    BackToPending,
+    HoldInterrupted,
+    MoveRecipients,
+    ReportFailed,
+    ReportHeld,
+    ReportHeldRecipients,
+    Resume,
+    ResumeOptions,
+    plan_resume,
+)
+from pipeline.store.records import Batch  # noqa: E402
+
+SENDGRID = Capabilities(parallel_safe=True)
+OUTBOX = Capabilities(idempotent=True)
+SMTP = Capabilities(per_recipient=True)
+
+
+def batch(id, state, error=None):
+    return Batch(id, "2026-W48", "general", id, state, 40, None, error)
+
+
+ACCEPTED, PENDING = batch(1, "accepted"), batch(2, "pending")
+FLIGHT, HELD, FAILED = batch(3, "in_flight"), batch(4, "unknown", "timed out"), batch(
+    5, "failed", "400: bad")
+HELD_NOW = batch(3, "unknown", INTERRUPTED)  # FLIGHT once held
+LEFT = [ACCEPTED, PENDING, FLIGHT, HELD, FAILED]
+
+
+@pytest.mark.parametrize("capabilities,options,plan", [
+    # No word from the operator: the in-flight batch is held with the earlier one.
+    (SENDGRID, ResumeOptions(), [
+        HoldInterrupted(FLIGHT, INTERRUPTED, False), Resume(PENDING),
+        ReportHeld(HELD_NOW, INTERRUPTED), ReportHeld(HELD, "timed out"),
+        ReportFailed(FAILED)]),
+    # "resend" for all; the refused one again too.
+    (SENDGRID, ResumeOptions("resend", retry_failed=True), [
+        HoldInterrupted(FLIGHT, INTERRUPTED, False), Resume(PENDING),
+        MoveRecipients(FAILED, "failed", "queued"), Resume(FAILED),
+        Resume(HELD_NOW), Resume(HELD)]),
+    # "skip" for one batch only: the other stays held.
+    (SENDGRID, ResumeOptions("skip", frozenset({4})), [
+        HoldInterrupted(FLIGHT, INTERRUPTED, False), Resume(PENDING),
+        ReportHeld(HELD_NOW, INTERRUPTED), AssumeDelivered(HELD), ReportFailed(FAILED)]),
+    # The outbox rewrites the same file: an in-flight batch simply goes again.
+    (OUTBOX, ResumeOptions(), [
+        BackToPending(FLIGHT), Resume(PENDING), Resume(FLIGHT),
+        ReportHeld(HELD, "timed out"), ReportFailed(FAILED)]),
+    # SMTP: only the recipient in flight is uncertain; the rest of each batch goes.
+    (SMTP, ResumeOptions(), [
+        HoldInterrupted(FLIGHT, INTERRUPTED, True), Resume(PENDING),
+        ReportHeldRecipients(HELD_NOW), Resume(HELD_NOW),
+        ReportHeldRecipients(HELD), Resume(HELD), ReportFailed(FAILED)]),
+    (SMTP, ResumeOptions("skip", frozenset({3})), [
+        HoldInterrupted(FLIGHT, INTERRUPTED, True), Resume(PENDING),
+        MoveRecipients(HELD_NOW, "unknown", "sent"), ReportHeldRecipients(HELD_NOW),
+        Resume(HELD_NOW), ReportHeldRecipients(HELD), Resume(HELD), ReportFailed(FAILED)]),
+])
+def test_plan_resume(capabilities, options, plan):
+    assert plan_resume(LEFT, capabilities, options) == plan
+
+
+def test_an_accepted_batch_never_goes_again():
+    for capabilities in (SENDGRID, OUTBOX, SMTP):
+        for options in (ResumeOptions(), ResumeOptions("resend", retry_failed=True)):
+            assert all(step.batch != ACCEPTED
+                       for step in plan_resume(LEFT, capabilities, options))
+
+
+def test_a_batch_number_that_is_not_held_is_refused_before_anything_changes():
+    with pytest.raises(DeliveryError, match=r"--batch 2, 9: not held as unknown \(held: 3, 4\)"):
+        plan_resume(LEFT, SENDGRID, ResumeOptions("resend", frozenset({2, 9})))

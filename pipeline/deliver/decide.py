@@ -1,14 +1,18 @@
-"""What a send does after the backend answered a batch's request: a pure decision.
+"""What a send does next, as pure decisions.
 
-`on_outcome(error, tries, policy, jitter)` reads the provider's answer (as one of the
-delivery errors) and says what to do next; `Sender._attempt` (send.py) carries it out
-against the ledger. Kept apart from I/O so every answer is tested as a table
-(tests/test_decide.py), as reader's update Decider is.
+`on_outcome(error, tries, policy, jitter)` reads the provider's answer to a batch's
+request (as one of the delivery errors) and says what to do next; `Sender._attempt`
+(send.py) carries it out against the ledger. `plan_resume(batches, capabilities,
+options)` says what a send does first with the batches an earlier run left. Kept apart
+from I/O so every case is tested as a table (tests/test_decide.py), as reader's update
+Decider is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from ..errors import (
     AuthFailed,
@@ -20,6 +24,8 @@ from ..errors import (
     SendStopped,
     TransientFailure,
 )
+from ..store.records import Batch
+from . import Capabilities
 
 MAX_RATE_LIMIT_WAITS = 20
 
@@ -119,3 +125,137 @@ def on_outcome(error: DeliveryError, tries: Tries, policy: RetryPolicy,
     if isinstance(error, AuthFailed):
         return StopAll(str(error)), tries
     raise error  # not an answer about this batch: a bug or a setup error, shown as it is
+
+
+# -- resuming: what a send does first with the batches an earlier run left ----------------
+
+Resolution = Literal["resend", "skip"]
+
+
+def resolution(word: str | None) -> Resolution | None:
+    """The operator's word on held batches (--resolve-unknown), checked."""
+    if word is None:
+        return None
+    if word == "resend":
+        return "resend"
+    if word == "skip":
+        return "skip"
+    raise ValueError(f"--resolve-unknown: expected resend or skip, not {word!r}")
+
+
+@dataclass(frozen=True)
+class ResumeOptions:
+    resolve_unknown: Resolution | None = None  # the operator's word
+    batches: frozenset[int] = frozenset()  # with resolve_unknown: only these (none: all)
+    retry_failed: bool = False
+
+
+@dataclass(frozen=True)
+class HoldInterrupted:
+    """In flight at a crash: its request went out, so its outcome is unknown (with a
+    per-recipient backend, only the recipient then in flight is)."""
+
+    batch: Batch
+    reason: str
+    recipients_too: bool
+
+
+@dataclass(frozen=True)
+class BackToPending:
+    """In flight at a crash, on an idempotent backend: sending it again does no harm."""
+
+    batch: Batch
+
+
+@dataclass(frozen=True)
+class MoveRecipients:
+    """Its recipients in `from_state` go to `to_state` (the operator's decision, or
+    --retry-failed)."""
+
+    batch: Batch
+    from_state: str
+    to_state: str
+
+
+@dataclass(frozen=True)
+class AssumeDelivered:
+    batch: Batch
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Send it in this run."""
+
+    batch: Batch
+
+
+@dataclass(frozen=True)
+class ReportHeld:
+    """Still held for the operator; `reason` the batch's own."""
+
+    batch: Batch
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReportHeldRecipients:
+    """A per-recipient batch: who in it is still of unknown outcome (read at the time)."""
+
+    batch: Batch
+
+
+@dataclass(frozen=True)
+class ReportFailed:
+    batch: Batch
+
+
+ResumeAction = (HoldInterrupted | BackToPending | MoveRecipients | AssumeDelivered | Resume
+                | ReportHeld | ReportHeldRecipients | ReportFailed)
+INTERRUPTED = "interrupted while in flight (crash or kill)"
+
+
+def plan_resume(batches: Sequence[Batch], capabilities: Capabilities,
+                options: ResumeOptions) -> list[ResumeAction]:
+    """The ledger steps, in order, that pick a send up where an earlier run left it:
+    accepted batches never go again, pending ones go, in-flight ones are held (or sent
+    again where that is harmless), held and refused ones as the operator said."""
+    held = [b for b in batches if b.state == "unknown"]
+    interrupted = [b for b in batches if b.state == "in_flight"]
+    if not capabilities.idempotent or capabilities.per_recipient:
+        held = sorted([*held, *(replace(b, state="unknown", error=INTERRUPTED)
+                                for b in interrupted)], key=lambda b: b.id)
+    missing = sorted(options.batches - {b.id for b in held})
+    if missing:
+        raise DeliveryError(
+            f"--batch {', '.join(map(str, missing))}: not held as unknown (held: "
+            f"{', '.join(str(b.id) for b in held) or 'none'})")
+    plan: list[ResumeAction] = []
+    for b in interrupted:
+        if capabilities.per_recipient or not capabilities.idempotent:
+            plan.append(HoldInterrupted(b, INTERRUPTED, capabilities.per_recipient))
+        else:
+            plan.append(BackToPending(b))
+    pending = [b for b in batches if b.state == "pending" or (
+        b.state == "in_flight" and capabilities.idempotent and not capabilities.per_recipient)]
+    plan += [Resume(b) for b in sorted(pending, key=lambda b: b.id)]
+    failed = [b for b in batches if b.state == "failed"]
+    if options.retry_failed:
+        for b in failed:
+            plan += [MoveRecipients(b, "failed", "queued"), Resume(b)]
+    for b in held:
+        chosen = not options.batches or b.id in options.batches
+        decide = options.resolve_unknown if chosen else None
+        if capabilities.per_recipient:
+            if decide:
+                plan.append(MoveRecipients(b, "unknown",
+                                           "queued" if decide == "resend" else "sent"))
+            plan += [ReportHeldRecipients(b), Resume(b)]  # its never-tried ones still go
+        elif decide == "resend":
+            plan.append(Resume(b))
+        elif decide == "skip":
+            plan.append(AssumeDelivered(b))
+        else:
+            plan.append(ReportHeld(b, b.error or ""))
+    if not options.retry_failed:
+        plan += [ReportFailed(b) for b in failed]
+    return plan

@@ -38,16 +38,27 @@ from ..store.store import Batch, Store
 from . import Backend
 from .backends import make_backend
 from .decide import (
+    AssumeDelivered,
+    BackToPending,
     Hold,
+    HoldInterrupted,
+    MoveRecipients,
     Pause,
     Refuse,
     Release,
+    ReportFailed,
+    ReportHeld,
+    ReportHeldRecipients,
+    Resume,
+    ResumeOptions,
     Retry,
     RetryPolicy,
     Split,
     StopAll,
     Tries,
     on_outcome,
+    plan_resume,
+    resolution,
 )
 from .gate import check_issue
 from .stopping import stop_on_signals
@@ -319,53 +330,42 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
     backend.prepare(issue.id, variants)
     sender = Sender(config, store, Audience(store.engine), issue,
                     {v.segment: v for v in variants}, backend, clock, owner)
-    idempotent = backend.capabilities.idempotent
-    per_recipient = backend.capabilities.per_recipient
 
-    # 1. What an earlier run left behind. A batch in flight at a crash or kill: its
-    #    request went out (a batch waiting to retry is pending, see _wait_to_retry).
-    for batch in store.batches(issue.id, ["in_flight"]):
-        if per_recipient:  # only the recipient being sent to at the crash is uncertain
-            store.requeue_unknown_recipients(batch.id, "unknown")
-            store.hold_batch(batch.id, error="interrupted")
-        elif not idempotent:  # the request may have gone out: only the operator decides
-            store.hold_batch(batch.id, error="interrupted while in flight (crash or kill)")
-        else:  # sending it again rewrites the same output: just go again
-            store.set_batch_state(batch.id, "pending", clock())
-    resume: list[Batch] = store.batches(issue.id, ["pending", "in_flight"])
-    if retry_failed:
-        for batch in store.batches(issue.id, ["failed"]):
-            store.requeue_unknown_recipients(batch.id, "queued", from_states=("failed",))
-            resume.append(batch)
-    unknown = store.batches(issue.id, ["unknown"])
-    missing = sorted(set(resolve_batches) - {b.id for b in unknown})
-    if missing:
-        raise DeliveryError(
-            f"--batch {', '.join(map(str, missing))}: not held as unknown in issue "
-            f"{issue.id} (held: {', '.join(str(b.id) for b in unknown) or 'none'})")
-    for batch in unknown:
-        decide = resolve_unknown if not resolve_batches or batch.id in resolve_batches else None
-        if per_recipient:
-            if decide:
-                store.requeue_unknown_recipients(
-                    batch.id, "queued" if decide == "resend" else "sent")
-            held = store.held_recipients(batch.id)
-            if held:
+    # 1. What an earlier run left behind (decide.plan_resume), carried out in order.
+    options = ResumeOptions(resolution(resolve_unknown), frozenset(resolve_batches),
+                            retry_failed)
+    try:
+        plan = plan_resume(store.batches(issue.id), backend.capabilities, options)
+    except DeliveryError as e:
+        raise DeliveryError(f"issue {issue.id}: {e}") from None
+    resume: list[Batch] = []
+    for step in plan:
+        match step:
+            case HoldInterrupted(batch, reason, recipients_too):
+                if recipients_too:  # only the recipient being sent to was uncertain
+                    store.requeue_unknown_recipients(batch.id, "unknown")
+                store.hold_batch(batch.id, error=reason)
+            case BackToPending(batch):
+                store.set_batch_state(batch.id, "pending", clock())
+            case MoveRecipients(batch, from_state, to_state):
+                store.requeue_unknown_recipients(batch.id, to_state, from_states=(from_state,))
+            case AssumeDelivered(batch):
+                store.finish_batch(batch.id, clock(), "operator: assumed delivered")
+            case Resume(batch):
+                resume.append(batch)
+            case ReportHeld(batch, reason):
                 sender.result.unknown.append(held_line(
-                    batch.id, batch.segment, len(held), batch.updated_at,
-                    f"outcome unknown for {', '.join(held[:5])}"
-                    f"{' ...' if len(held) > 5 else ''}"))
-            resume.append(batch)  # its never-tried recipients still go
-        elif decide == "resend":
-            resume.append(batch)
-        elif decide == "skip":
-            store.finish_batch(batch.id, clock(), "operator: assumed delivered")
-        else:
-            sender.result.unknown.append(held_line(
-                batch.id, batch.segment, batch.size, batch.updated_at, batch.error or ""))
-    for batch in store.batches(issue.id, ["failed"]):
-        if not retry_failed:
-            sender.result.failed.append(f"batch {batch.id} ({batch.segment}): {batch.error}")
+                    batch.id, batch.segment, batch.size, batch.updated_at, reason))
+            case ReportHeldRecipients(batch):
+                held = store.held_recipients(batch.id)
+                if held:
+                    sender.result.unknown.append(held_line(
+                        batch.id, batch.segment, len(held), batch.updated_at,
+                        f"outcome unknown for {', '.join(held[:5])}"
+                        f"{' ...' if len(held) > 5 else ''}"))
+            case ReportFailed(batch):
+                sender.result.failed.append(f"batch {batch.id} ({batch.segment}): "
+                                            f"{batch.error}")
 
     # 2. Resumed batches, then everyone eligible now who is not in the ledger yet, by
     #    this process or (delivery.processes) by several, each with its share of the ids.
