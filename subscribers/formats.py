@@ -20,10 +20,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pipeline.children import die_with_parent, next_message, put_in_chunks, stop
 from pipeline.errors import AudienceError
 
 from .model import KNOWN_ATTRIBUTES, LIST_ATTRIBUTES, normalise_email
-from .worker import next_message, stop
 
 FORMATS = ("auto", "csv", "mailchimp", "listmonk")
 # Status a file may carry for a person; None means "subscribe as the list says".
@@ -624,16 +624,9 @@ def _listmonk(line: int, record: dict[str, str]) -> Row | Invalid:
 
 def _produce(path: str, fmt: str, size: int, queue: Any) -> None:
     """Child process: parse the file and hand over chunks of rows (or the error)."""
+    die_with_parent()
     try:
-        chunk: list[Row | Invalid] = []
-        for row in read_file(Path(path), fmt).rows:
-            chunk.append(row)
-            if len(chunk) >= size:
-                queue.put(("chunk", chunk))
-                chunk = []
-        if chunk:
-            queue.put(("chunk", chunk))
-        queue.put(("end", None))
+        put_in_chunks(read_file(Path(path), fmt).rows, queue, size)
     except AudienceError as e:
         queue.put(("error", str(e)))
     except Exception as e:  # report, never hang the parent  # noqa: BLE001

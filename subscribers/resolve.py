@@ -17,13 +17,13 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import Engine, Text, and_, cast, func, select
 
+from pipeline.children import die_with_parent, next_message, put_in_chunks, stop
 from pipeline.errors import AudienceError
 from pipeline.models import Recipient
 from pipeline.store.db import make_engine, shareable
 
 from .schema import memberships, subscribers, suppressions
 from .segments import Rule, Subject, is_present, referenced
-from .worker import next_message, stop
 
 STREAM_ROWS = 5000
 # Recipients per message from the resolving child when they carry prepared request
@@ -256,19 +256,12 @@ def _resolve_upper(url: str, lists: list[str], segments: list[tuple[str, Rule]],
     # A Ctrl-C reaches the whole process group: the sending process decides how a send
     # stops (and ends this child when it stops reading).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
     try:
         engine = make_engine(url)
         size = PREPARED_CHUNK_ROWS if prepare else STREAM_ROWS
-        chunk: list[tuple[Any, ...]] = []
-        for recipient in _resolve_range(engine, lists, segments, default_segment, from_id,
-                                        None, prepare):
-            chunk.append(tuple(recipient))
-            if len(chunk) >= size:
-                queue.put(("chunk", chunk))
-                chunk = []
-        if chunk:
-            queue.put(("chunk", chunk))
-        queue.put(("end", None))
+        put_in_chunks(_resolve_range(engine, lists, segments, default_segment, from_id,
+                                     None, prepare), queue, size, tuple)
         engine.dispose()
     except Exception as e:  # report, never hang the parent  # noqa: BLE001
         queue.put(("error", f"resolving the audience: {type(e).__name__}: {e}"))

@@ -9,9 +9,6 @@ until the operator decides (`insights send --resolve-unknown resend|skip`).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 import logging
 import multiprocessing
 import os
@@ -20,17 +17,16 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from subscribers import resolve
 from subscribers.store import Audience
-from subscribers.worker import next_message
 
+from ..children import die_with_parent, fewer_collections, next_message
 from ..config import Config
 from ..errors import AudienceError, AuthFailed, DeliveryError
 from ..models import Issue, Recipient, RenderedVariant
@@ -305,23 +301,6 @@ def send_issue(
         store.release_send_lock(issue.id, owner)
 
 
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector rarely while sending. A send makes a few dicts
-    and strings per recipient, all freed by reference counting, yet each 700 of them set
-    off a collection that walks every live object: 40% of the time building payloads.
-    What existed before the send is frozen out of those walks; cycles are still
-    collected, every 10,000 allocations instead of 700."""
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(10_000, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
-
-
 def _send(config: Config, store: Store, audience: Audience, issue: Issue,
           variants: Sequence[RenderedVariant], backend: Backend, clock: Callable[[], datetime],
           owner: str, *, resolve_unknown: str | None, retry_failed: bool,
@@ -523,7 +502,7 @@ def _start_share(config: Config, issue: Issue, variants: Sequence[RenderedVarian
 def _send_share(config: Config, issue: Issue, variants: list[RenderedVariant], owner: str,
                 parent_pid: int, share: tuple[int | None, int | None], queue: Any) -> None:
     """Child process: resolve and send one share; report what the parent must know."""
-    _die_with_parent()
+    die_with_parent()
     try:
         def clock() -> datetime:
             return datetime.now(UTC)
@@ -571,14 +550,3 @@ def _collect_share(process: Any, queue: Any, result: SendResult) -> str | None:
             f"a sending process failed: {payload}; run `insights send` again: it resumes "
             "from the ledger")
     return None
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (prctl PR_SET_PDEATHSIG), so
-    a killed send leaves no orphan sending behind its restart. Elsewhere, orphaned()
-    stops it at the next batch."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
