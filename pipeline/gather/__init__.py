@@ -3,8 +3,11 @@ and record each source's health. One failing source never stops the run."""
 
 from __future__ import annotations
 
+import gc
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -78,9 +81,30 @@ def _host(config: Config, source: Source) -> str:
     return urlsplit(config.source_location(source)).hostname or "(local files)"
 
 
+@contextmanager
+def _startup_heap_frozen() -> Iterator[None]:
+    """Keep what existed before the run out of the garbage collector's full walks. The
+    modules, config and store make ~90,000 objects whose full collection takes 50-80 ms
+    with the GIL held: one falling inside the fan-out stalls every fetch thread (the
+    all-304 bench went from 0.28 s to 0.38 s when the address checks' allocations moved
+    the collection there). Young objects are still collected as usual; unfreezing
+    after the run lets later full collections reclaim the old ones again."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def gather(config: Config, store: Store, now: datetime,
            network: Network | None = None) -> list[SourceReport]:
     """`network`: the system's DNS and sockets unless a test hands in loopback ones."""
+    with _startup_heap_frozen():
+        return _gather(config, store, now, network)
+
+
+def _gather(config: Config, store: Store, now: datetime,
+            network: Network | None) -> list[SourceReport]:
     sources = [s for s in config.sources if s.enabled]
     states = {s.name: s for s in store.all_source_states()}
     policy = policy_from(config)
