@@ -17,6 +17,7 @@ from rich.console import Console
 from . import __version__
 from .config import Config, load_config
 from .errors import ConfigError, InsightsError
+from .states import RunStatus
 
 if TYPE_CHECKING:
     from .store.store import Store
@@ -114,7 +115,7 @@ def run(state: State, now: str | None) -> None:
     with state.exclusive_run():
         report = run_weekly(config, parse_now(now, config))
     print_report(report, console)
-    if report.status == "incomplete":
+    if report.status == RunStatus.INCOMPLETE:
         sys.exit(1)
 
 
@@ -171,7 +172,7 @@ def send(state: State, resolve_unknown: str | None, batches: tuple[int, ...],
                               retry_failed=retry_failed, resolve_batches=batches,
                               early=early)
     print_report(report, console)
-    if report.status in ("incomplete", "too-early"):
+    if report.status in (RunStatus.INCOMPLETE, RunStatus.TOO_EARLY):
         sys.exit(1)
 
 

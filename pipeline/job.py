@@ -22,6 +22,7 @@ from .errors import DeliveryError, InsightsError, UnknownName
 from .gather import gather
 from .models import Issue, Recipient, RenderedVariant, RunReport, SegmentReport
 from .render.issue import render_issue, variant_spec, variants_of
+from .states import IssueStatus, RunStatus
 from .store.store import Store
 from .variants import Overrides, plan_variant
 
@@ -40,19 +41,20 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
         report = RunReport(now=now, period=issue.id if issue else period_for(
             now, config.newsletter.tz).id)
         if issue is None:
-            report.status, report.message = "skipped", "No unsent issue: nothing to send."
+            report.status = RunStatus.SKIPPED
+            report.message = "No unsent issue: nothing to send."
             return report
         report.issue_id, report.issue_number = issue.id, issue.number
         if _not_begun(issue, now) and not early:
-            report.status = "too-early"
+            report.status = RunStatus.TOO_EARLY
             local = issue.period_start.astimezone(config.newsletter.tz)
             report.message = (
                 f"Issue {issue.id} is for the week from {local:%a %d %b %Y %H:%M %Z}, "
                 "which has not begun; nothing sent. To send it now anyway: "
                 "`insights send --early`.")
             return report
-        if config.delivery.require_approval and issue.status == "draft":
-            report.status = "awaiting-approval"
+        if config.delivery.require_approval and issue.status == IssueStatus.DRAFT:
+            report.status = RunStatus.AWAITING_APPROVAL
             report.message = f"Issue {issue.id} is a draft awaiting approval; nothing sent."
             return report
         variants = variants_of(config, store, issue)
@@ -69,7 +71,7 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
 
 def _not_begun(issue: Issue, now: datetime) -> bool:
     """A draft made ahead for a week still to come (a send already begun finishes)."""
-    return issue.period_start > now and issue.status != "sending"
+    return issue.period_start > now and issue.status != IssueStatus.SENDING
 
 
 def send_tests(config: Config, store: Store, addresses: list[str], now: datetime, *,
@@ -112,8 +114,9 @@ def _run(config: Config, store: Store, now: datetime,
     report.sources = gather(config, store, now)
 
     issue = store.get_issue(period.id)
-    if issue is not None and issue.status == "sent":
-        report.issue_id, report.issue_number, report.status = issue.id, issue.number, "already-sent"
+    if issue is not None and issue.status == IssueStatus.SENT:
+        report.issue_id, report.issue_number = issue.id, issue.number
+        report.status = RunStatus.ALREADY_SENT
         report.message = (f"Issue {issue.id} (no. {issue.number}) was already sent on "
                           f"{issue.sent_at:%Y-%m-%d %H:%M} UTC; nothing delivered again.")
         _segment_rows(config, store, issue, report)
@@ -122,7 +125,7 @@ def _run(config: Config, store: Store, now: datetime,
     if issue is None:
         issue, since = build_issue(config, store, now)
         if issue is None:
-            report.status = "skipped"
+            report.status = RunStatus.SKIPPED
             report.message = (f"Nothing new since {since:%Y-%m-%d %H:%M} UTC: "
                               f"issue for {period.id} skipped.")
             return report
@@ -131,8 +134,8 @@ def _run(config: Config, store: Store, now: datetime,
         variants = variants_of(config, store, issue)
     report.issue_id, report.issue_number = issue.id, issue.number
 
-    if config.delivery.require_approval and issue.status == "draft":
-        report.status = "awaiting-approval"
+    if config.delivery.require_approval and issue.status == IssueStatus.DRAFT:
+        report.status = RunStatus.AWAITING_APPROVAL
         report.message = (f"Issue {issue.id} is a draft awaiting approval "
                           f"(`insights approve {issue.id}`); nothing delivered.")
         _segment_rows(config, store, issue, report, variants)
@@ -149,8 +152,9 @@ def _changed_since_approval(config: Config, issue: Issue, variants: list[Rendere
                             report: RunReport) -> bool:
     """An approved issue goes out only as approved (the hash of its variants)."""
     problem = unapproved_change(issue, variants) if config.delivery.require_approval else None
-    if problem and issue.status != "sending":  # a send in progress finishes as it began
-        report.status, report.message = "awaiting-approval", f"{problem}; nothing delivered."
+    if problem and issue.status != IssueStatus.SENDING:  # a send in progress finishes as begun
+        report.status = RunStatus.AWAITING_APPROVAL
+        report.message = f"{problem}; nothing delivered."
         return True
     return False
 
@@ -164,7 +168,7 @@ def _deliver(config: Config, store: Store, issue: Issue, variants: list[Rendered
                         retry_failed=retry_failed, resolve_batches=resolve_batches)
     report.output = result.output
     report.delivered = sum(result.delivered.values())
-    report.status = "sent" if result.complete else "incomplete"
+    report.status = RunStatus.SENT if result.complete else RunStatus.INCOMPLETE
     report.message = (f"Issue {issue.id} (no. {issue.number}) delivered to "
                       f"{report.delivered} recipients via {config.delivery.backend}.")
     if result.skipped:
@@ -191,7 +195,7 @@ def _segment_rows(config: Config, store: Store, issue: Issue, report: RunReport,
     """`delivered`: by segment, when the caller has just counted them."""
     variants = variants or store.get_variants(issue.id)
     delivered = store.delivered_count(issue.id) if delivered is None else delivered
-    if not delivered and report.status == "awaiting-approval":
+    if not delivered and report.status == RunStatus.AWAITING_APPROVAL:
         # Who would receive it: what an approver wants to know (one pass over the list).
         delivered = Counter(r.segment for r in Audience(store.engine).resolve(
             [entry.name for entry in config.lists], config.segment_rules,

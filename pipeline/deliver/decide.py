@@ -24,6 +24,7 @@ from ..errors import (
     SendStopped,
     TransientFailure,
 )
+from ..states import BatchState, RecipientState
 from ..store.records import Batch
 from . import Capabilities
 
@@ -219,10 +220,10 @@ def plan_resume(batches: Sequence[Batch], capabilities: Capabilities,
     """The ledger steps, in order, that pick a send up where an earlier run left it:
     accepted batches never go again, pending ones go, in-flight ones are held (or sent
     again where that is harmless), held and refused ones as the operator said."""
-    held = [b for b in batches if b.state == "unknown"]
-    interrupted = [b for b in batches if b.state == "in_flight"]
+    held = [b for b in batches if b.state == BatchState.UNKNOWN]
+    interrupted = [b for b in batches if b.state == BatchState.IN_FLIGHT]
     if not capabilities.idempotent or capabilities.per_recipient:
-        held = sorted([*held, *(replace(b, state="unknown", error=INTERRUPTED)
+        held = sorted([*held, *(replace(b, state=BatchState.UNKNOWN, error=INTERRUPTED)
                                 for b in interrupted)], key=lambda b: b.id)
     missing = sorted(options.batches - {b.id for b in held})
     if missing:
@@ -235,20 +236,21 @@ def plan_resume(batches: Sequence[Batch], capabilities: Capabilities,
             plan.append(HoldInterrupted(b, INTERRUPTED, capabilities.per_recipient))
         else:
             plan.append(BackToPending(b))
-    pending = [b for b in batches if b.state == "pending" or (
-        b.state == "in_flight" and capabilities.idempotent and not capabilities.per_recipient)]
+    again = capabilities.idempotent and not capabilities.per_recipient
+    pending = [b for b in batches if b.state == BatchState.PENDING
+               or (b.state == BatchState.IN_FLIGHT and again)]
     plan += [Resume(b) for b in sorted(pending, key=lambda b: b.id)]
-    failed = [b for b in batches if b.state == "failed"]
+    failed = [b for b in batches if b.state == BatchState.FAILED]
     if options.retry_failed:
         for b in failed:
-            plan += [MoveRecipients(b, "failed", "queued"), Resume(b)]
+            plan += [MoveRecipients(b, RecipientState.FAILED, RecipientState.QUEUED), Resume(b)]
     for b in held:
         chosen = not options.batches or b.id in options.batches
         decide = options.resolve_unknown if chosen else None
         if capabilities.per_recipient:
             if decide:
-                plan.append(MoveRecipients(b, "unknown",
-                                           "queued" if decide == "resend" else "sent"))
+                plan.append(MoveRecipients(b, RecipientState.UNKNOWN, RecipientState.QUEUED
+                                       if decide == "resend" else RecipientState.SENT))
             plan += [ReportHeldRecipients(b), Resume(b)]  # its never-tried ones still go
         elif decide == "resend":
             plan.append(Resume(b))

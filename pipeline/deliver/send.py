@@ -30,6 +30,7 @@ from ..children import die_with_parent, fewer_collections, next_message
 from ..config import Config
 from ..errors import AudienceError, AuthFailed, DeliveryError
 from ..models import Issue, Recipient, RenderedVariant
+from ..states import BatchState, IssueStatus, RecipientState
 from ..store.store import Batch, Store
 from . import Backend
 from .backends import make_backend
@@ -167,7 +168,7 @@ class Sender:
             return queued
         gone = [r.subscriber_id for r in queued if r.subscriber_id in left]
         if gone:
-            self.store.set_recipients_state(batch.id, "skipped", subscriber_ids=gone,
+            self.store.set_recipients_state(batch.id, RecipientState.SKIPPED, subscriber_ids=gone,
                                             note="unsubscribed or suppressed before sending")
             with self.lock:
                 self.result.skipped += len(gone)
@@ -201,7 +202,7 @@ class Sender:
                 action, tries = on_outcome(e, tries, policy, random.random())
             else:
                 if self.store.finish_batch(batch.id, self.clock(),
-                                           outcome.message_id) == "failed":
+                                           outcome.message_id) == BatchState.FAILED:
                     with self.lock:
                         self.result.failed.append(
                             f"batch {batch.id} ({batch.segment}): some recipients refused "
@@ -226,7 +227,8 @@ class Sender:
                 case Hold(reason):
                     held = len(recipients)
                     if self.backend.capabilities.per_recipient:
-                        held = self.store.requeue_unknown_recipients(batch.id, "unknown")
+                        held = self.store.requeue_unknown_recipients(batch.id,
+                                                                     RecipientState.UNKNOWN)
                     self.store.hold_batch(batch.id, error=reason)
                     with self.lock:
                         self.result.unknown.append(
@@ -243,7 +245,7 @@ class Sender:
                 case Refuse(reason):
                     return self._refuse(batch, reason)
                 case StopAll(reason):
-                    self.store.set_batch_state(batch.id, "pending", self.clock())
+                    self.store.set_batch_state(batch.id, BatchState.PENDING, self.clock())
                     self.stopped.set()
                     raise AuthFailed(reason)
 
@@ -265,13 +267,13 @@ class Sender:
 
     def _refuse(self, batch: Batch, why: str) -> None:
         # Refused for good: failed, reported, and resent only by --retry-failed.
-        self.store.set_batch_state(batch.id, "failed", self.clock(), error=why)
+        self.store.set_batch_state(batch.id, BatchState.FAILED, self.clock(), error=why)
         with self.lock:
             self.result.failed.append(f"batch {batch.id} ({batch.segment}): {why}")
 
     def _pause(self, batch: Batch, why: str) -> None:
         # Nothing was delivered for this batch: back to pending, picked up by the next run.
-        self.store.set_batch_state(batch.id, "pending", self.clock(), error=why)
+        self.store.set_batch_state(batch.id, BatchState.PENDING, self.clock(), error=why)
         with self.lock:
             self.result.paused = f"batch {batch.id} ({batch.segment}): {why}"
         self.stopped.set()
@@ -287,12 +289,12 @@ def send_issue(
     problems = check_issue(config, variants)
     if problems:
         raise DeliveryError(f"issue {issue.id} fails the pre-send check: " + "; ".join(problems))
-    allowed = ("approved", "sending") if config.delivery.require_approval else (
-        "draft", "approved", "sending")
+    allowed = ((IssueStatus.APPROVED, IssueStatus.SENDING) if config.delivery.require_approval
+               else (IssueStatus.DRAFT, IssueStatus.APPROVED, IssueStatus.SENDING))
     owner = f"{socket.gethostname()}:{os.getpid()}"
     store.acquire_send_lock(issue.id, owner, datetime.now(UTC))  # real time: see _beat
     try:
-        store.set_issue_status(issue.id, "sending", clock(), expect=allowed)
+        store.set_issue_status(issue.id, IssueStatus.SENDING, clock(), expect=allowed)
         with fewer_collections(), store.one_writer() as ledger:
             return _send(config, ledger, audience, issue, variants, backend, clock, owner,
                          resolve_unknown=resolve_unknown, retry_failed=retry_failed,
@@ -322,10 +324,10 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
         match step:
             case HoldInterrupted(batch, reason, recipients_too):
                 if recipients_too:  # only the recipient being sent to was uncertain
-                    store.requeue_unknown_recipients(batch.id, "unknown")
+                    store.requeue_unknown_recipients(batch.id, RecipientState.UNKNOWN)
                 store.hold_batch(batch.id, error=reason)
             case BackToPending(batch):
-                store.set_batch_state(batch.id, "pending", clock())
+                store.set_batch_state(batch.id, BatchState.PENDING, clock())
             case MoveRecipients(batch, from_state, to_state):
                 store.requeue_unknown_recipients(batch.id, to_state, from_states=(from_state,))
             case AssumeDelivered(batch):
@@ -368,7 +370,7 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
         raise AuthFailed(next(r for r in refused if r))
     result = sender.result
     recorded = store.batches(issue.id)
-    left = [b for b in recorded if b.state in ("pending", "in_flight")]
+    left = [b for b in recorded if b.state in (BatchState.PENDING, BatchState.IN_FLIGHT)]
     if left and not result.paused and not result.unknown:
         # Every batch recorded must have gone: never call an issue sent with some left.
         result.paused = (f"{len(left)} batch(es) recorded but not sent (a sending process "
@@ -381,7 +383,8 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
     result.delivered = store.delivered_count(issue.id)
     result.output = backend.finish(issue.id)
     if result.complete:
-        store.set_issue_status(issue.id, "sent", clock(), expect=["sending"])
+        store.set_issue_status(issue.id, IssueStatus.SENT, clock(),
+                               expect=[IssueStatus.SENDING])
     return result
 
 
