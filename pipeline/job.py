@@ -9,8 +9,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from subscribers.store import Audience
-
 from .approval import unapproved_change
 from .compose import period_for
 from .config import Config
@@ -163,7 +161,7 @@ def _deliver(config: Config, store: Store, issue: Issue, variants: list[Rendered
              now: datetime, clock: Callable[[], datetime], report: RunReport, *,
              resolve_unknown: str | None = None, retry_failed: bool = False,
              resolve_batches: Sequence[int] = ()) -> None:
-    result = send_issue(config, store, Audience(store.engine), issue, variants,
+    result = send_issue(config, store, store.audience(), issue, variants,
                         make_backend(config, now, store), clock, resolve_unknown=resolve_unknown,
                         retry_failed=retry_failed, resolve_batches=resolve_batches)
     report.output = result.output
@@ -197,7 +195,7 @@ def _segment_rows(config: Config, store: Store, issue: Issue, report: RunReport,
     delivered = store.delivered_count(issue.id) if delivered is None else delivered
     if not delivered and report.status == RunStatus.AWAITING_APPROVAL:
         # Who would receive it: what an approver wants to know (one pass over the list).
-        delivered = Counter(r.segment for r in Audience(store.engine).resolve(
+        delivered = Counter(r.segment for r in store.audience().resolve(
             [entry.name for entry in config.lists], config.segment_rules,
             config.default_segment or None))
     sections = store.issue_sections(issue.id)

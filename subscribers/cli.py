@@ -36,7 +36,7 @@ console = Console()
 def opened(ctx: click.Context) -> Iterator[tuple[Config, Audience]]:
     """(config, Audience) for the command; ctx.obj is pipeline.cli.State."""
     with opened_store(ctx) as (config, store):
-        yield config, Audience(store.engine)
+        yield config, store.audience()
 
 
 @contextmanager
@@ -228,7 +228,7 @@ def show(ctx: click.Context, email: str) -> None:
     from .model import email_key
 
     with opened_store(ctx) as (_config, store):
-        data = Audience(store.engine).show(email)
+        data = store.audience().show(email)
         data["sends"] = store.sends_to(email_key(email))
     click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
@@ -245,7 +245,7 @@ def forget(ctx: click.Context, email: str, yes: bool) -> None:
     from .model import email_hash, email_key
 
     with opened_store(ctx) as (config, store):
-        existed = Audience(store.engine).forget(email, _now())
+        existed = store.audience().forget(email, _now())
         sends = store.forget_address(email_key(email), email_hash(email))
     click.echo(f"{email}: {'erased' if existed else 'nothing stored'}; "
                f"{sends} send record(s) anonymised; a hashed suppression entry remains.")

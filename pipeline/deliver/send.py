@@ -309,7 +309,7 @@ def _send(config: Config, store: Store, audience: Audience, issue: Issue,
           resolve_batches: Sequence[int] = ()) -> SendResult:
     """`store` is the ledger's (see Store.one_writer); `audience` resolves who gets it."""
     backend.prepare(issue.id, variants)
-    sender = Sender(config, store, Audience(store.engine), issue,
+    sender = Sender(config, store, store.audience(), issue,
                     {v.segment: v for v in variants}, backend, clock, owner)
 
     # 1. What an earlier run left behind (decide.plan_resume), carried out in order.
@@ -514,11 +514,11 @@ def _send_share(config: Config, issue: Issue, variants: list[RenderedVariant], o
         try:
             backend = make_backend(config, clock(), store)
             with fewer_collections(), store.one_writer() as ledger:
-                sender = Sender(config, ledger, Audience(ledger.engine), issue,
+                sender = Sender(config, ledger, ledger.audience(), issue,
                                 {v.segment: v for v in variants}, backend, clock, owner,
                                 parent_pid)
                 with stop_on_signals(sender.interrupt):
-                    _resolve_and_send(config, ledger, Audience(store.engine), issue, sender,
+                    _resolve_and_send(config, ledger, store.audience(), issue, sender,
                                       clock, [], share)
         finally:
             store.close()

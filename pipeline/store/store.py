@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -18,6 +19,9 @@ from .items import ItemsMixin
 from .ledger import LedgerMixin
 from .records import Batch, SaveResult, SourceState
 
+if TYPE_CHECKING:
+    from subscribers.store import Audience
+
 __all__ = ["Batch", "SaveResult", "SourceState", "Store"]
 
 
@@ -27,6 +31,12 @@ class Store(ItemsMixin, IssuesMixin, LedgerMixin, EventsMixin, EditorsMixin):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def audience(self) -> Audience:
+        """The subscribers kept in this store: the one way the pipeline reaches them."""
+        from subscribers.store import Audience  # a leaf that itself uses store.db
+
+        return Audience(self.engine)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:

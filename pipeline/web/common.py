@@ -120,7 +120,7 @@ class Web:
 
     @property
     def audience(self) -> Audience:
-        return Audience(self.store.engine)
+        return self.store.audience()
 
     def page(self, request: Request, template: str, status_code: int = 200,
              **context: Any) -> HTMLResponse:
