@@ -276,3 +276,22 @@ def test_the_outbox_manifest_has_no_formula_cells(project):
     assert run_weekly(config, MONDAY).status == "sent"
     manifest = (project / "outbox/2026-W48/manifest.csv").read_text()
     assert "'=cmd@example.org," in manifest and "\n=cmd" not in manifest
+
+
+def test_a_test_send_to_an_address_with_a_slash_stays_in_the_tests_folder(project):
+    from pipeline.job import send_tests
+    from pipeline.store.store import Store
+
+    from .helpers import MONDAY, seed
+
+    edit_config(project, "require_approval = false", "require_approval = true")
+    config = load_config(project / "config.toml")
+    seed(config)
+    assert run_weekly(config, MONDAY).status == "awaiting-approval"
+    store = Store.open(config.store_url)
+    try:
+        send_tests(config, store, ["a/b@example.org"], MONDAY, segments=["general"])
+    finally:
+        store.close()
+    written = [p.name for p in (project / "outbox/2026-W48/tests").iterdir()]
+    assert written == ["general-a_b@example.org.eml"]

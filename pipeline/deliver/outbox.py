@@ -15,7 +15,9 @@ import csv
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -42,6 +44,22 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+@contextmanager
+def wrap_errors(folder: Path, doing: str = "cannot write to outbox") -> Iterator[None]:
+    """The file system's errors as the one DeliveryError the send reports (as reader's
+    wrap_exceptions): which folder, and why."""
+    try:
+        yield
+    except OSError as e:
+        raise DeliveryError(f"{doing} {folder}: {e.strerror or e}") from e
+
+
+def file_safe(address: str) -> str:
+    """An address as part of a file name: a local part may hold "/" or "..", which must
+    not choose where the file goes."""
+    return re.sub(r"[^A-Za-z0-9@._+-]", "_", address).lstrip(".")
+
+
 class OutboxBackend:
     name = "outbox"
     capabilities = Capabilities(idempotent=True)  # a batch again rewrites the same file
@@ -58,19 +76,17 @@ class OutboxBackend:
 
     def prepare(self, issue_id: str, variants: Sequence[RenderedVariant]) -> None:
         folder = self.folder(issue_id)
-        try:
+        with wrap_errors(folder):
             (folder / "batches").mkdir(parents=True, exist_ok=True)
             for v in variants:
                 write_atomically(folder / f"{v.segment}.html", v.html.encode("utf-8"))
                 write_atomically(folder / f"{v.segment}.txt", v.text.encode("utf-8"))
-        except OSError as e:
-            raise DeliveryError(f"cannot write to outbox {folder}: {e.strerror}") from e
 
     def send_batch(self, issue_id: str, batch_id: int, seq: int, variant: RenderedVariant,
                    recipients: Sequence[Recipient]) -> BatchOutcome:
         folder = self.folder(issue_id)
         body = self.make_body(issue_id, batch_id, variant, recipients)
-        try:
+        with wrap_errors(folder):
             write_atomically(folder / "batches" / f"{variant.segment}-{seq:04d}.json",
                              json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8"))
             # The sample: the first batch's first address in alphabetical order, so the
@@ -79,31 +95,25 @@ class OutboxBackend:
             if recipients and seq == 1:
                 first = min(recipients, key=lambda r: r.email.casefold())
                 write_atomically(sample, self.make_message(variant, first))
-        except OSError as e:
-            raise DeliveryError(f"cannot write to outbox {folder}: {e.strerror}") from e
         return BatchOutcome(message_id=f"outbox-{issue_id}-{batch_id}")
 
     def send_test(self, issue_id: str, variant: RenderedVariant,
                   recipients: Sequence[Recipient]) -> str | None:
         folder = self.folder(issue_id) / "tests"
-        try:
+        with wrap_errors(folder):
             folder.mkdir(parents=True, exist_ok=True)
             for r in recipients:
                 data = self.make_message(variant, r, True)
-                write_atomically(folder / f"{variant.segment}-{r.email}.eml", data)
-        except OSError as e:
-            raise DeliveryError(f"cannot write to outbox {folder}: {e.strerror}") from e
+                write_atomically(folder / f"{variant.segment}-{file_safe(r.email)}.eml", data)
         return str(folder)
 
     def send_message(self, message: EmailMessage) -> str:
         folder = self.root / "transactional"
         data = message_bytes(message)
         name = f"{self.now:%Y%m%dT%H%M%S}-{hashlib.sha256(data).hexdigest()[:12]}.eml"
-        try:
+        with wrap_errors(folder):
             folder.mkdir(parents=True, exist_ok=True)
             write_atomically(folder / name, data)
-        except OSError as e:
-            raise DeliveryError(f"cannot write to outbox {folder}: {e.strerror}") from e
         return str(folder / name)
 
     def interrupt(self) -> None:
@@ -111,10 +121,8 @@ class OutboxBackend:
 
     def finish(self, issue_id: str) -> str:
         folder = self.folder(issue_id)
-        try:
+        with wrap_errors(folder, "cannot write the manifest in"):
             return self._write_manifest(folder)
-        except OSError as e:
-            raise DeliveryError(f"cannot write the manifest in {folder}: {e.strerror}") from e
 
     @staticmethod
     def _write_manifest(folder: Path) -> str:
