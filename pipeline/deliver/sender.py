@@ -46,6 +46,8 @@ IdRange = tuple[int | None, int | None]  # a share of subscriber ids (None: open
 
 @dataclass
 class SendResult:
+    """What a send did, for the operator's report (every process's part folded in)."""
+
     delivered: dict[str, int] = field(default_factory=dict)  # segment -> recipients
     failed: list[str] = field(default_factory=list)  # batches refused (400)
     unknown: list[str] = field(default_factory=list)  # held for the operator
