@@ -9,7 +9,7 @@ from ..models import Issue, RenderedVariant
 from ..store.store import Store
 from ..variants import Overrides, VariantSpec, plan_variant
 from . import render_variant
-from .context import Audience, build_context
+from .context import Readership, build_context
 
 
 def variant_spec(config: Config, segment: str) -> VariantSpec:
@@ -27,9 +27,9 @@ def render_issue(config: Config, store: Store, issue: Issue) -> list[RenderedVar
     descriptions = {s.name: s.description for s in config.segments}
     rendered = []
     for segment in config.variant_names:
-        audience = Audience(segment, descriptions.get(segment, ""), list_titles)
+        readership = Readership(segment, descriptions.get(segment, ""), list_titles)
         planned = plan_variant(sections, variant_spec(config, segment), overrides)
-        context = build_context(config, issue, planned, audience)
+        context = build_context(config, issue, planned, readership)
         rendered.append(render_variant(config.resolve(config.render.templates), segment, context))
     store.save_variants(issue.id, rendered, datetime.now(UTC))
     return rendered
