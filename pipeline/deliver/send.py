@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from subscribers import resolve
-from subscribers.store import Audience
 
 from ..children import die_with_parent, fewer_collections, next_message
 from ..config import Config
 from ..errors import AudienceError, AuthFailed, DeliveryError
 from ..models import Issue, Recipient, RenderedVariant
+from ..ports import Recipients
 from ..states import BatchState, IssueStatus, RecipientState
 from ..store.store import Batch, Store
 from . import Backend
@@ -90,7 +90,7 @@ def _recipient(row: Mapping[str, Any]) -> Recipient:
 class Sender:
     config: Config
     store: Store
-    audience: Audience
+    audience: Recipients
     issue: Issue
     variants: dict[str, RenderedVariant]
     backend: Backend
@@ -280,7 +280,7 @@ class Sender:
 
 
 def send_issue(
-    config: Config, store: Store, audience: Audience, issue: Issue,
+    config: Config, store: Store, audience: Recipients, issue: Issue,
     variants: Sequence[RenderedVariant], backend: Backend, clock: Callable[[], datetime],
     *, resolve_unknown: str | None = None, retry_failed: bool = False,
     resolve_batches: Sequence[int] = (),
@@ -303,7 +303,7 @@ def send_issue(
         store.release_send_lock(issue.id, owner)
 
 
-def _send(config: Config, store: Store, audience: Audience, issue: Issue,
+def _send(config: Config, store: Store, audience: Recipients, issue: Issue,
           variants: Sequence[RenderedVariant], backend: Backend, clock: Callable[[], datetime],
           owner: str, *, resolve_unknown: str | None, retry_failed: bool,
           resolve_batches: Sequence[int] = ()) -> SendResult:
@@ -395,7 +395,7 @@ def held_line(batch_id: int, segment: str, recipients: int, went_out: datetime |
     return f"batch {batch_id} ({segment}, {recipients} recipient(s), {when}): {why}"
 
 
-def _resolve_and_send(config: Config, store: Store, audience: Audience, issue: Issue,
+def _resolve_and_send(config: Config, store: Store, audience: Recipients, issue: Issue,
                       sender: Sender, clock: Callable[[], datetime], resume: list[Batch],
                       id_range: tuple[int | None, int | None] | None) -> None:
     delivery = config.delivery
@@ -463,7 +463,7 @@ def _record(store: Store, issue: Issue, segment: str, buffer: list[Recipient],
 # (one row per issue and address, batches claimed atomically) keeps every address to
 # one copy whichever process records it.
 
-def _shares(config: Config, audience: Audience,
+def _shares(config: Config, audience: Recipients,
             backend: Backend) -> list[tuple[int | None, int | None]]:
     if not backend.capabilities.parallel_safe:
         return [(None, None)]
