@@ -127,7 +127,10 @@ class Schedule(_Strict):
         return value
 
 
-class Store(_Strict):
+class StoreConfig(_Strict):
+    """The [store] section: where the database is (not the database: that is
+    pipeline.store.store.Store)."""
+
     url: str = "sqlite:///var/insights.db"
 
     @field_validator("url")
@@ -339,7 +342,7 @@ class Preferences(_Strict):
 class Config(_Strict):
     newsletter: Newsletter
     schedule: Schedule = Schedule()
-    store: Store = Store()
+    store: StoreConfig = StoreConfig()
     delivery: Delivery = Delivery()
     compose: Compose = Compose()
     render: Render = Render()

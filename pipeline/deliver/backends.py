@@ -25,9 +25,9 @@ def recipient_message(config: Config, tokens: Tokens, now: datetime,
     return message_bytes(build_message(config, variant, recipient, personal, now, test=test))
 
 
-def make_backend(config: Config, now: datetime, _store: object = None) -> Backend:
+def make_backend(config: Config, now: datetime) -> Backend:
     """The backend `config` names. No backend holds the store: a send hands each its
-    ledger (Backend.prepare). (`_store` is ignored: pipeline/web still passes it.)"""
+    ledger (Backend.prepare)."""
     backend = config.delivery.backend
     if backend == "outbox":
         tokens = Tokens(secret_key(required=False))

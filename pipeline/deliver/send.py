@@ -16,12 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from subscribers.store import Audience
-
 from ..children import fewer_collections
 from ..config import Config
 from ..errors import AuthFailed, DeliveryError
 from ..models import Issue, RenderedVariant
+from ..ports import Recipients
 from ..states import BatchState, IssueStatus, RecipientState
 from ..store.store import Batch, Store
 from . import Backend
@@ -45,7 +44,7 @@ from .stopping import stop_on_signals
 
 
 def send_issue(
-    config: Config, store: Store, audience: Audience, issue: Issue,
+    config: Config, store: Store, audience: Recipients, issue: Issue,
     variants: Sequence[RenderedVariant], backend: Backend, clock: Callable[[], datetime],
     *, resolve_unknown: str | None = None, retry_failed: bool = False,
     resolve_batches: Sequence[int] = (),
@@ -105,7 +104,7 @@ class IssueSend:
 
     config: Config
     store: Store  # the ledger's (see Store.one_writer)
-    audience: Audience  # resolves who gets the issue, through its own connections
+    audience: Recipients  # resolves who gets the issue, through its own connections
     issue: Issue
     variants: list[RenderedVariant]
     backend: Backend

@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from subscribers.store import Audience
-
 from ..config import Config
 from ..errors import AudienceError, AuthFailed, DeliveryError
 from ..models import Issue, Recipient, RenderedVariant
+from ..ports import Recipients
 from ..states import BatchState, RecipientState
 from ..store.store import Batch, Store
 from . import Backend
@@ -75,7 +74,7 @@ class Sender:
 
     config: Config
     store: Store
-    audience: Audience
+    audience: Recipients
     issue: Issue
     variants: dict[str, RenderedVariant]
     backend: Backend
@@ -262,7 +261,7 @@ class Sender:
             self.result.paused = f"batch {batch.id} ({batch.segment}): {why}"
         self.stopped.set()
 
-    def send(self, resume: Sequence[Batch], everyone: Audience,
+    def send(self, resume: Sequence[Batch], everyone: Recipients,
              id_range: IdRange | None = None) -> None:
         """Send the `resume` batches, then record and send everyone `everyone` resolves
         (within `id_range`, this process's share) who is not in the ledger yet.

@@ -20,12 +20,12 @@ from multiprocessing.queues import Queue
 from typing import Any
 
 from subscribers import resolve
-from subscribers.store import Audience
 
 from ..children import die_with_parent, fewer_collections, next_message
 from ..config import Config
 from ..errors import AuthFailed, DeliveryError
 from ..models import Issue, RenderedVariant
+from ..ports import Recipients
 from ..store.store import Store
 from . import Backend
 from .backends import make_backend
@@ -33,7 +33,7 @@ from .sender import IdRange, Sender, SendResult
 from .stopping import stop_on_signals
 
 
-def shares(config: Config, audience: Audience, backend: Backend) -> list[IdRange]:
+def shares(config: Config, audience: Recipients, backend: Backend) -> list[IdRange]:
     """The id ranges to send in parallel, one per process: the first is this one's."""
     if not backend.capabilities.parallel_safe:
         return [(None, None)]
