@@ -1,7 +1,8 @@
 """Read subscriber files: generic CSV, Mailchimp audience exports, listmonk exports.
 
 Each reader yields Row or Invalid per data line, streaming, so a file of any size
-imports in bounded memory. Nothing here touches the database.
+imports in bounded memory; a Row's name comes cleaned (model.clean_name). Nothing here
+touches the database.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple
 from pipeline.children import die_with_parent, next_message, put_in_chunks, stop
 from pipeline.errors import AudienceError
 
-from .model import KNOWN_ATTRIBUTES, LIST_ATTRIBUTES, normalise_email
+from .model import KNOWN_ATTRIBUTES, LIST_ATTRIBUTES, clean_name, normalise_email
 
 FORMATS = ("auto", "csv", "mailchimp", "listmonk")
 # Status a file may carry for a person; None means "subscribe as the list says".
@@ -267,10 +268,13 @@ def _rows(fh: io.TextIOWrapper, reader: Any, held: list[str], keys: list[str],
             if len(values) < width:
                 values = values + [""] * (width - len(values))
             row = parse(end, values)
-            if len(joined) > unchecked and isinstance(row, Row):
-                too_large = export_too_large(row.email, row.name, row.attributes)
-                if too_large:
+            if isinstance(row, Row):
+                if len(joined) > unchecked and (
+                        too_large := export_too_large(row.email, row.name, row.attributes)):
                     row = Invalid(end, too_large)
+                elif (name := clean_name(row.name)) is not row.name:
+                    # Cleaned here, on the parsing core, so the importer's core only writes.
+                    row = row._replace(name=name)
             yield row
 
 
