@@ -51,7 +51,7 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
                 "which has not begun; nothing sent. To send it now anyway: "
                 "`insights send --early`.")
             return report
-        if config.delivery.require_approval and issue.status == IssueStatus.DRAFT:
+        if config.approval_required and issue.status == IssueStatus.DRAFT:
             report.status = RunStatus.AWAITING_APPROVAL
             report.message = f"Issue {issue.id} is a draft awaiting approval; nothing sent."
             return report
@@ -132,7 +132,7 @@ def _run(config: Config, store: Store, now: datetime,
         variants = variants_of(config, store, issue)
     report.issue_id, report.issue_number = issue.id, issue.number
 
-    if config.delivery.require_approval and issue.status == IssueStatus.DRAFT:
+    if config.approval_required and issue.status == IssueStatus.DRAFT:
         report.status = RunStatus.AWAITING_APPROVAL
         report.message = (f"Issue {issue.id} is a draft awaiting approval "
                           f"(`insights approve {issue.id}`); nothing delivered.")
@@ -149,7 +149,7 @@ def _run(config: Config, store: Store, now: datetime,
 def _changed_since_approval(config: Config, issue: Issue, variants: list[RenderedVariant],
                             report: RunReport) -> bool:
     """An approved issue goes out only as approved (the hash of its variants)."""
-    problem = unapproved_change(issue, variants) if config.delivery.require_approval else None
+    problem = unapproved_change(issue, variants) if config.approval_required else None
     if problem and issue.status != IssueStatus.SENDING:  # a send in progress finishes as begun
         report.status = RunStatus.AWAITING_APPROVAL
         report.message = f"{problem}; nothing delivered."

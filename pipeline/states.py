@@ -12,7 +12,8 @@ class IssueStatus(StrEnum):
     APPROVED = "approved"
     SENDING = "sending"
     SENT = "sent"
-    SKIPPED = "skipped"  # superseded by a newer issue before it was sent
+    SKIPPED = "skipped"  # superseded by a newer issue, or an editor skipped the week
+    CANCELLED = "cancelled"  # an editor cancelled its send: the rest never goes
 
 
 class BatchState(StrEnum):

@@ -289,7 +289,7 @@ def send_issue(
     problems = check_issue(config, variants)
     if problems:
         raise DeliveryError(f"issue {issue.id} fails the pre-send check: " + "; ".join(problems))
-    allowed = ((IssueStatus.APPROVED, IssueStatus.SENDING) if config.delivery.require_approval
+    allowed = ((IssueStatus.APPROVED, IssueStatus.SENDING) if config.approval_required
                else (IssueStatus.DRAFT, IssueStatus.APPROVED, IssueStatus.SENDING))
     owner = f"{socket.gethostname()}:{os.getpid()}"
     store.acquire_send_lock(issue.id, owner, datetime.now(UTC))  # real time: see _beat
