@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.machine import python_speed  # noqa: E402
 from pipeline.render import render_variant  # noqa: E402
-from pipeline.render.context import Audience, build_context  # noqa: E402
+from pipeline.render.context import Readership, build_context  # noqa: E402
 from pipeline.render.issue import variant_spec  # noqa: E402
 from pipeline.store.store import Store  # noqa: E402
 from pipeline.variants import plan_variant  # noqa: E402
@@ -41,8 +41,8 @@ def main() -> None:
               f"{len(config.variant_names)} variants, {args.repeat} renders each")
         for segment in config.variant_names:
             planned = plan_variant(sections, variant_spec(config, segment))
-            audience = Audience(segment, "", [entry.title for entry in config.lists])
-            context = build_context(config, issue, planned, audience)
+            readership = Readership(segment, "", [entry.title for entry in config.lists])
+            context = build_context(config, issue, planned, readership)
             render_variant(templates, segment, context)  # warm the template cache
             times = []
             for _ in range(args.repeat):

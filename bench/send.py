@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from bench.audience import INTERESTS, REGIONS, ROLES  # noqa: E402
 from bench.machine import python_speed  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
-from pipeline.deliver.send import auto_processes, usable_cores  # noqa: E402
+from pipeline.deliver.shards import auto_processes, usable_cores  # noqa: E402
 from pipeline.job import run_weekly  # noqa: E402
 from pipeline.store.store import Store  # noqa: E402
 from subscribers.formats import Row  # noqa: E402

@@ -61,7 +61,7 @@ def die_with_parent() -> None:
     """Ask Linux to kill this process when its parent dies (prctl PR_SET_PDEATHSIG), so
     a killed command leaves no orphan working behind its restart (a sending child would
     send on alone; a producing one would wait forever on its full queue). Elsewhere the
-    callers notice at their next step (send.Sender.orphaned)."""
+    callers notice at their next step (sender.Sender.orphaned)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG

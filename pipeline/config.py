@@ -199,7 +199,10 @@ class Schedule(_Strict):
                 "\"required\" so editors review the issue before it goes.")
 
 
-class Store(_Strict):
+class StoreConfig(_Strict):
+    """The [store] section: where the database is (not the database: that is
+    pipeline.store.store.Store)."""
+
     url: str = "sqlite:///var/insights.db"
 
     @field_validator("url")
@@ -411,7 +414,7 @@ class Preferences(_Strict):
 class Config(_Strict):
     newsletter: Newsletter
     schedule: Schedule = Schedule()
-    store: Store = Store()
+    store: StoreConfig = StoreConfig()
     delivery: Delivery = Delivery()
     compose: Compose = Compose()
     render: Render = Render()

@@ -88,7 +88,7 @@ def send_tests(config: Config, store: Store, addresses: list[str], now: datetime
     problems = check_issue(config, variants)
     if problems:
         raise DeliveryError("; ".join(problems))
-    backend = make_backend(config, now, store)
+    backend = make_backend(config, now)
     editors = [Recipient(0, a, "Editor", "test") for a in addresses]
     return [f"{v.segment}: {backend.send_test(issue.id, v, editors) or 'sent'}"
             for v in variants if not segments or v.segment in segments]
@@ -162,7 +162,7 @@ def _deliver(config: Config, store: Store, issue: Issue, variants: list[Rendered
              resolve_unknown: str | None = None, retry_failed: bool = False,
              resolve_batches: Sequence[int] = ()) -> None:
     result = send_issue(config, store, store.audience(), issue, variants,
-                        make_backend(config, now, store), clock, resolve_unknown=resolve_unknown,
+                        make_backend(config, now), clock, resolve_unknown=resolve_unknown,
                         retry_failed=retry_failed, resolve_batches=resolve_batches)
     report.output = result.output
     report.delivered = sum(result.delivered.values())

@@ -145,7 +145,7 @@ def add(ctx: click.Context, email: str, list_name: str, name: str, attrs: tuple[
     """Subscribe one person. On a double opt-in list they stay unconfirmed and get a
     confirmation email (through the configured delivery backend) until they click it."""
     from pipeline.deliver.backends import make_backend
-    from pipeline.deliver.transactional import confirmation_message
+    from pipeline.signup import mail_confirmation, sign_up
 
     from .formats import split_values
     from .tokens import Tokens, secret_key
@@ -158,28 +158,26 @@ def add(ctx: click.Context, email: str, list_name: str, name: str, attrs: tuple[
         key = key.strip().lower()
         attributes[key] = split_values(value) if key in LIST_ATTRIBUTES else value.strip()
     with opened(ctx) as (config, audience):
-        list_def = config.list_def(list_name)
-        tokens = Tokens(secret_key(required=list_def.double_opt_in))
-        status = "unconfirmed" if list_def.double_opt_in else "confirmed"
+        tokens = Tokens(secret_key(required=config.list_def(list_name).double_opt_in))
         now = _now()
-        person, outcome = audience.add(email, list_name, status=status, source="cli",
-                                       now=now, name=name, attributes=attributes)
-        if outcome == "refused":
-            click.echo(f"{person.email} unsubscribed or is suppressed (bounce, complaint or "
-                       "erasure): not subscribed again.")
-            return
-        if outcome == "already":
-            click.echo(f"{person.email} is already on {list_name!r} "
-                       f"({person.lists.get(list_name)}).")
-            return
-        if list_def.double_opt_in:
-            backend = make_backend(config, now)
-            where = backend.send_message(
-                confirmation_message(config, tokens, person.email, list_name, now))
-            click.echo(f"{person.email} added to {list_name!r} as unconfirmed; "
-                       f"confirmation email sent ({where}).")
-        else:
-            click.echo(f"{person.email} added to {list_name!r}.")
+
+        def send_now(address: str, to_list: str) -> str:
+            return mail_confirmation(config, tokens, make_backend(config, now), address,
+                                     to_list, now)
+
+        done = sign_up(audience, config, email, list_name, by="operator",
+                       send_confirmation=send_now, source="cli", now=now, name=name,
+                       attributes=attributes)
+    if done.outcome == "refused":
+        click.echo(f"{done.email} unsubscribed or is suppressed (bounce, complaint or "
+                   "erasure): not subscribed again.")
+    elif done.outcome == "already":
+        click.echo(f"{done.email} is already on {list_name!r} ({done.status}).")
+    elif done.outcome == "confirming":
+        click.echo(f"{done.email} added to {list_name!r} as unconfirmed; "
+                   f"confirmation email sent ({done.sent}).")
+    else:
+        click.echo(f"{done.email} added to {list_name!r}.")
 
 
 @subscribers.command("confirm")

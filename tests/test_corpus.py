@@ -17,7 +17,7 @@ from pipeline.gather import fetch_and_parse, policy_from
 from pipeline.gather.fetch import Fetcher
 from pipeline.models import Issue
 from pipeline.render import render_variant
-from pipeline.render.context import Audience, build_context
+from pipeline.render.context import Readership, build_context
 
 from .conftest import ROOT
 
@@ -76,7 +76,7 @@ def test_feed_survives_the_pipeline(setup, path: Path):
     if content is None:
         return
     issue = Issue("2026-W48", 1, NOW, NOW, "draft")
-    context = build_context(config, issue, content.sections, Audience("general", "", ["Members"]))
+    context = build_context(config, issue, content.sections, Readership("general", "", ["Members"]))
     rendered = render_variant(config.resolve(config.render.templates), "general", context)
     for body in (rendered.html, rendered.text):
         for pattern in ACTIVE:

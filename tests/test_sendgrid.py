@@ -153,7 +153,7 @@ def test_a_worker_late_for_a_sent_batch_changes_nothing(project, sendgrid):
     """A batch-level backend leaves its recipients 'queued' in an accepted batch (sent
     with it). A worker still holding such a batch (a send lock taken over) must not
     re-check them and mark someone who left since as skipped: they were mailed."""
-    from pipeline.deliver.send import Sender
+    from pipeline.deliver.sender import Sender
     from pipeline.models import Recipient
 
     use_sendgrid(project, sendgrid)
@@ -477,7 +477,7 @@ def test_auto_sends_from_two_processes_only_for_a_large_audience(
     from subscribers import resolve
 
     monkeypatch.setattr(resolve, "PARALLEL_FROM", parallel_from)
-    monkeypatch.setattr("pipeline.deliver.send.usable_cores", lambda: 2)
+    monkeypatch.setattr("pipeline.deliver.shards.usable_cores", lambda: 2)
     use_sendgrid(project, sendgrid, batch_size=20, concurrency=1)
     sendgrid.latency = 0.05
     _config, report = first_run(project)
@@ -487,7 +487,7 @@ def test_auto_sends_from_two_processes_only_for_a_large_audience(
 
 
 def test_auto_processes_is_one_below_the_threshold_and_never_more_than_the_cores():
-    from pipeline.deliver.send import auto_processes
+    from pipeline.deliver.shards import auto_processes
     from subscribers.resolve import PARALLEL_FROM
 
     assert auto_processes(PARALLEL_FROM - 1, 8) == 1

@@ -1,6 +1,8 @@
 """Deliver: hand each recorded batch to a backend (outbox, SendGrid, SMTP).
 
-`send.py` owns the ledger protocol (record, send, mark); a backend only sends.
+`send.py` owns the ledger protocol (record, send, mark): `IssueSend` runs one send,
+`sender.py` is one process's part of it, `shards.py` the sending children; a backend
+only sends (and a per-recipient one records each outcome through a RecipientLedger).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from email.message import EmailMessage
 from typing import Any, Protocol
 
 from ..models import Recipient, RenderedVariant
+from ..states import RecipientState
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,30 @@ class Capabilities:
     preparer: Callable[[], Callable[[str, str], Any]] | None = None
 
 
+class RecipientLedger(Protocol):
+    """A batch's recipients in the send ledger, as a backend that delivers one message
+    at a time (SMTP) reads and records them. The send hands it over (Backend.prepare):
+    a backend never holds the Store."""
+
+    def queued(self, batch_id: int) -> set[int]:
+        """Subscriber ids in the batch still to be sent."""
+
+    def sending(self, batch_id: int, subscriber_id: int) -> None:
+        """The recipient's message is about to be handed over: in flight."""
+
+    def record(self, batch_id: int, subscriber_id: int, state: RecipientState,
+               note: str | None) -> None:
+        """The recipient's outcome (sent, failed, or queued again)."""
+
+
 class Backend(Protocol):
     name: str
     capabilities: Capabilities
 
-    def prepare(self, issue_id: str, variants: Sequence[RenderedVariant]) -> None:
-        """Called once per send before any batch (write samples, open connections)."""
+    def prepare(self, issue_id: str, variants: Sequence[RenderedVariant],
+                ledger: RecipientLedger) -> None:
+        """Called once per send before any batch (write samples, open connections);
+        `ledger` is where per-recipient backends record each recipient's outcome."""
 
     def send_batch(self, issue_id: str, batch_id: int, seq: int, variant: RenderedVariant,
                    recipients: Sequence[Recipient]) -> BatchOutcome:

@@ -9,7 +9,6 @@ from subscribers.tokens import Tokens, secret_key
 from ..config import Config
 from ..errors import ConfigError
 from ..models import Recipient, RenderedVariant
-from ..store.store import Store
 from . import Backend
 from .message import build_message, message_bytes, personal_values
 from .outbox import OutboxBackend
@@ -26,7 +25,9 @@ def recipient_message(config: Config, tokens: Tokens, now: datetime,
     return message_bytes(build_message(config, variant, recipient, personal, now, test=test))
 
 
-def make_backend(config: Config, now: datetime, store: Store | None = None) -> Backend:
+def make_backend(config: Config, now: datetime) -> Backend:
+    """The backend `config` names. No backend holds the store: a send hands each its
+    ledger (Backend.prepare)."""
     backend = config.delivery.backend
     if backend == "outbox":
         tokens = Tokens(secret_key(required=False))
@@ -43,5 +44,5 @@ def make_backend(config: Config, now: datetime, store: Store | None = None) -> B
     if backend == "smtp":
         from .smtp import SmtpBackend
 
-        return SmtpBackend(config, Tokens(secret_key(required=True)), store, now)
+        return SmtpBackend(config, Tokens(secret_key(required=True)), now)
     raise ConfigError(f"{config.path}: delivery.backend: unknown backend {backend!r}")

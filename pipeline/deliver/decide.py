@@ -2,7 +2,7 @@
 
 `on_outcome(error, tries, policy, jitter)` reads the provider's answer to a batch's
 request (as one of the delivery errors) and says what to do next; `Sender._attempt`
-(send.py) carries it out against the ledger. `plan_resume(batches, capabilities,
+(sender.py) carries it out against the ledger. `plan_resume(batches, capabilities,
 options)` says what a send does first with the batches an earlier run left. Kept apart
 from I/O so every case is tested as a table (tests/test_decide.py), as reader's update
 Decider is.

@@ -27,7 +27,7 @@ from subscribers.formats import neutralise
 
 from ..errors import DeliveryError
 from ..models import Recipient, RenderedVariant
-from . import BatchOutcome, Capabilities
+from . import BatchOutcome, Capabilities, RecipientLedger
 from .message import message_bytes
 
 MessageFactory = Callable[..., bytes]  # (variant, recipient[, test]) -> bytes
@@ -74,7 +74,8 @@ class OutboxBackend:
     def folder(self, issue_id: str) -> Path:
         return self.root / issue_id
 
-    def prepare(self, issue_id: str, variants: Sequence[RenderedVariant]) -> None:
+    def prepare(self, issue_id: str, variants: Sequence[RenderedVariant],
+                ledger: RecipientLedger) -> None:
         folder = self.folder(issue_id)
         with wrap_errors(folder):
             (folder / "batches").mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from ..errors import (
     TransientFailure,
 )
 from ..models import Recipient, RenderedVariant
-from . import BatchOutcome, Capabilities
+from . import BatchOutcome, Capabilities, RecipientLedger
 from .payload import PreparePersonalization, encoded_body, mail_body
 
 API_KEY_ENV = "SENDGRID_API_KEY"
@@ -82,7 +82,8 @@ class SendGridBackend:
         # type is not the bare "application/json" it would encode for.
         self.client.client.request_headers["Content-Type"] = JSON_UTF8
 
-    def prepare(self, issue_id: str, variants: Sequence[RenderedVariant]) -> None:
+    def prepare(self, issue_id: str, variants: Sequence[RenderedVariant],
+                ledger: RecipientLedger) -> None:
         pass
 
     def send_batch(self, issue_id: str, batch_id: int, seq: int, variant: RenderedVariant,

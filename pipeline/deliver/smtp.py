@@ -1,7 +1,8 @@
 """The SMTP backend: one MIME message per recipient over STARTTLS, SSL or plain SMTP.
 
-SMTP has no batch request, so each recipient is recorded in the ledger: in_flight just
-before its message is handed over, sent right after. A crash then leaves at most one
+SMTP has no batch request, so each recipient is recorded in the ledger (through the
+RecipientLedger the send hands over in `prepare`): in_flight just before its message
+is handed over, sent right after. A crash then leaves at most one
 message per connection whose fate is unknown; the rest of the batch is known to be
 sent or known never to have been tried.
 """
@@ -27,8 +28,8 @@ from ..errors import (
     TransientFailure,
 )
 from ..models import Recipient, RenderedVariant
-from ..store.store import Store
-from . import BatchOutcome, Capabilities
+from ..states import RecipientState
+from . import BatchOutcome, Capabilities, RecipientLedger
 from .message import Personalizer, build_message, message_bytes
 
 PASSWORD_ENV = "INSIGHTS_SMTP_PASSWORD"
@@ -39,14 +40,12 @@ class SmtpBackend:
     # The ledger knows each recipient's outcome, not just the batch's.
     capabilities = Capabilities(per_recipient=True)
 
-    def __init__(self, config: Config, tokens: Tokens, store: Store | None,
-                 now: datetime) -> None:
-        # The store is for issue sends (per-recipient ledger); one-off messages and test
-        # sends do not need it.
+    def __init__(self, config: Config, tokens: Tokens, now: datetime) -> None:
         self.config = config
         self.tokens = tokens
-        self.store = store
         self.now = now
+        # Issue sends only (given in prepare); one-off messages and test sends have none.
+        self.ledger: RecipientLedger | None = None
         self.options = config.delivery.smtp
         self.personal = Personalizer(config, tokens)
         self.test_personal = Personalizer(config, tokens, test=True)
@@ -77,16 +76,18 @@ class SmtpBackend:
         except (OSError, smtplib.SMTPException) as e:
             raise TransientFailure(f"cannot connect to SMTP {o.host}:{o.port}: {e}") from None
 
-    def prepare(self, issue_id: str, variants: Sequence[RenderedVariant]) -> None:
-        pass
+    def prepare(self, issue_id: str, variants: Sequence[RenderedVariant],
+                ledger: RecipientLedger) -> None:
+        self.ledger = ledger
 
     def send_batch(self, issue_id: str, batch_id: int, seq: int, variant: RenderedVariant,
                    recipients: Sequence[Recipient]) -> BatchOutcome:
-        if self.store is None:
-            raise DeliveryError("the smtp backend needs the store to send an issue")
+        ledger = self.ledger
+        if ledger is None:
+            raise DeliveryError("the smtp backend needs the send ledger to send an issue")
         # The ledger says who in this batch is still to go: a retry after a temporary
         # refusal must not mail again those accepted before it.
-        queued = {row["subscriber_id"] for row in self.store.batch_recipients(batch_id)}
+        queued = ledger.queued(batch_id)
         smtp = self._connect()
         try:
             for r in recipients:
@@ -95,29 +96,28 @@ class SmtpBackend:
                 if self.stopping.is_set():
                     raise SendStopped(f"stopped before sending to {r.email}")
                 data = self._message(variant, r)
-                self.store.set_recipients_state(batch_id, "in_flight",
-                                                subscriber_ids=[r.subscriber_id])
+                ledger.sending(batch_id, r.subscriber_id)
                 try:
                     smtp.sendmail(self.config.newsletter.from_email, [r.email], data)
                 except smtplib.SMTPRecipientsRefused as e:
                     code, reason = next(iter(e.recipients.values()))
-                    self.store.set_recipient(batch_id, r.subscriber_id, "failed",
-                                             f"refused by the server: {code} {reason!r}")
+                    ledger.record(batch_id, r.subscriber_id, RecipientState.FAILED,
+                                  f"refused by the server: {code} {reason!r}")
                     continue
                 except smtplib.SMTPResponseException as e:
                     # An answer (before the OSError clause: SMTP errors are OSErrors): the
                     # message was not taken, for now (4xx) or for good (5xx).
                     if 400 <= e.smtp_code < 500:
-                        self.store.set_recipient(batch_id, r.subscriber_id, "queued", None)
+                        ledger.record(batch_id, r.subscriber_id, RecipientState.QUEUED, None)
                         raise TransientFailure(f"SMTP {e.smtp_code}: {e.smtp_error!r}") from None
-                    self.store.set_recipient(batch_id, r.subscriber_id, "failed",
-                                             f"SMTP {e.smtp_code}: {e.smtp_error!r}")
+                    ledger.record(batch_id, r.subscriber_id, RecipientState.FAILED,
+                                  f"SMTP {e.smtp_code}: {e.smtp_error!r}")
                     continue
                 except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as e:
                     # The message may or may not have been taken: only this one is unknown.
                     raise OutcomeUnknown(f"connection lost while sending to {r.email}: "
                                          f"{e}") from None
-                self.store.set_recipient(batch_id, r.subscriber_id, "sent", None)
+                ledger.record(batch_id, r.subscriber_id, RecipientState.SENT, None)
         finally:
             try:
                 smtp.quit()

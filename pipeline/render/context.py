@@ -24,7 +24,7 @@ SUMMARY_CHARS = 280
 
 
 @dataclass(frozen=True)
-class Audience:
+class Readership:
     """Who a variant is for, in words the footer can use."""
 
     segment: str
@@ -145,7 +145,7 @@ def build_context(
     config: Config,
     issue: Issue,
     sections: Mapping[str, Sequence[Item]],
-    audience: Audience,
+    readership: Readership,
 ) -> dict[str, Any]:
     """`sections` in the order the variant shows them (see variants.plan_variant)."""
     nl = config.newsletter
@@ -171,10 +171,10 @@ def build_context(
         "subject": nl.subject.format(name=nl.name, date=date_label, number=issue.number),
         "preheader": shorten(f"{count} updates this week: {lead}", 140),
         "sections": shown,
-        "audience": {"segment": audience.segment, "description": audience.description,
-                     "lists": list(audience.list_titles)},
+        "audience": {"segment": readership.segment, "description": readership.description,
+                     "lists": list(readership.list_titles)},
         "links": {
             **PLACEHOLDERS,
-            "view_in_browser": f"{nl.base_url}/issues/{issue.id}/{audience.segment}",
+            "view_in_browser": f"{nl.base_url}/issues/{issue.id}/{readership.segment}",
         },
     }

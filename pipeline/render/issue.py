@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from ..config import Config
 from ..models import Issue, RenderedVariant
-from ..store.store import Store
+from ..ports import IssueVariants
 from ..variants import Overrides, VariantSpec, plan_variant
 from . import render_variant
-from .context import Audience, build_context
+from .context import Readership, build_context
 
 
 def variant_spec(config: Config, segment: str) -> VariantSpec:
@@ -18,7 +18,7 @@ def variant_spec(config: Config, segment: str) -> VariantSpec:
                        prefer_topics=frozenset(options.prefer_topics))
 
 
-def render_issue(config: Config, store: Store, issue: Issue) -> list[RenderedVariant]:
+def render_issue(config: Config, store: IssueVariants, issue: Issue) -> list[RenderedVariant]:
     """Render every variant of `issue` from its stored sections and the editors'
     overrides (drops, pins); store and return them."""
     overrides = Overrides(dropped=issue.dropped, pinned=issue.pinned)
@@ -27,14 +27,14 @@ def render_issue(config: Config, store: Store, issue: Issue) -> list[RenderedVar
     descriptions = {s.name: s.description for s in config.segments}
     rendered = []
     for segment in config.variant_names:
-        audience = Audience(segment, descriptions.get(segment, ""), list_titles)
+        readership = Readership(segment, descriptions.get(segment, ""), list_titles)
         planned = plan_variant(sections, variant_spec(config, segment), overrides)
-        context = build_context(config, issue, planned, audience)
+        context = build_context(config, issue, planned, readership)
         rendered.append(render_variant(config.resolve(config.render.templates), segment, context))
     store.save_variants(issue.id, rendered, datetime.now(UTC))
     return rendered
 
 
-def variants_of(config: Config, store: Store, issue: Issue) -> list[RenderedVariant]:
+def variants_of(config: Config, store: IssueVariants, issue: Issue) -> list[RenderedVariant]:
     """The issue's stored variants, rendered (and stored) first if there are none."""
     return store.get_variants(issue.id) or render_issue(config, store, issue)

@@ -275,28 +275,30 @@ class LedgerMixin:
                 send_recipients.c.batch_id == batch_id,
                 send_recipients.c.subscriber_id == subscriber_id).values(state=state, note=note))
 
-    def requeue_unknown_recipients(self, batch_id: int, to_state: str,
-                                   from_states: Sequence[str] = ("in_flight", "unknown"),
-                                   ) -> int:
-        """Recipients left in_flight by a crash: 'unknown' (held), or as the operator says
-        (and, with from_states=("failed",), refused ones for --retry-failed)."""
+    def move_recipients(self, batch_id: int, to_state: str,
+                        from_states: Sequence[str] = ("in_flight", "unknown")) -> int:
+        """The batch's recipients in `from_states` go to `to_state`; how many did. Those
+        left in flight by a crash are held ('unknown') or, once held, moved as the
+        operator says; refused ones (from 'failed') are queued for --retry-failed."""
         with self.engine.begin() as conn:
             return conn.execute(update(send_recipients).where(
                 send_recipients.c.batch_id == batch_id,
                 send_recipients.c.state.in_(list(from_states))).values(
                 state=to_state)).rowcount
 
-    def finish_batch(self, batch_id: int, now: datetime, message_id: str | None) -> str:
+    def finish_batch(self, batch_id: int, now: datetime, message_id: str | None, *,
+                     note: str | None = None) -> str:
         """Accepted: the batch, and with it its queued recipients (see OUTCOME). A
         batch that still holds recipients of unknown outcome stays 'unknown'; one with
-        recipients the server refused (per-recipient backends) is 'failed'. Returns the
-        batch's state."""
+        recipients the server refused (per-recipient backends) is 'failed'. `message_id`
+        is the provider's id for the request; `note`, kept as an accepted batch's error,
+        says why it counts as accepted without one. Returns the batch's state."""
         with self.engine.begin() as conn:
             counts: dict[str, int] = dict(conn.execute(_HELD_OR_REFUSED, {"b_id": batch_id}).all())
             held, refused = counts.get("unknown", 0), counts.get("failed", 0)
             state = "unknown" if held else "failed" if refused else "accepted"
             error = (f"{held} recipient(s) of unknown outcome" if held else
-                     f"{refused} recipient(s) refused by the server" if refused else None)
+                     f"{refused} recipient(s) refused by the server" if refused else note)
             conn.execute(_FINISH, {"b_id": batch_id, "state": state, "now": now,
                                    "message_id": message_id, "error": error})
         return state

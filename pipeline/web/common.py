@@ -22,11 +22,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from subscribers.store import Audience
 from subscribers.tokens import Tokens
 
 from ..config import Config
 from ..errors import StoreUnavailable
+from ..ports import Consent
 from ..store.store import Store
 
 WEB_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "web"
@@ -119,7 +119,7 @@ class Web:
         return f"{first:%d %b} – {last:%d %b %Y}"
 
     @property
-    def audience(self) -> Audience:
+    def audience(self) -> Consent:
         return self.store.audience()
 
     def page(self, request: Request, template: str, status_code: int = 200,

@@ -20,17 +20,11 @@ from starlette.responses import Response
 from subscribers.model import Subscriber
 
 from ..config import Config
-from ..errors import AudienceError, DeliveryError
+from ..errors import DeliveryError
+from ..signup import sign_up
 from .common import Web, client_ip, web
-from .subscription import (
-    BLOCKED_REASONS,
-    LIFTABLE,
-    clean_name,
-    manage_email,
-    message,
-    refused_link,
-    send_confirmation,
-)
+from .links import Link, message, token_guarded
+from .subscription import BLOCKED_REASONS, LIFTABLE, clean_name, send_confirmation
 
 
 @dataclass(frozen=True)
@@ -118,20 +112,19 @@ def _apply_lists(w: Web, email: str, person: Subscriber, reason: str | None,
             if reason not in LIFTABLE:
                 out.problems.append(f"We cannot subscribe this address to {title}: "
                                     f"{BLOCKED_REASONS.get(reason or '', 'it is blocked')}.")
-            elif audience.sign_up(email, name, source="web:preferences", now=now,
-                                  ip=ip) != "confirm":
                 continue
-            elif w.config.list_def(name).double_opt_in:
-                try:
-                    send_confirmation(w, email, name)
-                except DeliveryError:  # the rest of the form still applies
-                    out.problems.append(f"We could not send the email to confirm {title} "
-                                        "just now: please try again in a few minutes.")
-                    continue
+            try:
+                joined = sign_up(audience, w.config, email, name, by="reader",
+                                 send_confirmation=lambda e, n: send_confirmation(w, e, n),
+                                 source="web:preferences", now=now, ip=ip)
+            except DeliveryError:  # the rest of the form still applies
+                out.problems.append(f"We could not send the email to confirm {title} "
+                                    "just now: please try again in a few minutes.")
+                continue
+            if joined.outcome == "confirming":
                 out.changes.append(f"We sent you an email to confirm {title}: your "
                                    "subscription starts when you click its link.")
-            else:  # their own act from their own mailbox's link: consent enough
-                audience.confirm(email, name, source="web:preferences", now=now, ip=ip)
+            elif joined.outcome == "joined":
                 out.changes.append(f"You joined {title}.")
 
 
@@ -176,12 +169,10 @@ def _page(request: Request, w: Web, email: str, person: Subscriber, reason: str 
         regions=regions, region=region, outcome=outcome)
 
 
-async def preferences(request: Request) -> Response:
+@token_guarded("manage")
+async def preferences(request: Request, link: Link) -> Response:
     w = web(request)
-    try:
-        email = manage_email(request)
-    except AudienceError as e:
-        return refused_link(request, e)
+    email = link.email
 
     def load() -> tuple[Subscriber | None, str | None]:
         return w.audience.get(email), w.audience.suppression_reason(email)

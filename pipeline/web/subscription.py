@@ -19,16 +19,16 @@ from starlette.responses import Response
 
 from subscribers.model import clean_name as clean_stored_name
 from subscribers.model import email_hash, normalise_email
-from subscribers.tokens import CONFIRM_MAX_AGE
 
 from ..deliver.backends import make_backend
-from ..deliver.transactional import confirmation_message
-from ..errors import AudienceError, DeliveryError
+from ..errors import DeliveryError
+from ..signup import mail_confirmation, sign_up
 from .common import Web, client_ip, client_key, web, with_store_retries
+from .links import Link, message, token_guarded
 
+log = logging.getLogger(__name__)
 # Suppression reasons that only the person's own act may lift; any other reason
 # (bounce, complaint, manual, forgotten) means we never write to the address again.
-log = logging.getLogger(__name__)
 LIFTABLE = (None, "unsubscribed")
 HONEYPOT_FIELD = "website"  # hidden from people by CSS; bots fill every field
 BLOCKED_REASONS = {
@@ -39,61 +39,25 @@ BLOCKED_REASONS = {
 
 # -- helpers shared with the preferences centre --------------------------------------------
 
-def message(request: Request, title: str, text: str, status_code: int = 200,
-            **links: Any) -> Response:
-    """A short page: a heading, a paragraph and optional links (subscribe, preferences)."""
-    return web(request).page(request, "public_message.html.j2", status_code=status_code,
-                             title=title, text=text, **links)
-
-
-def bad_link(request: Request, why: AudienceError | str) -> Response:
-    text = (f"{str(why)[:1].upper()}{str(why)[1:]}. Please use the link in your most "
-            "recent email from us, or copy the whole link into your browser.")
-    address = web(request).config.newsletter.unsubscribe_email
-    if address:  # a way out that needs no link at all
-        text += (f" To unsubscribe without a link, send an email with the subject "
-                 f"\"unsubscribe\" to {address}.")
-    return message(request, "This link does not work", text, 400)
-
-
-def manage_email(request: Request) -> str:
-    """The address a /u or /p link was made for, or AudienceError."""
-    return web(request).tokens.read_manage(request.path_params["token"])
-
-
-def refused_link(request: Request, why: AudienceError) -> Response:
-    """The page for a /u or /p link that cannot be used: one from a test send or a
-    preview (it works, and deliberately changes nothing), or a broken one."""
-    if web(request).tokens.is_test_link(request.path_params["token"]):
-        return message(request, "This link is from a test email",
-                       "In the issue itself this link opens the reader's own page. From a "
-                       "test email or a preview it changes nothing, so trying it leaves "
-                       "your subscription as it is.", 200)
-    return bad_link(request, why)
-
-
 def clean_name(value: Any) -> str:
     """A name typed into a form, cleaned as the audience stores it (one line, no
     control or bidi characters, bounded); a value that is not text is no name."""
     return clean_stored_name(value) if isinstance(value, str) else ""
 
 
-def send_confirmation(w: Web, email: str, list_name: str) -> None:
+def send_confirmation(w: Web, email: str, list_name: str) -> str:
     """The double opt-in email, through the configured backend (DeliveryError if not)."""
     now = w.clock()
-    backend = make_backend(w.config, now, w.store)
-    backend.send_message(confirmation_message(w.config, w.tokens, email, list_name, now))
+    return mail_confirmation(w.config, w.tokens, make_backend(w.config, now), email,
+                             list_name, now)
 
 
 # -- /u/<token>: unsubscribe from everything ---------------------------------------------
 
-async def unsubscribe(request: Request) -> Response:
+@token_guarded("manage")
+async def unsubscribe(request: Request, link: Link) -> Response:
     w = web(request)
-    try:
-        email = manage_email(request)
-    except AudienceError as e:
-        return refused_link(request, e)
-    token = request.path_params["token"]
+    email, token = link.email, link.token
     if request.method != "POST":  # GET, and HEAD (link scanners send both)
         reason = await run_in_threadpool(w.audience.suppression_reason, email)
         return w.page(request, "public_unsubscribe.html.j2", email=email, token=token,
@@ -110,39 +74,14 @@ async def unsubscribe(request: Request) -> Response:
 
 # -- /confirm/<token>: double opt-in -----------------------------------------------------
 
-def _confirm_payload(request: Request) -> tuple[str, str] | Response:
-    """(email, list) from a confirmation link, or the page explaining why not."""
+@token_guarded("confirm")
+async def confirm(request: Request, link: Link) -> Response:
     w = web(request)
-    token = request.path_params["token"]
-    try:
-        payload = w.tokens.read("confirm", token, max_age=CONFIRM_MAX_AGE)
-    except AudienceError as e:
-        try:
-            w.tokens.read("confirm", token)  # genuine but old: say so, not "invalid"
-        except AudienceError:
-            return bad_link(request, e)
-        return message(request, "This confirmation link has expired",
-                       f"Confirmation links work for {CONFIRM_MAX_AGE // 86400} days. Please "
-                       "sign up again and we will send you a new one.", 400, subscribe=True)
-    if not (isinstance(payload, dict) and isinstance(payload.get("e"), str)
-            and isinstance(payload.get("l"), str)):
-        return bad_link(request, "this link is not valid")
-    if payload["l"] not in {entry.name for entry in w.config.lists}:
-        return message(request, "This list no longer exists",
-                       "The list this link was for has closed.", 404, subscribe=True)
-    return payload["e"], payload["l"]
-
-
-async def confirm(request: Request) -> Response:
-    w = web(request)
-    found = _confirm_payload(request)
-    if isinstance(found, Response):
-        return found
-    email, list_name = found
+    email, list_name = link.email, link.list_name
     title = w.config.list_def(list_name).title
     if request.method != "POST":  # GET, and HEAD (link scanners send both)
         return w.page(request, "public_confirm.html.j2", email=email, list_title=title,
-                      token=request.path_params["token"], done=False)
+                      token=link.token, done=False)
 
     def confirm_now() -> str:
         reason = w.audience.suppression_reason(email)
@@ -209,27 +148,29 @@ async def subscribe(request: Request) -> Response:
         # Many networks asking to mail one address: a flood aimed at someone's inbox.
         return _check_inbox(request)
 
-    def sign_up() -> str:
-        # A web form's address is unverified: whatever the list, nothing is mailed until
-        # the confirmation link is clicked.
-        return w.audience.sign_up(
-            email, values["list"], source="web:subscribe", now=w.clock(),
-            name=values["name"], ip=client_ip(request),
-            attributes={"interests": values["interests"]} if values["interests"] else None)
-
-    def send_quietly() -> None:
+    def send_quietly(address: str, list_name: str) -> None:
         try:
-            send_confirmation(w, email, values["list"])
+            send_confirmation(w, address, list_name)
         except DeliveryError as e:
-            log.error("sign-up confirmation for list %r not sent: %s", values["list"], e)
+            log.error("sign-up confirmation for list %r not sent: %s", list_name, e)
 
-    outcome = await run_in_threadpool(sign_up)
     # The same answer, at the same speed, whether the address was new, known, already
     # confirmed or blocked: the form must not tell anyone who is on our lists. So the
     # email goes after the answer, and a failure to send it is logged, not shown.
+    after_answer: list[BackgroundTask] = []
+
+    def send_after_answer(address: str, list_name: str) -> str:
+        after_answer.append(BackgroundTask(send_quietly, address, list_name))
+        return "after the answer"
+
+    await run_in_threadpool(lambda: sign_up(
+        w.audience, w.config, email, values["list"], by="form",
+        send_confirmation=send_after_answer, source="web:subscribe", now=w.clock(),
+        name=values["name"], ip=client_ip(request),
+        attributes={"interests": values["interests"]} if values["interests"] else None))
     answer = _check_inbox(request)
-    if outcome == "confirm":
-        answer.background = BackgroundTask(send_quietly)
+    if after_answer:
+        answer.background = after_answer[0]
     return answer
 
 

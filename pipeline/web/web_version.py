@@ -18,10 +18,11 @@ from starlette.responses import HTMLResponse, Response
 from ..config import Config
 from ..gather.sanitize import html_to_text
 from ..models import Item
+from ..ports import PublishedIssues
 from ..render.context import shorten
 from ..render.placeholders import PLACEHOLDERS, fill
 from .common import web
-from .subscription import message
+from .links import message
 
 # "sending" too: the first readers open the link while later batches are still going.
 PUBLISHED = ("sending", "sent")
@@ -41,19 +42,19 @@ def neutral_values(config: Config) -> dict[str, str]:
     }
 
 
+def published_html(store: PublishedIssues, issue_id: str, segment: str) -> str | None:
+    """The variant's HTML as sent, or None when no published issue has it."""
+    issue = store.get_issue(issue_id)
+    if issue is None or issue.status not in PUBLISHED:
+        return None
+    variant = next((v for v in store.get_variants(issue_id) if v.segment == segment), None)
+    return variant.html if variant else None
+
+
 async def issue_web_version(request: Request) -> Response:
     w = web(request)
-    issue_id, segment = request.path_params["issue_id"], request.path_params["segment"]
-
-    def load() -> str | None:
-        issue = w.store.get_issue(issue_id)
-        if issue is None or issue.status not in PUBLISHED:
-            return None
-        variant = next((v for v in w.store.get_variants(issue_id) if v.segment == segment),
-                       None)
-        return variant.html if variant else None
-
-    html = await run_in_threadpool(load)
+    html = await run_in_threadpool(published_html, w.store, request.path_params["issue_id"],
+                                   request.path_params["segment"])
     if html is None:
         return message(request, "Issue not found",
                        "There is no published issue at this address.", 404)
@@ -98,18 +99,17 @@ def event_calendar(config: Config, item: Item, now: datetime) -> bytes:
     return calendar.to_ical()
 
 
+def published_item(store: PublishedIssues, item_id: int) -> Item | None:
+    """The item, if a published issue carried it: the ids count up, and a draft's events
+    (or any item gathered but never sent) are not ours to publish yet."""
+    if item_id > MAX_ITEM_ID or not store.item_in_issue(item_id, PUBLISHED):
+        return None
+    return store.get_item(item_id)
+
+
 async def event_ics(request: Request) -> Response:
     w = web(request)
-    item_id = request.path_params["item_id"]
-
-    def load() -> Item | None:
-        # Only what a published issue carried: the ids count up, and a draft's events
-        # (or any item gathered but never sent) are not ours to publish yet.
-        if item_id > MAX_ITEM_ID or not w.store.item_in_issue(item_id, PUBLISHED):
-            return None
-        return w.store.get_item(item_id)
-
-    item = await run_in_threadpool(load)
+    item = await run_in_threadpool(published_item, w.store, request.path_params["item_id"])
     if item is None or item.section != "events" or item.event_start is None:
         return message(request, "Event not found", "There is no event at this address.", 404)
     return Response(event_calendar(w.config, item, w.clock()), media_type="text/calendar",

@@ -28,9 +28,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from subscribers.model import email_hash, email_key
-from subscribers.store import Audience
 
 from ..errors import ConfigError, WebhookRejected
+from ..ports import Consent
 from ..store.events import MailEvent
 from ..store.store import Store
 from .common import client_key, web
@@ -189,7 +189,7 @@ def parse_events(body: bytes, received: datetime) -> tuple[list[SendGridEvent], 
 
 # -- effects -------------------------------------------------------------------------------
 
-def apply_events(events: Sequence[SendGridEvent], audience: Audience, store: Store,
+def apply_events(events: Sequence[SendGridEvent], audience: Consent, store: Store,
                  now: datetime) -> int:
     """Suppress, then record; returns how many events were new. Suppressions come first
     so that a crash in between is repaired by SendGrid's retry: the retried events are
