@@ -42,29 +42,56 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
             report.status = RunStatus.SKIPPED
             report.message = "No unsent issue: nothing to send."
             return report
-        report.issue_id, report.issue_number = issue.id, issue.number
-        if _not_begun(issue, now) and not early:
-            report.status = RunStatus.TOO_EARLY
-            local = issue.period_start.astimezone(config.newsletter.tz)
-            report.message = (
-                f"Issue {issue.id} is for the week from {local:%a %d %b %Y %H:%M %Z}, "
-                "which has not begun; nothing sent. To send it now anyway: "
-                "`insights send --early`.")
-            return report
-        if config.approval_required and issue.status == IssueStatus.DRAFT:
-            report.status = RunStatus.AWAITING_APPROVAL
-            report.message = f"Issue {issue.id} is a draft awaiting approval; nothing sent."
-            return report
-        variants = variants_of(config, store, issue)
-        if _changed_since_approval(config, issue, variants, report):
-            return report
-        # The real clock: a send may take hours (rate limits), and its records say when.
-        _deliver(config, store, issue, variants, now, lambda: datetime.now(UTC), report,
-                 resolve_unknown=resolve_unknown, retry_failed=retry_failed,
-                 resolve_batches=resolve_batches)
+        _send(config, store, issue, now, report, early=early,
+              resolve_unknown=resolve_unknown, retry_failed=retry_failed,
+              resolve_batches=resolve_batches)
         return report
     finally:
         store.close()
+
+
+def send_scheduled(config: Config, store: Store, issue_id: str, now: datetime) -> RunReport:
+    """The scheduler's send (pipeline/week.py): deliver, or resume delivering, this issue
+    at its slot, with the checks of `insights send` (never before its week, approved as
+    it stands)."""
+    issue = store.get_issue(issue_id)
+    if issue is None:
+        raise InsightsError(f"no issue {issue_id!r} to send")
+    report = RunReport(now=now, period=issue.id)
+    if issue.status not in (IssueStatus.DRAFT, IssueStatus.APPROVED, IssueStatus.SENDING):
+        # Sent, skipped or cancelled since the tick read the facts: nothing to do.
+        report.issue_id, report.issue_number = issue.id, issue.number
+        report.status = (RunStatus.ALREADY_SENT if issue.status == IssueStatus.SENT
+                         else RunStatus.SKIPPED)
+        report.message = f"Issue {issue.id} is {issue.status}; nothing delivered."
+        return report
+    _send(config, store, issue, now, report)
+    return report
+
+
+def _send(config: Config, store: Store, issue: Issue, now: datetime, report: RunReport, *,
+          early: bool = False, resolve_unknown: str | None = None, retry_failed: bool = False,
+          resolve_batches: Sequence[int] = ()) -> None:
+    report.issue_id, report.issue_number = issue.id, issue.number
+    if _not_begun(issue, now) and not early:
+        report.status = RunStatus.TOO_EARLY
+        local = issue.period_start.astimezone(config.newsletter.tz)
+        report.message = (
+            f"Issue {issue.id} is for the week from {local:%a %d %b %Y %H:%M %Z}, "
+            "which has not begun; nothing sent. To send it now anyway: "
+            "`insights send --early`.")
+        return
+    if config.approval_required and issue.status == IssueStatus.DRAFT:
+        report.status = RunStatus.AWAITING_APPROVAL
+        report.message = f"Issue {issue.id} is a draft awaiting approval; nothing sent."
+        return
+    variants = variants_of(config, store, issue)
+    if _changed_since_approval(config, issue, variants, report):
+        return
+    # The real clock: a send may take hours (rate limits), and its records say when.
+    _deliver(config, store, issue, variants, now, lambda: datetime.now(UTC), report,
+             resolve_unknown=resolve_unknown, retry_failed=retry_failed,
+             resolve_batches=resolve_batches)
 
 
 def _not_begun(issue: Issue, now: datetime) -> bool:

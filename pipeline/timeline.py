@@ -269,23 +269,69 @@ def _reminder(timeline: Timeline, issue: IssueFacts, cycle: Cycle, slot: datetim
     return []
 
 
-def pending(actions: Iterable[Action]) -> list[str]:
+def cycle_for_period(timeline: Timeline, period_start: datetime) -> Cycle | None:
+    """The cycle of the issue whose week begins at `period_start` (its first send slot
+    in that week); None if the send crontab never fires in it."""
+    begins = period_start.astimezone(UTC)
+    slots = fire_times(timeline.send, timeline.tz, begins, begins + timedelta(days=7))
+    return cycle_of(timeline, slots[0]) if slots else None
+
+
+def next_due(timeline: Timeline, facts: Facts,
+             now: datetime) -> tuple[datetime, list[Action]] | None:
+    """When something is next due after `now` if nothing changes meanwhile (nobody
+    approves, nothing is drafted), and what: for `insights status` and the scheduler's
+    "next run at". Pure: `decide` asked at each moment a slot, reminder, deadline or
+    week boundary of the cycles ahead could change its answer."""
+    now = now.astimezone(UTC)
+    cycles = [c for c in (previous_cycle(timeline, now),) if c is not None]
+    cycles.append(next_cycle(timeline, now))
+    cycles.append(next_cycle(timeline, cycles[-1].send_at))
+    moments: set[datetime] = set()
+    for cycle in cycles:
+        slots = [cycle.send_at]
+        issue = facts.issues.get(cycle.period)
+        if issue is not None and issue.send_at is not None:
+            slots.append(issue.send_at)
+        moments.update((cycle.draft_at, cycle.begins))
+        for slot in slots:
+            # Late is due once the deadline has passed: a second after it.
+            moments.update((slot - timeline.remind, slot,
+                            slot + timeline.late_by + timedelta(seconds=1)))
+    for moment in sorted(m for m in moments if m > now):
+        actions = decide(timeline, facts, moment)
+        if actions:
+            return moment, actions
+    return None  # every issue of the cycles ahead is already made and approved, or sent
+
+
+def show_time(when: datetime, tz: ZoneInfo) -> str:
+    """"Mon 30 Nov 07:00 CST (13:00 UTC)": the newsletter's zone for people, UTC for logs
+    and other hosts."""
+    local = when.astimezone(tz)
+    return f"{local:%a %d %b %H:%M %Z} ({when.astimezone(UTC):%H:%M} UTC)"
+
+
+def pending(actions: Iterable[Action], tz: ZoneInfo | None = None) -> list[str]:
     """One line per action, for `insights status` and the tick's report."""
-    return [describe(a) for a in actions]
+    return [describe(a, tz) for a in actions]
 
 
-def describe(action: Action) -> str:
+def describe(action: Action, tz: ZoneInfo | None = None) -> str:
+    """What the action does, its times in `tz` and UTC (ISO when no zone is given)."""
+    def t(when: datetime) -> str:
+        return show_time(when, tz) if tz is not None else when.isoformat()
+
     match action:
         case Draft(period=period, slot=slot):
-            return f"draft issue {period} (for the send at {slot.isoformat()})"
+            return f"draft issue {period} (for the send at {t(slot)})"
         case Remind(issue=issue, slot=slot):
-            return f"remind the editors: issue {issue} is not approved (send {slot.isoformat()})"
+            return f"remind the editors: issue {issue} is not approved (send {t(slot)})"
         case Send(issue=issue):
             return f"send issue {issue}"
         case Hold(issue=issue, deadline=deadline):
-            return (f"hold issue {issue}: not approved; it goes if approved by "
-                    f"{deadline.isoformat()}")
+            return f"hold issue {issue}: not approved; it goes if approved by {t(deadline)}"
         case Late(issue=issue, deadline=deadline):
-            return (f"issue {issue} passed its deadline ({deadline.isoformat()}) unsent: "
+            return (f"issue {issue} passed its deadline ({t(deadline)}) unsent: "
                     "not sent automatically")
     raise AssertionError(action)
