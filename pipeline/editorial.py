@@ -99,10 +99,12 @@ def draft_for_slot(config: Config, store: Store, period: str, slot: datetime, no
     content, since = compose_new(config, store, now)
     if content is None or (events_only(content) and not config.compose.events_only_issues):
         kind: DraftKind = "nothing-new" if content is None else "events-only"
-        why = (f"Nothing new since {when(since, tz)}" if content is None else
+        why = (f"Nothing new since {when(since, tz)}: no news, research or events that "
+               "an earlier issue did not carry" if content is None else
                "Only reminders of events, no new news or research "
                "(compose.events_only_issues is off)")
-        notified = notify_editors(config, store, NothingNew(period, slot, why), now)
+        short = "nothing new" if content is None else "only events, no news or research"
+        notified = notify_editors(config, store, NothingNew(period, slot, why, short), now)
         return DraftResult(kind, None, [f"issue {period} skipped: {why}; {_told(notified)}"],
                            notified, reports)
 

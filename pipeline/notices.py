@@ -37,7 +37,8 @@ class NothingNew:
 
     period: str
     slot: datetime
-    why: str
+    why: str  # a sentence
+    short: str = ""  # the why in a few words, for the subject line ("nothing new")
 
 
 @dataclass(frozen=True)
@@ -293,9 +294,10 @@ def notice_view(room: Newsroom, notice: Notice, summary: IssueSummary | None) ->
                 [f"It was delivered to {delivered:,} recipients."]
                 + ([one_line(message, 1000)] if message else []),
                 [], [], url, "See the issue", summary)
-        case NothingNew(slot=slot, why=why):
+        case NothingNew(slot=slot, why=why, short=short):
             return NoticeView(
-                kind, f"{room.name}: no issue for {week_of(slot, tz)} ({one_line(why, 80)})",
+                kind, f"{room.name}: no issue for {week_of(slot, tz)}: "
+                      f"{one_line(short or why, 60)}",
                 f"The week of {week_of(slot, tz)} will be skipped.", "info",
                 f"No issue for {week_of(slot, tz)}",
                 [f"{one_line(why, 1000)}, so {week_of(slot, tz)} will be skipped: nothing "
