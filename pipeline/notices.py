@@ -194,11 +194,18 @@ def _issue_name(room: Newsroom, summary: IssueSummary | None, issue_id: str) -> 
     return f"{room.name} no. {summary.issue.number}" if summary else f"{room.name} {issue_id}"
 
 
+_NOUNS = {"news": ("news item", "news items"), "research": ("research paper", "research papers"),
+          "events": ("event", "events")}
+
+
 def _contents(summary: IssueSummary | None) -> str:
+    """'8 news items, 5 papers and 1 event'."""
     if summary is None:
         return ""
-    parts = [f"{n} {SECTION_TITLES.get(s, s).lower()}" for s, n in summary.counts.items() if n]
-    return ", ".join(parts) or "no items"
+    parts = [f"{n} {_NOUNS.get(s, (s, s))[n != 1]}" for s, n in summary.counts.items() if n]
+    if not parts:
+        return "no items"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _problems_line(summary: IssueSummary | None) -> str | None:
@@ -240,10 +247,10 @@ def notice_view(room: Newsroom, notice: Notice, summary: IssueSummary | None) ->
                 + ([problems] if problems else [])
                 + ([f"{len(failed)} source(s) failed while gathering; their news is "
                     "missing from this draft."] if failed else []),
-                [Fact("Send slot", when(slot, tz)),
-                 Fact("Approve by" if room.approval_required else "Changes by",
-                      when(slot, tz)),
-                 Fact("Deadline", f"{when(deadline, tz)}, then never sent automatically")],
+                [Fact("Approve by (the send slot)" if room.approval_required else
+                      "Send slot", when(slot, tz)),
+                 Fact("Late approvals until" if room.approval_required else
+                      "Latest start", when(deadline, tz))],
                 steps, url, "Review and approve" if room.approval_required else "Review",
                 summary, [(s, one_line(e)) for s, e in failed])
         case Reminder(slot=slot, deadline=deadline):
@@ -253,7 +260,8 @@ def notice_view(room: Newsroom, notice: Notice, summary: IssueSummary | None) ->
                 f"{name} is waiting for approval",
                 [f"Nobody has approved {name} yet, and its send slot is {when(slot, tz)}."]
                 + ([p] if (p := _problems_line(summary)) else []),
-                [Fact("Send slot", when(slot, tz)), Fact("Deadline", when(deadline, tz))],
+                [Fact("Approve by (the send slot)", when(slot, tz)),
+                 Fact("Late approvals until", when(deadline, tz))],
                 [f"Approve it before {when(slot, tz)} and it goes at that slot.",
                  f"Not approved by then, it is held; approved by {when(deadline, tz)} it "
                  "goes at the next scheduler tick after the approval.",
@@ -267,8 +275,8 @@ def notice_view(room: Newsroom, notice: Notice, summary: IssueSummary | None) ->
                 f"{name} is held",
                 [f"Its send slot was {when(slot, tz)} and nobody had approved it: nothing "
                  "was sent."],
-                [Fact("Send slot (missed)", when(slot, tz)),
-                 Fact("Deadline", when(deadline, tz))],
+                [Fact("Approve by", when(deadline, tz)),
+                 Fact("Send slot (missed)", when(slot, tz))],
                 [f"Approve it by {when(deadline, tz)}: it goes at the next scheduler tick "
                  "(within minutes).",
                  "After the deadline it is never sent automatically: \"Send now\" on its "
@@ -313,14 +321,14 @@ def notice_view(room: Newsroom, notice: Notice, summary: IssueSummary | None) ->
                       f"{one_line(names, 80)} failed",
                 "A required source failed; no draft yet.", "alert",
                 f"The draft for {week_of(slot, tz)} is held",
-                [f"A source marked required failed, so no issue was composed without it "
-                 f"(the send slot is {when(slot, tz)})."],
+                ["A source marked required failed, so no issue was composed without it."],
                 [Fact("Send slot", when(slot, tz))],
                 ["The draft is tried again every hour; once the source answers it is made "
                  "and you are told.",
-                 "To draft it without the source, use \"Draft anyway\" in the admin or run "
-                 "`insights draft --anyway`."],
-                url, "Open the admin", None, [(s, one_line(e)) for s, e in failed])
+                 "To draft it now without the source, run `insights draft --anyway` (or "
+                 "\"Draft anyway\" in the admin)."],
+                f"{room.base_url}/admin/issues", "Open the issues", None,
+                [(s, one_line(e)) for s, e in failed])
     raise AssertionError(notice)
 
 

@@ -73,10 +73,11 @@ def notice_of(config: Config, kind: str) -> EmailMessage:
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:
+    """The plain text and HTML, each with its line breaks (wrapping) as single spaces."""
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
     assert text is not None and html is not None
-    return text.get_content(), html.get_content()
+    return " ".join(text.get_content().split()), " ".join(html.get_content().split())
 
 
 def test_draft_for_the_slots_period_tells_each_editor(config: Config, store: Store) -> None:
@@ -321,3 +322,19 @@ def test_times_in_the_zone_and_utc() -> None:
     late = datetime(2026, 11, 30, 23, 0, tzinfo=CHICAGO)
     assert when(late, CHICAGO) == "Mon 30 Nov 23:00 CST (Tue 01 Dec 05:00 UTC)"
     assert when(SLOT.astimezone(UTC), CHICAGO) == "Mon 30 Nov 07:00 CST (13:00 UTC)"
+
+
+def test_with_approval_optional_the_draft_goes_as_it_stands(project: Path) -> None:
+    config = configure(project, ('approval = "required"', 'approval = "optional"'))
+    store = Store.open(config.store_url)
+    store.save_editor("ed@example.org", "x", THURSDAY)
+    draft_for_slot(config, store, "2026-W49", SLOT, THURSDAY)
+    message = notice_of(config, "draft-ready")
+    text, _ = parts(message)
+    assert "It goes as it stands at Mon 30 Nov 07:00 CST (13:00 UTC)" in text
+    assert "approve it before" not in text.lower()
+    # Plain text for a phone or a terminal: wrapped, only a URL may run longer.
+    body = message.get_body(("plain",))
+    assert body is not None
+    assert all(len(line) <= 78 or "https://" in line for line in body.get_content().splitlines())
+    store.close()
