@@ -416,10 +416,22 @@ def editors() -> None:
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input instead of prompting.")
+@click.option("--no-password", is_flag=True,
+              help="An account that receives the editors' notices but cannot sign in until "
+                   "a password is set (an existing account is left as it is).")
 @pass_state
-def editors_add(state: State, email: str, password_stdin: bool) -> None:
+def editors_add(state: State, email: str, password_stdin: bool, no_password: bool) -> None:
     """Create an editor account, or set a new password for an existing one."""
-    from .accounts import add_editor
+    from .accounts import add_editor, add_editor_without_password
+    if no_password:
+        if password_stdin:
+            raise click.UsageError("--no-password and --password-stdin exclude each other")
+        with state.store() as store:
+            created = add_editor_without_password(store, email, datetime.now(UTC))
+        console.print(f"Editor {email.strip().lower()} " + (
+            "created without a password: notices only, no sign-in until one is set."
+            if created else "exists: left as it is."))
+        return
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
