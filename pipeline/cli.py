@@ -359,7 +359,7 @@ def approve(state: State, issue_id: str, approver: str, seen_hash: str | None) -
     tick, if the slot passed less than `late_by` ago). What is approved is recorded by
     hash: any later change returns it to draft."""
     from .editing import approve as approve_issue
-    from .timeline import show_time
+    from .notices import when
     from .week import send_slot
 
     config = state.config
@@ -371,15 +371,16 @@ def approve(state: State, issue_id: str, approver: str, seen_hash: str | None) -
     slot, deadline = send_slot(config, issue)
     tz = config.newsletter.tz
     if now < slot:
-        console.print(f"It goes at its send slot {show_time(slot, tz)} at the next "
-                      "`insights tick`.", highlight=False)
+        console.print(f"It goes at its send slot {when(slot, tz)} at the next "
+                      "`insights tick`.", highlight=False, soft_wrap=True)
     elif now <= deadline:
-        console.print(f"Its send slot {show_time(slot, tz)} has passed: it goes at the next "
-                      f"`insights tick` (until {show_time(deadline, tz)}).", highlight=False)
+        console.print(f"Its send slot {when(slot, tz)} has passed: it goes at the next "
+                      f"`insights tick` (until {when(deadline, tz)}).", highlight=False,
+                      soft_wrap=True)
     else:
-        console.print(f"It is past its deadline {show_time(deadline, tz)}: it is not sent "
+        console.print(f"It is past its deadline {when(deadline, tz)}: it is not sent "
                       "automatically; send it with \"Send now\" in /admin or `insights "
-                      "send`.", highlight=False)
+                      "send`.", highlight=False, soft_wrap=True)
 
 
 @cli.command()

@@ -305,33 +305,23 @@ def next_due(timeline: Timeline, facts: Facts,
     return None  # every issue of the cycles ahead is already made and approved, or sent
 
 
-def show_time(when: datetime, tz: ZoneInfo) -> str:
-    """"Mon 30 Nov 07:00 CST (13:00 UTC)": the newsletter's zone for people, UTC for logs
-    and other hosts."""
-    local = when.astimezone(tz)
-    return f"{local:%a %d %b %H:%M %Z} ({when.astimezone(UTC):%H:%M} UTC)"
-
-
-def pending(actions: Iterable[Action], tz: ZoneInfo | None = None) -> list[str]:
+def pending(actions: Iterable[Action]) -> list[str]:
     """One line per action, for `insights status` and the tick's report."""
-    return [describe(a, tz) for a in actions]
+    return [describe(a) for a in actions]
 
 
-def describe(action: Action, tz: ZoneInfo | None = None) -> str:
-    """What the action does, its times in `tz` and UTC (ISO when no zone is given)."""
-    def t(when: datetime) -> str:
-        return show_time(when, tz) if tz is not None else when.isoformat()
-
+def describe(action: Action) -> str:
     match action:
         case Draft(period=period, slot=slot):
-            return f"draft issue {period} (for the send at {t(slot)})"
+            return f"draft issue {period} (for the send at {slot.isoformat()})"
         case Remind(issue=issue, slot=slot):
-            return f"remind the editors: issue {issue} is not approved (send {t(slot)})"
+            return f"remind the editors: issue {issue} is not approved (send {slot.isoformat()})"
         case Send(issue=issue):
             return f"send issue {issue}"
         case Hold(issue=issue, deadline=deadline):
-            return f"hold issue {issue}: not approved; it goes if approved by {t(deadline)}"
+            return (f"hold issue {issue}: not approved; it goes if approved by "
+                    f"{deadline.isoformat()}")
         case Late(issue=issue, deadline=deadline):
-            return (f"issue {issue} passed its deadline ({t(deadline)}) unsent: "
+            return (f"issue {issue} passed its deadline ({deadline.isoformat()}) unsent: "
                     "not sent automatically")
     raise AssertionError(action)

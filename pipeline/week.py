@@ -33,6 +33,7 @@ from .config import Config
 from .errors import InsightsError, StoreUnavailable
 from .job import send_scheduled
 from .models import Issue
+from .notices import when
 from .states import IssueStatus, RunStatus
 from .store.runlock import exclusive_run
 from .store.schedule import ActionRecord
@@ -53,7 +54,6 @@ from .timeline import (
     next_cycle,
     next_due,
     previous_cycle,
-    show_time,
 )
 
 log = logging.getLogger("insights.schedule")
@@ -61,6 +61,7 @@ log = logging.getLogger("insights.schedule")
 LEASE_TTL = timedelta(minutes=10)  # a crashed tick's action is taken over after this
 RENEW_EVERY = 60.0  # seconds between renewals while an action runs
 RETRY_HELD_DRAFT = timedelta(hours=1)  # a required source down: try the draft again
+# (the editorial's line says "retried hourly")
 RETRY_SEND = timedelta(minutes=5)  # a send paused, held or refused part-way
 RETRY_BUSY = timedelta(minutes=1)  # `insights run` or `send` had the store
 RETRY_FAILED = timedelta(minutes=5)
@@ -236,25 +237,10 @@ class Tick:
         from .editorial import draft_for_slot
 
         result = draft_for_slot(self.config, self.store, action.period, action.slot, self.now)
-        told = _told(result.notified)
-        issue = result.issue
-        match result.kind:
-            case "drafted":
-                assert issue is not None
-                summary = (f"drafted issue {issue.id} (no. {issue.number}) for the send at "
-                           f"{self.show(action.slot)}; {told}")
-            case "held":
-                return Performed(action, "retry", (
-                    f"draft {action.period} held: a required source failed; {told}; "
-                    f"tried again every {_hours(RETRY_HELD_DRAFT)}", *result.lines),
-                    _real_now() + RETRY_HELD_DRAFT)
-            case "exists":
-                state = f" ({issue.status})" if issue is not None else ""
-                summary = f"issue {action.period} exists already{state}: not drafted again"
-            case "nothing-new" | "events-only":
-                what = "nothing new" if result.kind == "nothing-new" else "only events"
-                summary = f"{what} for {action.period}: the week is skipped; {told}"
-        return Performed(action, "done", (summary, *result.lines))
+        lines = tuple(result.lines) or (f"draft {action.period}: {result.kind}",)
+        if result.kind == "held":  # a required source failed: it tells the editors once
+            return Performed(action, "retry", lines, _real_now() + RETRY_HELD_DRAFT)
+        return Performed(action, "done", lines)
 
     def send(self, action: Send) -> Performed:
         report = send_scheduled(self.config, self.store, action.issue, self.now)
@@ -327,8 +313,8 @@ class Tick:
             raise InsightsError(f"no issue {issue_id!r}")
         return issue
 
-    def show(self, when: datetime) -> str:
-        return show_time(when, self.config.newsletter.tz)
+    def show(self, moment: datetime) -> str:
+        return when(moment, self.config.newsletter.tz)
 
 
 def send_slot(config: Config, issue: Issue) -> tuple[datetime, datetime]:
@@ -353,17 +339,12 @@ def _told(editors: int) -> str:
             else f"{editors} editor{'s' if editors != 1 else ''} told")
 
 
-def _hours(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return "hour" if hours == 1 else f"{hours:g} hours"
-
-
 def next_line(report_next: tuple[datetime, list[Action]] | None, tz: ZoneInfo) -> str:
     """"next: draft 2026-W50 at Thu 03 Dec 09:00 CST (15:00 UTC)"."""
     if report_next is None:
         return "next: nothing scheduled (every issue ahead is settled)"
-    when, actions = report_next
-    return f"next: {'; '.join(plan(a) for a in actions)} at {show_time(when, tz)}"
+    moment, actions = report_next
+    return f"next: {'; '.join(plan(a) for a in actions)} at {when(moment, tz)}"
 
 
 def plan(action: Action) -> str:
@@ -376,9 +357,10 @@ def plan(action: Action) -> str:
         case Send(issue=issue):
             return f"send {issue}"
         case Hold(issue=issue):
-            return f"hold {issue} unless approved by then (approved, it is sent)"
+            return f"send {issue} if approved by then, else hold it and alert the editors"
         case Late(issue=issue):
-            return f"tell the editors {issue} is past its deadline"
+            return (f"tell the editors {issue} missed its deadline (approved before then, "
+                    "the next tick sends it)")
     raise AssertionError(action)
 
 

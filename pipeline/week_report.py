@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.markup import escape
 
+from .notices import when
 from .store.schedule import ActionRecord
-from .timeline import describe, show_time
 from .week import TickReport, WeekStatus, next_line, plan
 
 
@@ -45,16 +45,16 @@ def _held_by(record: ActionRecord | None, tz: ZoneInfo) -> str:
         return f"done by another process ({record.outcome})"
     if record.owner is not None and record.lease_until > now:
         return (f"being done by {record.owner} (lease until "
-                f"{show_time(record.lease_until, tz)})")
-    return (f"waiting to be tried again from {show_time(record.lease_until, tz)}"
+                f"{when(record.lease_until, tz)})")
+    return (f"waiting to be tried again from {when(record.lease_until, tz)}"
             f" (last time: {record.outcome or 'no outcome'})")
 
 
 def print_status(status: WeekStatus, console: Console) -> None:
     tl, tz = status.timeline, status.timeline.tz
 
-    def t(when: datetime) -> str:
-        return show_time(when, tz)
+    def t(moment: datetime) -> str:
+        return when(moment, tz)
 
     console.print(f"[bold]IO Insights schedule[/bold] at {t(status.now)}, in {tz.key}",
                   highlight=False)
@@ -81,8 +81,8 @@ def print_status(status: WeekStatus, console: Console) -> None:
         console.print(f"  deadline   {t(line.deadline)}", highlight=False)
 
     for action in status.due:
-        console.print(f"[bold]Due now[/bold] (the next tick does it): "
-                      f"{escape(describe(action, tz))}", highlight=False, soft_wrap=True)
+        console.print(f"[bold]Due now[/bold]: {escape(plan(action))} (at the next tick)",
+                      highlight=False, soft_wrap=True)
     console.print(escape(next_line(status.next, tz).replace("next:", "Next:", 1)),
                   highlight=False, soft_wrap=True)
 
@@ -93,19 +93,25 @@ def print_status(status: WeekStatus, console: Console) -> None:
     width = max(len(r.key) for r in status.actions)
     for record in status.actions:
         tries = f", {record.attempts} tries" if record.attempts > 1 else ""
-        outcome = f": {record.outcome}" if record.outcome else ""
+        outcome = f": {_gist(record.outcome)}" if record.outcome else ""
         console.print(f"  {record.key:<{width}}  {_record_state(record, tz)}{tries}"
-                      f"{escape(outcome[:100])}", highlight=False, soft_wrap=True)
+                      f"{escape(outcome)}", highlight=False, soft_wrap=True)
+
+
+def _gist(outcome: str) -> str:
+    """The first clause of an action's outcome line ("held issue 2026-W49"): the whole
+    line is in the audit log."""
+    return outcome.split("; ", 1)[0].split(": ", 1)[0].removesuffix(".")
 
 
 def _record_state(record: ActionRecord, tz: ZoneInfo) -> str:
     if record.done_at is not None:
-        return f"done {show_time(record.done_at, tz)}"
+        return f"done {when(record.done_at, tz)}"
     if record.owner is not None and record.lease_until > datetime.now(UTC):
         return f"running ({record.owner})"
     if record.owner is not None:
         return f"lease expired ({record.owner}): taken over at the next tick"
-    return f"retry from {show_time(record.lease_until, tz)}"
+    return f"retry from {when(record.lease_until, tz)}"
 
 
 def _duration(delta: timedelta) -> str:
