@@ -360,7 +360,7 @@ def approve(state: State, issue_id: str, approver: str, seen_hash: str | None) -
     hash: any later change returns it to draft."""
     from .editing import approve as approve_issue
     from .notices import when
-    from .week import send_slot
+    from .timeline import issue_slot
 
     config = state.config
     now = datetime.now(UTC)
@@ -368,7 +368,7 @@ def approve(state: State, issue_id: str, approver: str, seen_hash: str | None) -
         issue = approve_issue(config, store, issue_id, approver, now, seen_hash=seen_hash)
     console.print(f"Issue {issue_id} approved by {approver} "
                   f"(content {(issue.approved_hash or '')[:12]}).", highlight=False)
-    slot, deadline = send_slot(config, issue)
+    slot, deadline = issue_slot(config.timeline, issue.period_start, issue.send_at)
     tz = config.newsletter.tz
     if now < slot:
         console.print(f"It goes at its send slot {when(slot, tz)} at the next "

@@ -277,6 +277,14 @@ def cycle_for_period(timeline: Timeline, period_start: datetime) -> Cycle | None
     return cycle_of(timeline, slots[0]) if slots else None
 
 
+def issue_slot(timeline: Timeline, period_start: datetime,
+               send_at: datetime | None = None) -> tuple[datetime, datetime]:
+    """An issue's send slot (an editor's "Send at", else its week's slot) and deadline."""
+    cycle = cycle_for_period(timeline, period_start)
+    slot = send_at or (cycle.send_at if cycle else period_start.astimezone(UTC))
+    return slot, slot + timeline.late_by
+
+
 def next_due(timeline: Timeline, facts: Facts,
              now: datetime) -> tuple[datetime, list[Action]] | None:
     """When something is next due after `now` if nothing changes meanwhile (nobody

@@ -49,7 +49,6 @@ from .timeline import (
     Remind,
     Send,
     Timeline,
-    cycle_for_period,
     decide,
     next_cycle,
     next_due,
@@ -315,14 +314,6 @@ class Tick:
 
     def show(self, moment: datetime) -> str:
         return when(moment, self.config.newsletter.tz)
-
-
-def send_slot(config: Config, issue: Issue) -> tuple[datetime, datetime]:
-    """The issue's send slot (an editor's "Send at", else its week's slot) and deadline."""
-    timeline = config.timeline
-    cycle = cycle_for_period(timeline, issue.period_start)
-    slot = issue.send_at or (cycle.send_at if cycle else issue.period_start.astimezone(UTC))
-    return slot, slot + timeline.late_by
 
 
 def _issue_id(action: Action) -> str:

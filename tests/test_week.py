@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from pipeline.accounts import add_editor
@@ -285,3 +286,56 @@ def test_the_one_step_cron_drafts_and_sends_in_one_tick(project: Path) -> None:
     assert lines[0].startswith("drafted issue 2026-W48 (no. 1)")
     assert lines[1].startswith(f"Issue 2026-W48 (no. 1) delivered to {SUBSCRIBERS}")
     assert "[schedule] cron is deprecated" in result.stderr
+
+
+def test_insights_run_with_approval_required_stops_at_the_draft_and_says_what_next(
+        project: Path) -> None:
+    week_project(project)
+    result = insights(project, "run", "--now", "2026-11-30T06:00")
+    assert result.exit_code == 0, result.output
+    assert ("Issue 2026-W49 is a draft awaiting approval; nothing delivered. 2 editors told. "
+            "Next: approve it in https://news.example.org/admin/issues/2026-W49 or `insights "
+            "approve 2026-W49`; it goes at the send slot Mon 30 Nov 07:00 CST (13:00 UTC) at "
+            "the next `insights tick`.") in result.stdout
+    assert len(notices(project)) == len(EDITORS)
+    again = insights(project, "run", "--now", "2026-11-30T06:30")  # told once
+    assert "nothing delivered. Next: approve it" in again.stdout
+    assert len(notices(project)) == len(EDITORS)
+    assert not (project / "outbox" / "2026-W49").exists()
+
+
+STATE_CASES = [
+    # (name, issue status and fields, done, now local, expected)
+    ("not drafted, before its slot", None, (), "2026-11-25T12:00", "not drafted yet"),
+    ("not drafted, its slot passed", None, (), "2026-11-26T09:05", "due to be drafted"),
+    ("nothing new", None, ("draft:2026-W49",), "2026-11-26T09:05",
+     "skipped (nothing new to send)"),
+    ("a draft before the slot", {"status": "draft"}, (), "2026-11-27T12:00",
+     "draft, not approved"),
+    ("held", {"status": "draft"}, ("hold:2026-W49",), "2026-11-30T08:00",
+     "held: not approved at its slot"),
+    ("approved", {"status": "approved", "approved_by": "ada"}, (), "2026-11-27T12:00",
+     "approved by ada"),
+    ("approved late", {"status": "approved", "approved_by": "ada"}, (), "2026-12-02T12:00",
+     "approved by ada; past its deadline: not sent automatically"),
+    ("paused", {"status": "sending", "paused_at": at("2026-11-30T07:10"),
+                "paused_by": "grace"}, (), "2026-11-30T08:00", "paused by grace"),
+    ("sending", {"status": "sending"}, (), "2026-11-30T07:01", "sending"),
+    ("sent", {"status": "sent", "sent_at": datetime(2026, 11, 30, 13, 2, tzinfo=UTC)}, (),
+     "2026-11-30T08:00", "sent 2026-11-30 13:02 UTC"),
+]
+
+
+@pytest.mark.parametrize(("name", "fields", "done", "now", "expected"), STATE_CASES,
+                         ids=[c[0] for c in STATE_CASES])
+def test_an_issues_state_in_the_week(name: str, fields: dict[str, Any] | None,
+                                     done: tuple[str, ...], now: str, expected: str) -> None:
+    from pipeline.models import Issue
+    from pipeline.timeline import Facts, Timeline, cycle_of
+    from pipeline.week import issue_state
+
+    week = Timeline("0 9 * * thu", "0 7 * * mon", CHICAGO)
+    cycle = cycle_of(week, at("2026-11-30T07:00"))
+    issue = None if fields is None else Issue(
+        "2026-W49", 1, at("2026-11-30T00:00"), at("2026-12-07T00:00"), **fields)
+    assert issue_state(week, cycle, issue, Facts({}, frozenset(done)), at(now)) == expected
