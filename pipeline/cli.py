@@ -228,6 +228,7 @@ def schedule(state: State) -> None:
     """Run `insights tick` every minute until stopped with Ctrl-C or SIGTERM (between
     ticks it stops at once; a send stops as `insights send` does and resumes later)."""
     from .schedule import run_scheduler
+    from .week import plan
     from .week import tick as run_tick
     from .week_report import tick_lines
 
@@ -235,7 +236,7 @@ def schedule(state: State) -> None:
     _warn_deprecated(config)
     log = logging.getLogger("insights.schedule")
 
-    def one_tick() -> datetime | None:
+    def one_tick() -> tuple[datetime, str] | None:
         # The config is read again each tick: an edited timeline applies without restart.
         report = run_tick(load_config(state.config_path), datetime.now(UTC))
         for done in report.performed:
@@ -243,7 +244,10 @@ def schedule(state: State) -> None:
                 (log.error if done.failed else log.info)("%s", line)
         for line in tick_lines(report)[len(report.performed):-1]:
             log.info("%s", line)  # actions another process holds
-        return report.next[0] if report.next else None
+        if report.next is None:
+            return None
+        moment, actions = report.next
+        return moment, "; ".join(plan(a) for a in actions)
 
     run_scheduler(config, one_tick)
 

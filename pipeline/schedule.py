@@ -30,19 +30,20 @@ def next_run_time(config: Config, now: datetime) -> datetime | None:
     return min((t for t in times if t is not None), default=None)
 
 
-def run_scheduler(config: Config, tick: Callable[[], datetime | None], *,
+def run_scheduler(config: Config, tick: Callable[[], tuple[datetime, str] | None], *,
                   every: float = EVERY) -> None:
-    """Call `tick` (it returns when something is next due, for the log) every `every`
-    seconds, in this (the main) thread, until SIGINT or SIGTERM."""
+    """Call `tick` every `every` seconds, in this (the main) thread, until SIGINT or
+    SIGTERM. `tick` returns when something is next due and what, for the log."""
     tz = config.newsletter.tz
     asked: list[str] = []
+    ticking: list[bool] = []  # non-empty while a tick runs
 
     def asked_to_stop(signum: int, _frame: FrameType | None) -> None:
         # A signal handler: flags and os.write only (no locks, no logging).
         if asked and signum == signal.SIGINT:  # the second Ctrl-C: out now, as a kill
             os.write(2, b"stopped at once; leases expire and the next tick resumes\n")
             os._exit(130)
-        if not asked:
+        if not asked and ticking:
             os.write(2, f"{signal.Signals(signum).name}: stopping the scheduler after "
                         "this tick\n".encode())
         asked.append(signal.Signals(signum).name)
@@ -66,18 +67,22 @@ def run_scheduler(config: Config, tick: Callable[[], datetime | None], *,
     received: list[str] = []
     try:
         while True:
+            ticking.append(True)
             try:
                 upcoming = tick()
             except Exception:  # a bad tick must not end the scheduler; the next retries
                 log.exception("tick failed")
                 upcoming = None
+            finally:
+                ticking.clear()
             received = _signals(wakeup_read, 0)
             if received or asked:
                 break
             if upcoming is not None:
-                local = upcoming.astimezone(tz)
-                log.info("next run at %s (%s)", local.isoformat(),
-                         f"{local:%a %d %b %H:%M %Z}")
+                moment, what = upcoming
+                local = moment.astimezone(tz)
+                log.info("next run at %s (%s): %s", local.isoformat(),
+                         f"{local:%a %d %b %H:%M %Z}", what)
             received = _signals(wakeup_read, every)
             if received:
                 break

@@ -339,3 +339,39 @@ def test_an_issues_state_in_the_week(name: str, fields: dict[str, Any] | None,
     issue = None if fields is None else Issue(
         "2026-W49", 1, at("2026-11-30T00:00"), at("2026-12-07T00:00"), **fields)
     assert issue_state(week, cycle, issue, Facts({}, frozenset(done)), at(now)) == expected
+
+
+SCHEDULER = """
+import sys, time
+from datetime import datetime, UTC
+from pipeline.config import load_config
+from pipeline.schedule import run_scheduler
+
+def tick():
+    print("tick begins", flush=True)
+    time.sleep(1.5)
+    print("tick ends", flush=True)
+    return datetime(2026, 12, 3, 15, tzinfo=UTC), "draft 2026-W50"
+
+run_scheduler(load_config(sys.argv[1]), tick, every=0.2)
+print("loop over", flush=True)
+"""
+
+
+def test_a_signal_during_a_tick_stops_the_scheduler_once_the_tick_is_over(
+        project: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", SCHEDULER, str(project / "config.toml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    while "tick begins" not in proc.stdout.readline():
+        pass
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    rest = proc.stdout.read()
+    assert rest.index("SIGTERM: stopping the scheduler after this tick") < rest.index(
+        "tick ends") < rest.index("loop over")
+    assert "tick begins" not in rest  # no tick after the signal
