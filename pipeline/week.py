@@ -271,7 +271,8 @@ class Tick:
         if not self.store.claim_action(hold.key, self.owner, _real_now(), LEASE_TTL):
             return ()
         line = self.tell_editors(hold).lines[0]
-        self.store.finish_action(hold.key, self.owner, _real_now(), "done")
+        self.store.finish_action(hold.key, self.owner, _real_now(), line[:500])
+        self.store.audit(ACTOR, hold.issue, "hold", line, self.now)
         return (line,)
 
     def tell_editors(self, action: Remind | Hold | Late) -> Performed:

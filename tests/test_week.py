@@ -375,3 +375,65 @@ def test_a_signal_during_a_tick_stops_the_scheduler_once_the_tick_is_over(
     assert rest.index("SIGTERM: stopping the scheduler after this tick") < rest.index(
         "tick ends") < rest.index("loop over")
     assert "tick begins" not in rest  # no tick after the signal
+
+
+def test_a_held_draft_is_tried_again_later_not_at_once(project: Path) -> None:
+    week_project(project)
+    edit_config(project, 'url = "examples/feeds/society-news.rss"',
+                'url = "examples/feeds/missing.rss"\nrequired = true')
+    held = insights(project, "tick", "--now", "2026-11-26T09:00")
+    assert held.exit_code == 0, held.output
+    assert held.stdout.startswith("draft 2026-W49 held: required source(s) society-news failed")
+    again = insights(project, "tick", "--now", "2026-11-26T09:05")
+    assert again.stdout.startswith("draft 2026-W49: waiting to be tried again from ")
+    assert len(notices(project)) == len(EDITORS)  # told once
+
+
+def test_an_incomplete_send_is_released_to_resume_and_exits_1(project: Path) -> None:
+    config = week_project(project)
+    edit_config(project, 'name = "members"', 'name = "nobody-here"')  # an empty list
+    store = Store.open(config.store_url)
+    try:
+        insights(project, "tick", "--now", "2026-11-26T09:00")
+        from pipeline.editing import approve
+
+        approve(load_config(project / "config.toml"), store, "2026-W49", EDITORS[0],
+                datetime.now(UTC))
+    finally:
+        store.close()
+    first = insights(project, "tick", "--now", "2026-11-30T07:00")
+    assert first.exit_code == 1
+    assert "nobody is eligible on the lists nobody-here" in first.stdout
+    assert "the send resumes at the next tick from " in first.stdout
+    second = insights(project, "tick", "--now", "2026-11-30T07:01")
+    assert second.exit_code == 0
+    assert second.stdout.startswith("send 2026-W49: waiting to be tried again from ")
+
+
+def test_content_changed_after_approval_is_held_not_sent(project: Path) -> None:
+    from dataclasses import replace
+
+    config = week_project(project)
+    insights(project, "tick", "--now", "2026-11-26T09:00")
+    assert insights(project, "approve", "2026-W49", "--as", EDITORS[0]).exit_code == 0
+    store = Store.open(config.store_url)
+    try:  # re-rendered behind the approval's back (a template edited, say)
+        variants = store.get_variants("2026-W49")
+        store.save_variants("2026-W49", [replace(v, html=v.html + "<!-- changed -->")
+                                         for v in variants], datetime.now(UTC))
+    finally:
+        store.close()
+    told = len(notices(project))
+    monday = insights(project, "tick", "--now", "2026-11-30T07:00")
+    assert "changed after it was approved by ada@society.example.org" in monday.stdout
+    assert "held issue 2026-W49" in monday.stdout
+    assert not (project / "outbox" / "2026-W49").exists()
+    assert len(notices(project)) == told + len(EDITORS)
+    assert insights(project, "approve", "2026-W49", "--as", EDITORS[1]).exit_code == 0
+    store = Store.open(config.store_url)
+    try:  # the released send is looked at again at once (as an editor's "Send now" does)
+        store.forget_action("send:2026-W49")
+    finally:
+        store.close()
+    sent = insights(project, "tick", "--now", "2026-11-30T08:00")
+    assert sent.stdout.startswith("Issue 2026-W49 (no. 1) delivered to 320 recipients")
