@@ -349,10 +349,9 @@ def plan(action: Action) -> str:
         case Send(issue=issue):
             return f"send {issue}"
         case Hold(issue=issue):
-            return f"send {issue} if approved by then, else hold it and alert the editors"
+            return f"send {issue} if approved, else hold it"
         case Late(issue=issue):
-            return (f"tell the editors {issue} missed its deadline (approved before then, "
-                    "the next tick sends it)")
+            return f"tell the editors {issue} missed its deadline unless approved before"
     raise AssertionError(action)
 
 
