@@ -28,17 +28,16 @@ from pipeline.editorial import (
 from pipeline.notices import when
 from pipeline.store.store import Store
 
-from .helpers import CHICAGO, add_rss_item, edit_config, seed
+from .helpers import CHICAGO, add_rss_item, edit_config, require_approval, seed
 
 THURSDAY = datetime(2026, 11, 26, 9, 0, tzinfo=CHICAGO)  # the draft slot of 2026-W49
 SLOT = datetime(2026, 11, 30, 7, 0, tzinfo=CHICAGO)  # its send slot: 13:00 UTC
 DEADLINE = SLOT + timedelta(hours=24)
 EDITORS = ("chief@example.org", "ed@example.org")
-TIMELINE = 'draft = "0 9 * * thu"\nsend = "0 7 * * mon"\napproval = "required"'
 
 
 def configure(project: Path, *edits: tuple[str, str]) -> Config:
-    edit_config(project, 'cron = "0 7 * * mon"', TIMELINE)
+    require_approval(project)  # the shipped timeline, as it ships
     for old, new in edits:
         edit_config(project, old, new)
     config = load_config(project / "config.toml")

@@ -17,7 +17,7 @@ from pipeline.store.events import MailEvent
 from pipeline.store.store import Store
 from pipeline.web import create_app
 
-from .helpers import MONDAY, edit_config, first_run, use_store
+from .helpers import MONDAY, first_run, require_approval, use_store
 
 EDITOR, PASSWORD = "ed@example.org", "correct horse battery"
 
@@ -52,7 +52,7 @@ def make_admin(project, store_url, monkeypatch, *, approval: bool) -> Iterator[A
     monkeypatch.setenv("INSIGHTS_SECRET_KEY", "k" * 32)
     use_store(project, store_url)
     if approval:
-        edit_config(project, "require_approval = false", "require_approval = true")
+        require_approval(project)
     config, _ = first_run(project)
     store = Store.open(config.store_url)
     add_editor(store, EDITOR, PASSWORD, MONDAY)

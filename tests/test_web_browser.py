@@ -17,7 +17,7 @@ from pipeline.screenshots import CHROMIUM_ARGS
 from pipeline.store.store import Store
 from pipeline.web import create_app
 
-from .helpers import MONDAY, edit_config, first_run
+from .helpers import MONDAY, first_run, require_approval
 
 pytestmark = pytest.mark.skipif(not shutil.which("chromium"),
                                 reason="chromium not installed (apt-get install chromium; "
@@ -33,7 +33,7 @@ def free_port() -> int:
 @pytest.fixture
 def served(project, monkeypatch):
     monkeypatch.setenv("INSIGHTS_SECRET_KEY", "k" * 32)
-    edit_config(project, "require_approval = false", "require_approval = true")
+    require_approval(project)
     config, _ = first_run(project)
     store = Store.open(config.store_url)
     add_editor(store, "ed@example.org", "correct horse battery", MONDAY)

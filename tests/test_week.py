@@ -19,10 +19,18 @@ from pipeline.accounts import add_editor
 from pipeline.config import Config, load_config
 from pipeline.store.store import Store
 
-from .helpers import CHICAGO, add_rss_item, edit_config, manifest, seed, use_store
+from .helpers import (
+    CHICAGO,
+    add_rss_item,
+    edit_config,
+    manifest,
+    one_step_cron,
+    require_approval,
+    seed,
+    use_store,
+)
 
 EDITORS = ("ada@society.example.org", "grace@society.example.org")
-TIMELINE = 'draft = "0 9 * * thu"\nsend = "0 7 * * mon"\napproval = "required"'
 SUBSCRIBERS = 320  # examples/subscribers.csv
 
 
@@ -32,8 +40,7 @@ def at(local: str) -> datetime:
 
 def week_project(project: Path, store_url: str | None = None) -> Config:
     """The bundled project on the editorial week, its subscribers and two editors."""
-    edit_config(project, 'cron = "0 7 * * mon"  # Mondays 07:00 in newsletter.timezone',
-                TIMELINE)
+    require_approval(project)  # the shipped timeline, as it ships
     if store_url:
         use_store(project, store_url)
     config = load_config(project / "config.toml")
@@ -279,7 +286,8 @@ def test_the_editorial_week_through_insights_tick(project: Path) -> None:
 
 
 def test_the_one_step_cron_drafts_and_sends_in_one_tick(project: Path) -> None:
-    seed(load_config(project / "config.toml"))  # the shipped `cron`: approval optional
+    one_step_cron(project)  # approval optional, as before the timeline
+    seed(load_config(project / "config.toml"))
     result = insights(project, "tick", "--now", "2026-11-23T07:00")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
