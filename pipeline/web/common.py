@@ -26,6 +26,7 @@ from subscribers.tokens import Tokens
 
 from ..config import Config
 from ..errors import StoreUnavailable
+from ..issue_actions import zone_and_utc
 from ..ports import Consent
 from ..store.store import Store
 
@@ -110,6 +111,8 @@ class Web:
 
     def __post_init__(self) -> None:
         self.env.filters["period"] = self.period_label
+        self.env.filters["when"] = lambda at: zone_and_utc(at, self.config.newsletter.tz)
+        self.env.filters["count"] = lambda n: f"{n:,}"
 
     def period_label(self, issue: Any) -> str:
         """An issue's week in the newsletter's time zone, last day included."""
