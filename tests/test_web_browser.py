@@ -36,6 +36,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server, thread
+
+
 @pytest.fixture
 def served(project, monkeypatch):
     monkeypatch.setenv("INSIGHTS_SECRET_KEY", "k" * 32)
@@ -43,16 +56,8 @@ def served(project, monkeypatch):
     config, _ = first_run(project)
     store = Store.open(config.store_url)
     add_editor(store, "ed@example.org", "correct horse battery", MONDAY)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config, store=store), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store
+    base, server, thread = serve(create_app(config, store=store))
+    yield base, store
     server.should_exit = True
     thread.join(timeout=10)
     store.close()
@@ -124,19 +129,6 @@ def test_an_editor_signs_in_previews_on_mobile_and_approves(served, tmp_path):
 
 
 # -- the timeline: approve, "Send at ...", then Pause and Resume during the send ----------
-
-
-def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server, thread
 
 
 @pytest.fixture
