@@ -203,25 +203,76 @@ def preview(state: State, segments: tuple[str, ...], out_dir: Path, now: str | N
 
 
 @cli.command()
+@click.option("--now", help="Decide as at this moment (ISO; newsletter time zone if no "
+                            "offset); leases still run on the real clock.")
 @pass_state
-def schedule(state: State) -> None:
-    """Run the weekly job on the [schedule] cron in the newsletter's time zone until
-    stopped with Ctrl-C or SIGTERM."""
-    from .job import run_weekly
-    from .report import print_report
-    from .schedule import run_scheduler
+def tick(state: State, now: str | None) -> None:
+    """Do whatever the editorial week has due now, once, and exit: draft, remind the
+    editors, send, hold or report an issue late. For cron (every 5 minutes), a systemd
+    timer or a Kubernetes CronJob: ticks on several hosts at once do each action once.
+    Exit 1 if an action failed or a send is incomplete."""
+    from .week import tick as run_tick
+    from .week_report import print_tick
 
     config = state.config
+    _warn_deprecated(config)
+    report = run_tick(config, parse_now(now, config))
+    print_tick(report, console)
+    if report.failed:
+        sys.exit(1)
 
-    def job() -> None:
-        try:
-            with state.exclusive_run():
-                report = run_weekly(load_config(state.config_path))
-            print_report(report, console)
-        except InsightsError as e:  # a bad week must not kill the scheduler
-            logging.getLogger("insights.schedule").error("run failed: %s", e)
 
-    run_scheduler(config, job)
+@cli.command()
+@pass_state
+def schedule(state: State) -> None:
+    """Run `insights tick` every minute until stopped with Ctrl-C or SIGTERM (between
+    ticks it stops at once; a send stops as `insights send` does and resumes later)."""
+    from .schedule import run_scheduler
+    from .week import plan
+    from .week import tick as run_tick
+    from .week_report import tick_lines
+
+    config = state.config
+    _warn_deprecated(config)
+    log = logging.getLogger("insights.schedule")
+
+    def one_tick() -> tuple[datetime, str] | None:
+        # The config is read again each tick: an edited timeline applies without restart.
+        report = run_tick(load_config(state.config_path), datetime.now(UTC))
+        for done in report.performed:
+            for line in done.lines:
+                (log.error if done.failed else log.info)("%s", line)
+        for line in tick_lines(report)[len(report.performed):-1]:
+            log.info("%s", line)  # actions another process holds
+        if report.next is None:
+            return None
+        moment, actions = report.next
+        return moment, "; ".join(plan(a) for a in actions)
+
+    run_scheduler(config, one_tick)
+
+
+@cli.command()
+@click.option("--now", help="Show the week as at this moment (ISO; newsletter time zone "
+                            "if no offset).")
+@pass_state
+def status(state: State, now: str | None) -> None:
+    """Where the editorial week stands: the next draft and send slots (in the newsletter's
+    zone and UTC), this week's and next week's issue and state, what the scheduler does
+    next and when, and its last actions."""
+    from .week import week_status
+    from .week_report import print_status
+
+    config = state.config
+    print_status(week_status(config, parse_now(now, config)), console)
+
+
+def _warn_deprecated(config: Config) -> None:
+    if config.schedule.deprecated:
+        from rich.markup import escape
+
+        err_console.print(f"[yellow]{escape(config.schedule.deprecated)}[/yellow]",
+                          soft_wrap=True)
 
 
 @cli.group()
@@ -300,20 +351,40 @@ def sources(state: State) -> None:
 
 @cli.command()
 @click.argument("issue_id")
-@click.option("--by", "approver", default="cli", show_default=True, help="Who approves.")
+@click.option("--as", "--by", "approver", default="cli", show_default=True,
+              help="Who approves (an editor's address): recorded with the approval and "
+                   "in the audit log.")
 @click.option("--content", "seen_hash", metavar="HASH",
               help="The content hash you reviewed (12 characters or more, as /admin shows "
                    "it): refused if the issue changed since.")
 @pass_state
 def approve(state: State, issue_id: str, approver: str, seen_hash: str | None) -> None:
-    """Approve a draft issue so the next `run` delivers it (with require_approval).
-    What is approved is recorded by hash: any later change returns it to draft."""
+    """Approve a draft issue: the scheduler sends it at its send slot (or at the next
+    tick, if the slot passed less than `late_by` ago). What is approved is recorded by
+    hash: any later change returns it to draft."""
     from .editing import approve as approve_issue
+    from .notices import when
+    from .timeline import issue_slot
+
+    config = state.config
+    now = datetime.now(UTC)
     with state.store() as store:
-        issue = approve_issue(state.config, store, issue_id, approver, datetime.now(UTC),
-                              seen_hash=seen_hash)
+        issue = approve_issue(config, store, issue_id, approver, now, seen_hash=seen_hash)
     console.print(f"Issue {issue_id} approved by {approver} "
-                  f"(content {(issue.approved_hash or '')[:12]}).")
+                  f"(content {(issue.approved_hash or '')[:12]}).", highlight=False)
+    slot, deadline = issue_slot(config.timeline, issue.period_start, issue.send_at)
+    tz = config.newsletter.tz
+    if now < slot:
+        console.print(f"It goes at its send slot {when(slot, tz)} at the next "
+                      "`insights tick`.", highlight=False, soft_wrap=True)
+    elif now <= deadline:
+        console.print(f"Its send slot {when(slot, tz)} has passed: it goes at the next "
+                      f"`insights tick` (until {when(deadline, tz)}).", highlight=False,
+                      soft_wrap=True)
+    else:
+        console.print(f"It is past its deadline {when(deadline, tz)}: it is not sent "
+                      "automatically; send it with \"Send now\" in /admin or `insights "
+                      "send`.", highlight=False, soft_wrap=True)
 
 
 @cli.command()
@@ -350,10 +421,22 @@ def editors() -> None:
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input instead of prompting.")
+@click.option("--no-password", is_flag=True,
+              help="An account that receives the editors' notices but cannot sign in until "
+                   "a password is set (an existing account is left as it is).")
 @pass_state
-def editors_add(state: State, email: str, password_stdin: bool) -> None:
+def editors_add(state: State, email: str, password_stdin: bool, no_password: bool) -> None:
     """Create an editor account, or set a new password for an existing one."""
-    from .accounts import add_editor
+    from .accounts import add_editor, add_editor_without_password
+    if no_password:
+        if password_stdin:
+            raise click.UsageError("--no-password and --password-stdin exclude each other")
+        with state.store() as store:
+            created = add_editor_without_password(store, email, datetime.now(UTC))
+        console.print(f"Editor {email.strip().lower()} " + (
+            "created without a password: notices only, no sign-in until one is set."
+            if created else "exists: left as it is."))
+        return
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:

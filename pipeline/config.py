@@ -277,6 +277,9 @@ class Source(_Strict):
     kind: Literal["rss", "ics"] = "rss"
     section: Section
     enabled: StrictBool = True
+    # A required source that failed holds the draft for an editor's decision instead of
+    # composing a thin issue without it (pipeline/editorial.py).
+    required: StrictBool = False
 
 
 class ListDef(_Strict):
@@ -333,6 +336,9 @@ class Compose(_Strict):
     max_age_days: StrictInt = Field(default=30, ge=1)
     horizon_days: StrictInt = Field(default=90, ge=1)
     max_items_per_section: StrictInt = Field(default=10, ge=1, le=50)
+    # An issue with no new news or research (only reminders of events) is skipped
+    # unless this is true.
+    events_only_issues: StrictBool = False
 
 
 class Gather(_Strict):

@@ -35,6 +35,8 @@ def approve(config: Config, store: Store, issue_id: str, approver: str, now: dat
     if refused:
         raise InsightsError(refused)
     store.approve_issue(issue_id, approver, now, current, readable_content(variants))
+    # The audit log is the issue's history (who did what, when), shown on its page.
+    store.audit(approver, issue_id, "approve", f"approved content {current[:12]}", now)
     return _issue(store, issue_id)
 
 

@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from . import notices
 from .models import Issue
 from .states import IssueStatus
-from .timeline import Timeline, fire_times
+from .timeline import Timeline, cycle_for_period
 
 IssueAction = Literal["send-now", "send-at", "skip", "pause", "resume", "cancel"]
 # Each action's button, in the order the page offers them.
@@ -60,17 +61,12 @@ class IssueTimeline:
         return self.refused.get(action, f"{ACTIONS[action]} is not possible now")
 
 
-def week_slot(timeline: Timeline, begins: datetime, ends: datetime) -> datetime:
-    """The send slot within an issue's week (its id is the ISO week of that slot). An
-    issue made outside the timeline (none fires in its week) goes from its start."""
-    slots = fire_times(timeline.send, timeline.tz, begins, ends - timedelta(seconds=1))
-    return slots[0] if slots else begins.astimezone(UTC)
-
-
 def issue_timeline(timeline: Timeline, issue: Issue, now: datetime) -> IssueTimeline:
     now = now.astimezone(UTC)
     begins, ends = issue.period_start.astimezone(UTC), issue.period_end.astimezone(UTC)
-    slot = week_slot(timeline, begins, ends)
+    cycle = cycle_for_period(timeline, begins)
+    # An issue made outside the timeline (no send slot in its week) goes from its start.
+    slot = cycle.send_at if cycle else begins
     send_at = (issue.send_at or slot).astimezone(UTC)
     deadline = send_at + timeline.late_by
     status = issue.status
@@ -160,19 +156,12 @@ def check_send_at(plan: IssueTimeline, when: datetime, tz: ZoneInfo) -> str | No
         return refused
     if not plan.begins <= when < plan.ends:
         last = plan.ends - timedelta(minutes=1)
-        return (f"{zone_and_utc(when, tz)} is outside the issue's week "
+        return (f"{notices.when(when, tz)} is outside the issue's week "
                 f"({plan.begins.astimezone(tz):%a %d %b %H:%M} – "
                 f"{last.astimezone(tz):%a %d %b %Y %H:%M %Z}); choose a time in it")
     if when < plan.earliest:
-        return f"{zone_and_utc(when, tz)} is in the past; choose a later time"
+        return f"{notices.when(when, tz)} is in the past; choose a later time"
     return None
-
-
-def zone_and_utc(when: datetime, tz: ZoneInfo) -> str:
-    """"Mon 30 Nov 2026 07:00 CST (13:00 UTC)": the newsletter's zone, then UTC."""
-    local, utc = when.astimezone(tz), when.astimezone(UTC)
-    day = "" if local.date() == utc.date() else f"{utc:%a} "
-    return f"{local:%a %d %b %Y %H:%M %Z} ({day}{utc:%H:%M} UTC)"
 
 
 def datetime_local(when: datetime, tz: ZoneInfo) -> str:

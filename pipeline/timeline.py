@@ -269,6 +269,50 @@ def _reminder(timeline: Timeline, issue: IssueFacts, cycle: Cycle, slot: datetim
     return []
 
 
+def cycle_for_period(timeline: Timeline, period_start: datetime) -> Cycle | None:
+    """The cycle of the issue whose week begins at `period_start` (its first send slot
+    in that week); None if the send crontab never fires in it."""
+    begins = period_start.astimezone(UTC)
+    slots = fire_times(timeline.send, timeline.tz, begins, begins + timedelta(days=7))
+    return cycle_of(timeline, slots[0]) if slots else None
+
+
+def issue_slot(timeline: Timeline, period_start: datetime,
+               send_at: datetime | None = None) -> tuple[datetime, datetime]:
+    """An issue's send slot (an editor's "Send at", else its week's slot) and deadline."""
+    cycle = cycle_for_period(timeline, period_start)
+    slot = send_at or (cycle.send_at if cycle else period_start.astimezone(UTC))
+    return slot, slot + timeline.late_by
+
+
+def next_due(timeline: Timeline, facts: Facts,
+             now: datetime) -> tuple[datetime, list[Action]] | None:
+    """When something is next due after `now` if nothing changes meanwhile (nobody
+    approves, nothing is drafted), and what: for `insights status` and the scheduler's
+    "next run at". Pure: `decide` asked at each moment a slot, reminder, deadline or
+    week boundary of the cycles ahead could change its answer."""
+    now = now.astimezone(UTC)
+    cycles = [c for c in (previous_cycle(timeline, now),) if c is not None]
+    cycles.append(next_cycle(timeline, now))
+    cycles.append(next_cycle(timeline, cycles[-1].send_at))
+    moments: set[datetime] = set()
+    for cycle in cycles:
+        slots = [cycle.send_at]
+        issue = facts.issues.get(cycle.period)
+        if issue is not None and issue.send_at is not None:
+            slots.append(issue.send_at)
+        moments.update((cycle.draft_at, cycle.begins))
+        for slot in slots:
+            # Late is due once the deadline has passed: a second after it.
+            moments.update((slot - timeline.remind, slot,
+                            slot + timeline.late_by + timedelta(seconds=1)))
+    for moment in sorted(m for m in moments if m > now):
+        actions = decide(timeline, facts, moment)
+        if actions:
+            return moment, actions
+    return None  # every issue of the cycles ahead is already made and approved, or sent
+
+
 def pending(actions: Iterable[Action]) -> list[str]:
     """One line per action, for `insights status` and the tick's report."""
     return [describe(a) for a in actions]

@@ -21,7 +21,9 @@ from pipeline.timeline import (
     Timeline,
     decide,
     fire_times,
+    issue_slot,
     next_cycle,
+    next_due,
     previous_cycle,
 )
 
@@ -212,3 +214,40 @@ def test_cycles_around_a_slot() -> None:
     assert next_cycle(WEEK, W49_SLOT).period == "2026-W50"
     assert next_cycle(WEEK, W49_SLOT - timedelta(seconds=1)).send_at == W49_SLOT
     assert next_cycle(WEEK, W49_SLOT).draft_at == at("2026-12-03T09:00")
+
+
+# -- what comes next (`insights status`, the scheduler's "next run at") ----------------
+
+NEXT_CASES = [
+    # (name, facts, now local, expected moment local, expected actions)
+    ("before the draft: the draft", facts(), "2026-11-25T12:00", "2026-11-26T09:00",
+     [Draft("2026-W49", W49_SLOT)]),
+    ("drafted: the reminder", facts(DRAFT, done=("draft:2026-W49",)), "2026-11-26T09:00",
+     "2026-11-29T19:00", [Remind("2026-W49", W49_SLOT)]),
+    ("approved: the send", facts(APPROVED), "2026-11-27T10:00", "2026-11-30T07:00",
+     [Send("2026-W49", W49_SLOT)]),
+    ("reminded, still a draft: the hold at the slot",
+     facts(DRAFT, done=("remind:2026-W49",)), "2026-11-29T20:00", "2026-11-30T07:00",
+     [Hold("2026-W49", W49_SLOT, DEADLINE)]),
+    ("held: late, a second past the deadline", facts(DRAFT, done=("hold:2026-W49",)),
+     "2026-11-30T08:00", "2026-12-01T07:00:01", [Late("2026-W49", DEADLINE, False)]),
+    ("sent: next week's draft", facts(IssueFacts("2026-W49", S.SENT)), "2026-11-30T08:00",
+     "2026-12-03T09:00", [Draft("2026-W50", at("2026-12-07T07:00"))]),
+    ("Send at later this week: then", facts(IssueFacts(
+        "2026-W49", S.APPROVED, send_at=at("2026-12-01T10:00"))), "2026-11-30T08:00",
+     "2026-12-01T10:00", [Send("2026-W49", at("2026-12-01T10:00"))]),
+]
+
+
+@pytest.mark.parametrize(("name", "given", "now", "moment", "expected"), NEXT_CASES,
+                         ids=[c[0] for c in NEXT_CASES])
+def test_next_due(name: str, given: Facts, now: str, moment: str,
+                  expected: list[object]) -> None:
+    assert next_due(WEEK, given, at(now)) == (at(moment), expected)
+
+
+def test_an_issues_slot_is_its_weeks_or_its_own() -> None:
+    monday = at("2026-11-30T00:00")
+    assert issue_slot(WEEK, monday) == (W49_SLOT, DEADLINE)
+    own = at("2026-12-02T10:00")
+    assert issue_slot(WEEK, monday, own) == (own, own + timedelta(hours=24))

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .. import notices
 from ..deliver.send import cancel_send
 from ..errors import InsightsError
 from ..issue_actions import (
@@ -26,7 +27,6 @@ from ..issue_actions import (
     check_send_at,
     issue_timeline,
     parse_local,
-    zone_and_utc,
 )
 from ..models import Issue
 from ..states import IssueStatus
@@ -88,7 +88,7 @@ def _what_happens(w: Web, issue: Issue, action: IssueAction, when: datetime | No
             return f"Issue {issue.id} goes {NEXT_TICK}, to everyone on the lists."
         case "send-at":
             assert when is not None
-            return (f"Issue {issue.id} goes at {zone_and_utc(when, tz)} ({NEXT_TICK} "
+            return (f"Issue {issue.id} goes at {notices.when(when, tz)} ({NEXT_TICK} "
                     "from then), instead of at the week's send slot"
                     + ("" if issue.status == IssueStatus.APPROVED or
                        not w.config.approval_required else ", once it is approved") + ".")
@@ -119,9 +119,9 @@ def _perform(w: Web, issue: Issue, action: IssueAction, when: datetime | None,
             # A send released to retry later (or done) must not delay this one. Leases
             # compare real time (see store.schedule).
             store.make_due(f"send:{issue.id}", datetime.now(UTC))
-            detail = f"send at {zone_and_utc(when, tz)}"
+            detail = f"send at {notices.when(when, tz)}"
             done = (f"Issue {issue.id} goes {NEXT_TICK}." if action == "send-now" else
-                    f"Issue {issue.id} goes at {zone_and_utc(when, tz)}, {NEXT_TICK} from "
+                    f"Issue {issue.id} goes at {notices.when(when, tz)}, {NEXT_TICK} from "
                     "then.")
         case "skip":
             store.set_issue_status(issue.id, IssueStatus.SKIPPED, now,

@@ -24,9 +24,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from subscribers.tokens import Tokens
 
+from .. import notices
 from ..config import Config
 from ..errors import StoreUnavailable
-from ..issue_actions import zone_and_utc
 from ..ports import Consent
 from ..store.store import Store
 
@@ -111,7 +111,7 @@ class Web:
 
     def __post_init__(self) -> None:
         self.env.filters["period"] = self.period_label
-        self.env.filters["when"] = lambda at: zone_and_utc(at, self.config.newsletter.tz)
+        self.env.filters["when"] = lambda at: notices.when(at, self.config.newsletter.tz)
         self.env.filters["count"] = lambda n: f"{n:,}"
 
     def period_label(self, issue: Any) -> str:
