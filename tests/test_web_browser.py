@@ -188,9 +188,10 @@ def press(page, button: str, confirm: str, shot=None) -> None:
 def test_an_editor_approves_sends_at_a_time_then_pauses_and_resumes(sending, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from pipeline.job import send_current
+    from pipeline import week
 
-    from .test_sendgrid import everyone_once
+    def at(hour: int, minute: int) -> datetime:
+        return datetime(2026, 11, 23, hour, minute, tzinfo=CHICAGO)
 
     base, config, store, sendgrid = sending
     trap = Trap()
@@ -216,10 +217,9 @@ def test_an_editor_approves_sends_at_a_time_then_pauses_and_resumes(sending, tmp
         assert "Approved." in page.locator("#timeline-state").inner_text()
         shoot(page, "issue-send-at", tmp_path)
 
-        # 10:30: the scheduler's tick sends it (here, the send it performs)
-        result: list = []
-        tick = threading.Thread(target=lambda: result.append(
-            send_current(config, datetime(2026, 11, 23, 10, 31, tzinfo=CHICAGO))))
+        # 10:31: the scheduler's tick sends it
+        ticks: list = []
+        tick = threading.Thread(target=lambda: ticks.append(week.tick(config, at(10, 31))))
         tick.start()
         deadline = time.monotonic() + 30
         while sendgrid.accepted < 2:
@@ -233,9 +233,13 @@ def test_an_editor_approves_sends_at_a_time_then_pauses_and_resumes(sending, tmp
         tick.join(timeout=30)
         assert not tick.is_alive()
         stopped_at = sendgrid.accepted
-        assert result[0].status == "incomplete" and "paused by ed@example.org" in \
-            result[0].message
+        [send] = ticks[0].performed
+        assert send.outcome == "incomplete", send
+        assert any("paused by ed@example.org" in line for line in send.lines), send.lines
         assert stopped_at < 30  # it stopped well before the end (33 requests in all)
+        # paused, the ticks after it send nothing
+        assert week.tick(config, at(10, 33)).performed == []
+        assert sendgrid.accepted == stopped_at
         page.reload()
         assert page.locator("#action-resume").is_visible()
         shoot(page, "issue-paused", tmp_path)
@@ -243,10 +247,13 @@ def test_an_editor_approves_sends_at_a_time_then_pauses_and_resumes(sending, tmp
         press(page, "#action-resume", "Resume the send of issue 2026-W48")
         assert "continues at the scheduler's next tick" in page.inner_text("body")
         assert sendgrid.accepted == stopped_at  # nothing went while paused
-        # the next tick resumes the send: everyone else, once
-        assert send_current(config, datetime(2026, 11, 23, 10, 36, tzinfo=CHICAGO)).status \
-            == "sent"
-        everyone_once(sendgrid)
+        # the next tick resumes the send (not five minutes after the pause: now), and
+        # everyone else gets it, once
+        [resumed] = week.tick(config, at(10, 34)).performed
+        assert resumed.outcome == "done", resumed
+        subscribers = {k: v for k, v in sendgrid.received.items() if k != "ed@example.org"}
+        assert len(subscribers) == 320 and set(subscribers.values()) == {1}
+        assert sendgrid.rejected == []
         page.reload()
         assert "Sent" in page.locator("#timeline-state").inner_text()
         history = page.locator("#audit").inner_text()
