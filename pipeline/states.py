@@ -17,7 +17,7 @@ class IssueStatus(StrEnum):
 
 
 class BatchState(StrEnum):
-    """pending -> in_flight -> accepted | failed | unknown | split."""
+    """pending -> in_flight -> accepted | failed | unknown | split; pending -> cancelled."""
 
     PENDING = "pending"  # recorded, not sent (or waiting to retry: the provider took nothing)
     IN_FLIGHT = "in_flight"  # its request is going out
@@ -25,6 +25,7 @@ class BatchState(StrEnum):
     FAILED = "failed"  # refused for good (400), or some recipients refused (SMTP)
     UNKNOWN = "unknown"  # the request went out and no answer came back: held
     SPLIT = "split"  # 413: its recipients moved to two new batches
+    CANCELLED = "cancelled"  # an editor cancelled the send before it went: never sent
 
 
 class RecipientState(StrEnum):
@@ -34,6 +35,7 @@ class RecipientState(StrEnum):
     SKIPPED = "skipped"  # left or was suppressed after the batch was recorded
     FAILED = "failed"
     UNKNOWN = "unknown"
+    CANCELLED = "cancelled"  # not sent: an editor cancelled the send first
 
 
 class RunStatus(StrEnum):

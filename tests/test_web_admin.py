@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from starlette.testclient import TestClient
@@ -412,3 +413,181 @@ def test_a_new_password_ends_the_sessions_signed_in_with_the_old_one(signed_in):
     add_editor(signed_in.store, EDITOR, "a brand new passphrase", MONDAY)
     r = signed_in.client.get("/admin/issues", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+
+
+# -- the issue's timeline: Send now, Send at, Skip, Pause, Resume, Cancel ---------------
+
+
+def timeline_post(admin: Admin, action: str, *, confirmed: bool = True, **data: str):
+    """Press the page's button (and, `confirmed`, the confirmation page's)."""
+    if confirmed:
+        data["confirmed"] = "yes"
+    return admin.post(f"/admin/issues/2026-W48/timeline/{action}", **data)
+
+
+def flashed(admin: Admin, response) -> str:
+    assert response.status_code == 303, response.text[:500]
+    return admin.client.get(response.headers["location"]).text
+
+
+def test_the_issue_page_shows_its_timeline(signed_in):
+    page = signed_in.client.get("/admin/issues/2026-W48").text
+    assert 'id="slot">Mon 23 Nov 07:00 CST (13:00 UTC)' in page
+    assert 'id="deadline">Tue 24 Nov 07:00 CST (13:00 UTC)' in page
+    assert "required; not approved yet" in page
+    # 08:00 on the Monday: past the slot, not approved: held, and told how to send it
+    assert 'class="state state-held"' in page and "Approved by Tue 24 Nov 07:00" in page
+    assert "every 5 minutes with cron, every minute with `insights schedule`" in page
+    assert 'id="action-send-at"' in page and 'id="action-skip"' in page
+    assert 'id="action-send-now"' not in page and 'id="action-pause"' not in page
+    assert "Send now is not offered: issue 2026-W48 is not approved" in page
+    field = re.search(r'<input type="datetime-local"[^>]*>', page).group(0)
+    assert 'min="2026-11-23T08:00"' in field and 'max="2026-11-29T23:59"' in field
+
+
+def test_timeline_actions_need_the_csrf_token(signed_in):
+    for action in ("send-at", "skip", "pause", "cancel"):
+        r = signed_in.client.post(f"/admin/issues/2026-W48/timeline/{action}",
+                                  data={"at": "2026-11-24T09:00", "confirmed": "yes"},
+                                  follow_redirects=False)
+        assert r.status_code == 403
+    issue = signed_in.store.get_issue("2026-W48")
+    assert issue.send_at is None and issue.status == "draft"
+    assert signed_in.store.audit_entries("2026-W48") == []
+    assert signed_in.client.post("/admin/issues/2026-W48/timeline/explode", follow_redirects=False,
+                                 data={"csrf": signed_in.csrf("/admin/issues")}).status_code == 404
+
+
+def test_send_at_asks_for_confirmation_then_sets_the_time_and_audits_it(signed_in):
+    r = timeline_post(signed_in, "send-at", confirmed=False, at="2026-11-24T09:30")
+    assert r.status_code == 200  # the confirmation page: nothing done yet
+    assert "Send issue 2026-W48 at Tue 24 Nov 09:30 CST (15:30 UTC)?" in r.text
+    assert "once it is approved" in r.text  # a draft: it still needs approval
+    form = r.text.split('id="confirm-card"')[1]
+    assert 'name="confirmed" value="yes"' in form and 'name="csrf"' in form
+    assert 'value="2026-11-24T09:30"' in form
+    assert signed_in.store.get_issue("2026-W48").send_at is None
+    assert signed_in.store.audit_entries("2026-W48") == []
+
+    page = flashed(signed_in, timeline_post(signed_in, "send-at", at="2026-11-24T09:30"))
+    assert signed_in.store.get_issue("2026-W48").send_at == datetime(2026, 11, 24, 15, 30,
+                                                                    tzinfo=UTC)
+    [entry] = signed_in.store.audit_entries("2026-W48")
+    assert (entry.actor, entry.action) == (EDITOR, "send-at")
+    assert entry.detail == "send at Tue 24 Nov 09:30 CST (15:30 UTC)"
+    assert "Issue 2026-W48 goes at Tue 24 Nov 09:30 CST (15:30 UTC)" in page
+    assert 'id="send-at"><strong>Tue 24 Nov 09:30 CST (15:30 UTC)</strong>' in page
+    assert 'id="deadline">Wed 25 Nov 09:30 CST' in page
+    history = page.split('id="audit"')[1]
+    assert EDITOR in history and "<strong>send-at</strong>" in history
+
+
+@pytest.mark.parametrize(("at", "problem"), [
+    ("2026-11-30T09:00", "is outside the issue&#39;s week (Mon 23 Nov 00:00 – Sun 29 Nov "
+                         "2026 23:59 CST); choose a time in it"),
+    ("2026-11-23T07:30", "Mon 23 Nov 07:30 CST (13:30 UTC) is in the past"),
+    ("next tuesday", "is not a date and time"),
+    ("", "is not a date and time"),
+])
+def test_send_at_outside_the_week_or_in_the_past_is_refused(signed_in, at, problem):
+    r = timeline_post(signed_in, "send-at", confirmed=False, at=at)
+    page = flashed(signed_in, r)  # back to the issue, not to a confirmation
+    assert "Send at ...: " in page and problem in page
+    assert signed_in.store.get_issue("2026-W48").send_at is None
+    assert signed_in.store.audit_entries("2026-W48") == []
+
+
+def test_actions_are_offered_by_state(signed_in):
+    # a draft with approval required: not Send now, and nothing of a send
+    for action, why in [("send-now", "is not approved"), ("pause", "is not being sent"),
+                        ("resume", "is not being sent"), ("cancel", "is not being sent")]:
+        page = flashed(signed_in, timeline_post(signed_in, action))
+        assert why in page
+    assert signed_in.store.audit_entries("2026-W48") == []
+    # approved: Send now, which the approval itself records in the log
+    signed_in.approve()
+    [approval] = signed_in.store.audit_entries("2026-W48")
+    assert approval.action == "approve" and approval.actor == EDITOR
+    confirm = timeline_post(signed_in, "send-now", confirmed=False)
+    assert "Send issue 2026-W48 now?" in confirm.text and "the scheduler&#39;s next tick" in \
+        confirm.text
+    signed_in.store.claim_action("send:2026-W48", "host:1", datetime.now(UTC),
+                                 timedelta(minutes=10))
+    signed_in.store.release_action("send:2026-W48", "host:1",
+                                   datetime.now(UTC) + timedelta(minutes=5), "paused")
+    page = flashed(signed_in, timeline_post(signed_in, "send-now"))
+    assert "Issue 2026-W48 goes at the scheduler&#39;s next tick" in page
+    assert signed_in.store.get_issue("2026-W48").send_at == MONDAY
+    # a lease released to retry in five minutes does not delay it
+    assert signed_in.store.claim_action("send:2026-W48", "host:2", datetime.now(UTC),
+                                        timedelta(minutes=10))
+    # skipped: nothing more to do
+    page = flashed(signed_in, timeline_post(signed_in, "skip"))
+    assert signed_in.store.get_issue("2026-W48").status == "skipped"
+    assert "Issue 2026-W48 skipped" in page and 'id="action-' not in page
+    assert "issue 2026-W48 is skipped" in flashed(signed_in, timeline_post(signed_in, "send-at",
+                                                                            at="2026-11-24T09:00"))
+    actions = [e.action for e in signed_in.store.audit_entries("2026-W48")]
+    assert actions == ["skip", "send-now", "approve"]  # newest first
+
+
+def paused_send(admin: Admin):
+    """Issue 2026-W48 approved, then paused before its send began: the send marks it
+    'sending' and stops before the first batch."""
+    from pipeline.job import send_current
+
+    admin.approve()
+    admin.store.set_paused("2026-W48", EDITOR, MONDAY)
+    report = send_current(admin.config, MONDAY)
+    assert report.status == "incomplete" and f"paused by {EDITOR}" in report.message
+    assert admin.store.get_issue("2026-W48").status == "sending"
+    assert admin.store.send_progress("2026-W48") == {}  # nobody recorded, nobody mailed
+
+
+def test_pause_resume_and_cancel_during_a_send(signed_in):
+    paused_send(signed_in)
+    page = signed_in.client.get("/admin/issues/2026-W48").text
+    assert 'class="state state-paused"' in page and f"by {EDITOR}" in page
+    assert 'id="action-resume"' in page and 'id="action-cancel"' in page
+    assert 'id="action-pause"' not in page and 'id="action-send-at"' not in page
+
+    page = flashed(signed_in, timeline_post(signed_in, "resume"))
+    assert not signed_in.store.is_paused("2026-W48")
+    assert "continues at the scheduler&#39;s next tick" in page and 'id="action-pause"' in page
+    page = flashed(signed_in, timeline_post(signed_in, "pause"))
+    assert signed_in.store.is_paused("2026-W48") and "nothing more goes" in page
+    assert "already paused" in flashed(signed_in, timeline_post(signed_in, "pause"))
+
+    confirm = timeline_post(signed_in, "cancel", confirmed=False)
+    assert "Cancel the send of issue 2026-W48?" in confirm.text
+    assert "cannot be undone" in confirm.text
+    assert signed_in.store.get_issue("2026-W48").status == "sending"
+    page = flashed(signed_in, timeline_post(signed_in, "cancel"))
+    # no send was running: everyone it had not reached is recorded now
+    assert signed_in.store.get_issue("2026-W48").status == "cancelled"
+    progress = signed_in.store.send_progress("2026-W48")
+    assert sum(s.get("cancelled", 0) for s in progress.values()) == 320
+    assert set().union(*progress.values()) == {"cancelled"}
+    assert "was not sent to 320 recipient(s)" in page
+    assert 'id="totals"><strong>0</strong> sent · <strong>320</strong> cancelled' in page
+    assert "<th>Cancelled</th>" in page and 'class="state state-cancelled"' in page
+    assert [e.action for e in signed_in.store.audit_entries("2026-W48")] == [
+        "cancel", "pause", "resume", "approve"]
+    # and nothing sends it later
+    from pipeline.job import send_current
+
+    assert send_current(signed_in.config, MONDAY).status == "skipped"
+    listed = signed_in.client.get("/admin/issues").text
+    row = listed.split('href="/admin/issues/2026-W48"')[1].split("</tr>")[0]
+    assert "0 sent of 320" in row and "320 cancelled" in row
+
+
+def test_the_issue_list_shows_subject_send_time_and_recipients(signed_in):
+    page = signed_in.client.get("/admin/issues").text
+    row = page.split('href="/admin/issues/2026-W48"')[1].split("</tr>")[0]
+    subject = signed_in.store.get_variants("2026-W48")
+    first = {v.segment: v.subject for v in subject}[signed_in.config.variant_names[0]]
+    assert first.replace("'", "&#39;") in row and f"+{len(subject) - 1} variants" in row
+    assert "Mon 23 Nov 07:00 CST (13:00 UTC)" in row and "the send slot" in row
+    assert '<span class="badge badge-held">held</span>' in row
+    assert "confirmed now" in row

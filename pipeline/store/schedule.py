@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .schema import audit_log, issues, schedule_actions
@@ -24,6 +24,18 @@ class ActionRecord:
     done_at: datetime | None
     outcome: str | None
     attempts: int
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """An editor asked the issue's send to stop: paused (until Resume) or cancelled."""
+
+    cancelled: bool
+    by: str | None
+
+    @property
+    def reason(self) -> str:
+        return f"{'cancelled' if self.cancelled else 'paused'} by {self.by or 'an editor'}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,20 @@ class ScheduleMixin:
                 schedule_actions.c.key == key, schedule_actions.c.owner == owner,
             ).values(owner=None, lease_until=retry_at, outcome=outcome))
 
+    def make_due(self, key: str, now: datetime) -> bool:
+        """An editor's "Send now" or "Resume": the action is claimable from `now`, not
+        only when a released lease said to retry (a send paused minutes ago), and is
+        due again if it was done. One held now is left to its owner; False then."""
+        with self.engine.begin() as conn:
+            conn.execute(schedule_actions.delete().where(
+                schedule_actions.c.key == key, schedule_actions.c.done_at.is_not(None)))
+            conn.execute(update(schedule_actions).where(
+                schedule_actions.c.key == key, schedule_actions.c.owner.is_(None),
+            ).values(lease_until=now))
+            owned = conn.execute(select(func.count()).select_from(schedule_actions).where(
+                schedule_actions.c.key == key, schedule_actions.c.owner.is_not(None))).scalar()
+        return not owned
+
     def forget_action(self, key: str) -> None:
         """Make an action due again (an editor's "Draft again", a new "Send at")."""
         with self.engine.begin() as conn:
@@ -116,6 +142,26 @@ class ScheduleMixin:
                      query.where(issues.c.paused_at.is_not(None)))
             return bool(conn.execute(query.values(
                 paused_at=now if editor else None, paused_by=editor, updated_at=now)).rowcount)
+
+    def cancel_send(self, issue_id: str, editor: str, now: datetime) -> bool:
+        """An editor cancels the issue's send: it becomes 'cancelled' and stopped (a
+        running send reads this at its heartbeat, see stop_request); False when it was
+        not being sent. What was not sent is recorded by deliver.send.cancel_rest."""
+        with self.engine.begin() as conn:
+            return bool(conn.execute(update(issues).where(
+                issues.c.id == issue_id, issues.c.status == "sending",
+            ).values(status="cancelled", paused_at=func.coalesce(issues.c.paused_at, now),
+                     paused_by=editor, updated_at=now)).rowcount)
+
+    def stop_request(self, issue_id: str) -> StopRequest | None:
+        """Whether editors asked the issue's send to stop (what a running send checks at
+        its heartbeat)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(issues.c.status, issues.c.paused_at,
+                                      issues.c.paused_by).where(issues.c.id == issue_id)).first()
+        if row is None or (row.paused_at is None and row.status != "cancelled"):
+            return None
+        return StopRequest(row.status == "cancelled", row.paused_by)
 
     def is_paused(self, issue_id: str) -> bool:
         with self.engine.connect() as conn:

@@ -82,7 +82,9 @@ issues = Table(
     Column("number", Integer, nullable=False, unique=True),
     Column("period_start", UTCDateTime, nullable=False),
     Column("period_end", UTCDateTime, nullable=False),
-    Column("status", String(12), nullable=False),  # draft|approved|sending|sent|skipped
+    # draft|approved|sending|sent|skipped|cancelled (an editor's Cancel: also the flag
+    # that tells a running send to stop for good; see ScheduleMixin.cancel_send)
+    Column("status", String(12), nullable=False),
     Column("editor_note", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -138,7 +140,8 @@ send_batches = Table(
     Column("segment", String(100), nullable=False),
     Column("seq", Integer, nullable=False),
     # pending -> in_flight -> accepted | failed | unknown (request made, no answer: held
-    # for the operator) | split (413: its recipients moved to two new batches)
+    # for the operator) | split (413: its recipients moved to two new batches);
+    # pending -> cancelled (an editor cancelled the send: never sent)
     Column("state", String(12), nullable=False),
     Column("size", Integer, nullable=False),
     Column("message_id", Text),
@@ -162,7 +165,8 @@ send_recipients = Table(
     # queued: waiting in its batch, or (batch-level backends) sent with it once the
     # batch is accepted (see ledger.OUTCOME); sent: accepted by the provider (per-
     # recipient backends); skipped: unsubscribed or suppressed after the batch was
-    # recorded (checked right before it goes); failed, unknown: per-recipient outcomes.
+    # recorded (checked right before it goes); failed, unknown: per-recipient outcomes;
+    # cancelled: not sent, the editors cancelled the send (recorded then, if need be).
     Column("state", String(12), nullable=False, server_default="queued"),
     Column("note", Text),
     Index("ix_send_recipients_batch_id", "batch_id"),
