@@ -227,7 +227,13 @@ def _deliver(config: Config, store: Store, issue: Issue, variants: list[Rendered
     if result.skipped:
         report.message += (f" {result.skipped} left or were suppressed during the send "
                            "and were not mailed.")
-    if result.paused:
+    if result.stop is not None and result.stop.cancelled:
+        report.message += (f" CANCELLED: {result.stop.reason}; {result.cancelled} not sent "
+                           "(recorded as cancelled).")
+    elif result.stop is not None:
+        report.message += (f" PAUSED: {result.stop.reason} in the admin; nothing more goes "
+                           "until an editor resumes it.")
+    elif result.paused:
         report.message += f" PAUSED: {result.paused}. Run `insights send` to resume."
     if result.failed:
         report.message += (" FAILED (refused, not retried): " + "; ".join(result.failed)

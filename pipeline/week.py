@@ -260,6 +260,11 @@ class Tick:
                 # (approved again within the deadline, it goes).
                 return Performed(action, "retry", lines + self.hold_changed(action),
                                  _real_now() + RETRY_SEND)
+            case RunStatus.INCOMPLETE if (stop := self.store.stop_request(action.issue)):
+                # An editor's pause or cancel is not a failure: a cancelled send is over;
+                # a paused one waits for Resume (which makes its send due at once).
+                return Performed(action, "done" if stop.cancelled else "retry", lines,
+                                 None if stop.cancelled else _real_now() + RETRY_SEND)
             case RunStatus.INCOMPLETE:
                 return Performed(action, "incomplete", lines + (
                     f"the send resumes at the next tick from {self.show(_real_now() + RETRY_SEND)}"

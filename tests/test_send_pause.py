@@ -49,6 +49,8 @@ def test_paused_mid_send_nothing_more_goes_and_resumed_everyone_gets_one_copy(se
     after_requests(server, 3, lambda: store.set_paused("2026-W48", EDITOR, MONDAY))
     report = run_weekly(config, MONDAY)
     assert report.status == "incomplete" and f"paused by {EDITOR}" in report.message
+    assert "nothing more goes until an editor resumes it" in report.message
+    assert "`insights send` to resume" not in report.message  # the editor's Resume does
     assert server.accepted == 3  # the batch in flight finished; no request after it
     assert store.get_issue("2026-W48").status == "sending"
     assert report.delivered == 3 * BATCH
@@ -74,6 +76,7 @@ def test_cancelled_mid_send_the_rest_is_recorded_cancelled_and_never_sent(send_s
     # The send was running (it holds the send lock): it records the rest itself.
     assert answers == [None]
     assert report.status == "incomplete" and f"cancelled by {EDITOR}" in report.message
+    assert f"{320 - 3 * BATCH} not sent (recorded as cancelled)" in report.message
     assert server.accepted == 3 and server.rejected == []
     assert set(server.received.values()) == {1} and len(server.received) == 3 * BATCH
     issue = store.get_issue("2026-W48")
