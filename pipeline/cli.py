@@ -323,6 +323,9 @@ def demo(ctx: click.Context) -> None:
     csv = config.resolve(EXAMPLE_SUBSCRIBERS)
     if not csv.is_file():
         raise click.UsageError(f"the demo runs the bundled examples: {csv} is missing")
+    if config.delivery.backend != "outbox":  # never mail the examples' people for real
+        raise click.UsageError("the demo writes its email to the outbox only: run it with "
+                               "[delivery] backend = \"outbox\" (the bundled config.toml)")
 
     def step(moment: datetime | None, what: str, command: str) -> None:
         at = f"{moment.astimezone(tz):%a %d %b %Y %H:%M %Z}: " if moment else ""

@@ -56,10 +56,7 @@ class NoticeFile:
 
 
 def notice_files(config: Config) -> dict[Path, NoticeFile]:
-    """The editors' notices the outbox holds (outbox/transactional/*.eml), by path;
-    empty for another delivery backend (it mailed them)."""
-    if config.delivery.backend != "outbox":
-        return {}
+    """The editors' notices the outbox holds (outbox/transactional/*.eml), by path."""
     folder = config.resolve(config.delivery.outbox_dir) / "transactional"
     found = {}
     for path in sorted(folder.glob("*.eml")) if folder.is_dir() else ():
@@ -72,7 +69,8 @@ def notice_files(config: Config) -> dict[Path, NoticeFile]:
 
 
 def week_summary(config: Config, week: DemoWeek) -> list[str]:
-    """Where the example week stands: the issue, its recipients by segment, the outbox."""
+    """Where the example week stands: the issue, its recipients by segment, the outbox
+    (the demo runs on the outbox backend only)."""
     store = Store.open(config.store_url)
     try:
         issue = store.get_issue(week.period)
@@ -88,16 +86,15 @@ def week_summary(config: Config, week: DemoWeek) -> list[str]:
         lines.append("  by segment: " + ", ".join(
             f"{segment} {n}" for segment, n in sorted(
                 delivered.items(), key=lambda kv: order.get(kv[0], len(order)))))
-    if config.delivery.backend == "outbox":
-        outbox = config.resolve(config.delivery.outbox_dir)
-        if (outbox / issue.id).is_dir():
-            lines.append(f"  the issue: {shown_path(outbox / issue.id)}/ (each variant's .eml, "
-                         ".html and .txt; manifest.csv lists every recipient)")
-        notices = notice_files(config)
-        if notices:
-            kinds = ", ".join(n.kind for n in notices.values())
-            lines.append(f"  the editors' notices: {shown_path(outbox / 'transactional')}/ "
-                         f"({len(notices)}: {kinds})")
+    outbox = config.resolve(config.delivery.outbox_dir)  # the demo's backend
+    if (outbox / issue.id).is_dir():
+        lines.append(f"  the issue: {shown_path(outbox / issue.id)}/ (each variant's .eml, "
+                     ".html and .txt; manifest.csv lists every recipient)")
+    notices = notice_files(config)
+    if notices:
+        kinds = ", ".join(n.kind for n in notices.values())
+        lines.append(f"  the editors' notices: {shown_path(outbox / 'transactional')}/ "
+                     f"({len(notices)}: {kinds})")
     return lines
 
 

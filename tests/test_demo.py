@@ -108,3 +108,13 @@ def test_make_run_shows_the_week_and_a_second_run_changes_nothing(project: Path)
         assert issue.approved_at == datetime(2026, 11, 26, 16, 0, tzinfo=UTC)
     finally:
         store.close()
+
+
+def test_the_demo_never_mails_for_real(project: Path) -> None:
+    from .helpers import edit_config
+
+    edit_config(project, 'backend = "outbox"', 'backend = "smtp"')
+    refused = make_run(project)
+    assert refused.returncode == 2
+    assert "the demo writes its email to the outbox only" in refused.stderr
+    assert not (project / "var").exists()  # refused before it touched anything
