@@ -29,11 +29,8 @@ install: $(STAMP)  ## Create .venv and install the pinned dependencies, then the
 lock:  ## Re-resolve pyproject.toml's dependencies into requirements.lock (.ci/lock)
 	bash .ci/lock $(PYTHON) $(LOCK)
 
-run: install  ## Run the weekly job once on the bundled examples (imports them on first use)
-	@if [ ! -f var/.examples-imported ]; then \
-	  $(BIN)/insights --config $(CONFIG) subscribers import examples/subscribers.csv --list members \
-	  && mkdir -p var && touch var/.examples-imported; fi
-	$(BIN)/insights --config $(CONFIG) run
+run: install  ## The editorial week on the bundled examples: draft, notice, approval, send
+	$(BIN)/insights --config $(CONFIG) demo
 
 test: install  ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -212,6 +212,17 @@ def decide(timeline: Timeline, facts: Facts, now: datetime) -> list[Action]:
     return [a for a in actions if a.key not in facts.done]
 
 
+def draft_to_make(timeline: Timeline, facts: Facts, now: datetime) -> Draft:
+    """The draft an editor asks for now (`insights draft`): the one due, as the tick
+    would make it (its slot came, or a required source held it), else the next cycle's,
+    ahead of its draft slot (also one skipped earlier as nothing new: drafted again)."""
+    due = [a for a in decide(timeline, facts, now) if isinstance(a, Draft)]
+    if due:
+        return due[0]
+    cycle = next_cycle(timeline, now)
+    return Draft(cycle.period, cycle.send_at)
+
+
 def _approved(timeline: Timeline, issue: IssueFacts) -> bool:
     return issue.status == IssueStatus.APPROVED or (
         timeline.approval == "optional" and issue.status == IssueStatus.DRAFT)

@@ -50,6 +50,7 @@ from .timeline import (
     Send,
     Timeline,
     decide,
+    draft_to_make,
     next_cycle,
     next_due,
     previous_cycle,
@@ -125,6 +126,31 @@ def tick(config: Config, now: datetime, *, owner: str | None = None) -> TickRepo
         store.close()
 
 
+def draft_now(config: Config, now: datetime, *, anyway: bool = False, actor: str = "cli",
+              owner: str | None = None) -> TickReport:
+    """`insights draft`: the draft the scheduler would make next (`timeline.draft_to_make`)
+    made now, under its lease and in the audit log as the tick does it, so no tick drafts
+    it again. One waiting for its hourly retry (a required source down), or skipped
+    earlier as nothing new, is drafted at once; `anyway`: without the failed source."""
+    store = Store.open(config.store_url)
+    try:
+        run = Tick(config, store, now.astimezone(UTC), owner or default_owner(), actor,
+                   anyway)
+        report = TickReport(run.now, config.newsletter.tz)
+        action = draft_to_make(run.timeline, run.facts(), run.now)
+        if store.get_issue(action.period) is not None:  # said so; its lease left as it is
+            report.performed.append(run.draft(action))
+        elif (store.make_due(action.key, _real_now())
+              and store.claim_action(action.key, run.owner, _real_now(), LEASE_TTL)):
+            report.performed.append(run.carry_out(action))
+        else:  # a tick is drafting it this moment
+            report.elsewhere.append(Elsewhere(action, run.record(action.key)))
+        report.next = next_due(run.timeline, run.facts(), run.now)
+        return report
+    finally:
+        store.close()
+
+
 def read_facts(store: Store, timeline: Timeline, now: datetime) -> Facts:
     """What `decide` needs: the issues of the cycle whose slot passed last and of the
     next one (and any issue being sent), and which of their actions are done."""
@@ -144,6 +170,8 @@ class Tick:
     store: Store
     now: datetime  # the decision's moment (UTC)
     owner: str
+    actor: str = ACTOR  # who the audit log says acted
+    anyway: bool = False  # draft although a required source failed (an editor's word)
 
     @property
     def timeline(self) -> Timeline:
@@ -193,7 +221,7 @@ class Tick:
         else:
             self.store.release_action(action.key, self.owner, done.retry_at,
                                       f"{done.outcome}: {done.lines[0]}"[:500])
-        self.store.audit(ACTOR, _issue_id(action), action.key.split(":")[0],
+        self.store.audit(self.actor, _issue_id(action), action.key.split(":")[0],
                          "\n".join(done.lines), self.now)
         return done
 
@@ -235,7 +263,8 @@ class Tick:
     def draft(self, action: Draft) -> Performed:
         from .editorial import draft_for_slot
 
-        result = draft_for_slot(self.config, self.store, action.period, action.slot, self.now)
+        result = draft_for_slot(self.config, self.store, action.period, action.slot, self.now,
+                                anyway=self.anyway)
         lines = tuple(result.lines) or (f"draft {action.period}: {result.kind}",)
         if result.kind == "held":  # a required source failed: it tells the editors once
             return Performed(action, "retry", lines, _real_now() + RETRY_HELD_DRAFT)
@@ -246,6 +275,9 @@ class Tick:
         lines = tuple(report.message.splitlines()) or (f"send {action.issue}",)
         if report.output:
             lines += (f"output: {report.output}",)
+        if report.status == RunStatus.SENT and report.segments:
+            lines += ("by segment: " + ", ".join(f"{s.segment} {s.recipients}"
+                                                 for s in report.segments),)
         match report.status:
             case RunStatus.SENT:
                 issue = self.store.get_issue(action.issue)

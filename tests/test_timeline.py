@@ -20,6 +20,7 @@ from pipeline.timeline import (
     Send,
     Timeline,
     decide,
+    draft_to_make,
     fire_times,
     issue_slot,
     next_cycle,
@@ -251,3 +252,31 @@ def test_an_issues_slot_is_its_weeks_or_its_own() -> None:
     assert issue_slot(WEEK, monday) == (W49_SLOT, DEADLINE)
     own = at("2026-12-02T10:00")
     assert issue_slot(WEEK, monday, own) == (own, own + timedelta(hours=24))
+
+
+W50_SLOT = datetime(2026, 12, 7, 7, 0, tzinfo=CHI)
+DRAFT_CASES = [
+    # (name, facts, now local, the draft `insights draft` makes)
+    ("ahead of the draft slot: the next week's", facts(), "2026-11-24T10:00",
+     Draft("2026-W49", W49_SLOT)),
+    ("at the draft slot: the one due", facts(), "2026-11-26T09:00",
+     Draft("2026-W49", W49_SLOT)),
+    ("a machine down over the draft slot: the one due, after its slot", facts(),
+     "2026-11-30T08:00", Draft("2026-W49", W49_SLOT)),
+    ("skipped as nothing new: that week's again", facts(done=("draft:2026-W49",)),
+     "2026-11-27T10:00", Draft("2026-W49", W49_SLOT)),
+    ("drafted already: that week's (the command says it exists)", facts(DRAFT),
+     "2026-11-27T10:00",
+     Draft("2026-W49", W49_SLOT)),
+    ("this week's sent: the next week's, ahead", facts(IssueFacts("2026-W49", S.SENT)),
+     "2026-11-30T09:00", Draft("2026-W50", W50_SLOT)),
+    ("past the deadline undrafted: the next week's", facts(), "2026-12-01T08:00",
+     Draft("2026-W50", W50_SLOT)),
+]
+
+
+@pytest.mark.parametrize(("name", "given", "now", "expected"), DRAFT_CASES,
+                         ids=[c[0] for c in DRAFT_CASES])
+def test_the_draft_an_editor_asks_for(name: str, given: Facts, now: str,
+                                      expected: Draft) -> None:
+    assert draft_to_make(WEEK, given, at(now)) == expected

@@ -445,3 +445,88 @@ def test_content_changed_after_approval_is_held_not_sent(project: Path) -> None:
         store.close()
     sent = insights(project, "tick", "--now", "2026-11-30T08:00")
     assert sent.stdout.startswith("Issue 2026-W49 (no. 1) delivered to 320 recipients")
+
+
+# -- `insights draft`: the scheduler's draft, now -------------------------------------
+
+
+def scheduler_audit(config: Config) -> list[tuple[str, str, str | None]]:
+    store = Store.open(config.store_url)
+    try:
+        return [(e.actor, e.action, e.issue_id) for e in reversed(store.audit_entries())]
+    finally:
+        store.close()
+
+
+def test_insights_draft_drafts_ahead_and_the_tick_does_not_again(project: Path) -> None:
+    config = week_project(project)
+    drafted = insights(project, "draft", "--now", "2026-11-24T10:00")  # Tuesday
+    assert drafted.exit_code == 0, drafted.output
+    assert drafted.stdout.startswith(
+        "drafted issue 2026-W49 (no. 1): 8 news, 8 research, 8 events; send slot Mon 30 Nov "
+        "07:00 CST (13:00 UTC); 2 editors told\n")
+    assert len(notices(project)) == len(EDITORS)
+    assert scheduler_audit(config) == [("cli", "draft", "2026-W49")]
+    store = Store.open(config.store_url)
+    try:
+        assert "draft:2026-W49" in store.done_actions()
+    finally:
+        store.close()
+    thursday = insights(project, "tick", "--now", "2026-11-26T09:00")  # the draft slot
+    assert thursday.stdout.startswith("nothing due; next: remind the editors")
+    again = insights(project, "draft", "--now", "2026-11-26T10:00")
+    assert again.exit_code == 0
+    assert again.stdout.startswith(
+        "issue 2026-W49 (no. 1) already exists (draft): not drafted again\n")
+    assert len(notices(project)) == len(EDITORS)
+    assert scheduler_audit(config) == [("cli", "draft", "2026-W49")]
+
+
+def test_insights_draft_anyway_drafts_a_held_week_without_its_source(project: Path) -> None:
+    config = week_project(project)
+    edit_config(project, 'url = "examples/feeds/pubmed-research.rss"',
+                'url = "examples/feeds/missing.rss"\nrequired = true')
+    held = insights(project, "tick", "--now", "2026-11-26T09:00")
+    assert held.stdout.startswith("draft 2026-W49 held: required source(s) pubmed-io failed")
+    told = len(notices(project))
+    # Without --anyway: held again at once (not waiting for the hourly retry), told once.
+    still = insights(project, "draft", "--now", "2026-11-26T09:10")
+    assert still.exit_code == 1
+    assert still.stdout.startswith("draft 2026-W49 held: required source(s) pubmed-io")
+    assert len(notices(project)) == told
+    anyway = insights(project, "draft", "--now", "2026-11-26T09:20", "--anyway",
+                      "--as", EDITORS[0])
+    assert anyway.exit_code == 0, anyway.output
+    assert anyway.stdout.startswith("drafted issue 2026-W49 (no. 1): 8 news, 6 research")
+    assert len(notices(project)) == told + len(EDITORS)
+    for now in ("2026-11-26T10:30", "2026-11-30T07:00"):  # the hourly retry, the slot
+        tick = insights(project, "tick", "--now", now)
+        assert "drafted" not in tick.stdout and "held: required" not in tick.stdout
+    assert [a for a in scheduler_audit(config) if a[1] == "draft"] == [
+        ("scheduler", "draft", "2026-W49"), ("cli", "draft", "2026-W49"),
+        (EDITORS[0], "draft", "2026-W49")]
+
+
+def test_insights_draft_again_after_a_week_skipped_as_nothing_new(project: Path) -> None:
+    week_project(project)
+    edit_config(project, "max_age_days = 30", "max_age_days = 1")  # nothing in the window
+    skipped = insights(project, "tick", "--now", "2026-11-26T09:00")
+    assert skipped.stdout.startswith("issue 2026-W49 skipped: Only reminders of events")
+    edit_config(project, "max_age_days = 1", "max_age_days = 30")  # an editor widens it
+    drafted = insights(project, "draft", "--now", "2026-11-26T11:00")
+    assert drafted.exit_code == 0, drafted.output
+    assert drafted.stdout.startswith("drafted issue 2026-W49 (no. 1)")
+
+
+def test_approving_again_as_it_stands_is_said_not_recorded(project: Path) -> None:
+    config = week_project(project)
+    insights(project, "tick", "--now", "2026-11-26T09:00")
+    first = insights(project, "approve", "2026-W49", "--as", EDITORS[0], "--now",
+                     "2026-11-26T10:00")
+    assert first.exit_code == 0 and "It goes at its send slot Mon 30 Nov" in first.stdout
+    again = insights(project, "approve", "2026-W49", "--as", EDITORS[1])
+    assert again.exit_code == 0
+    assert re.fullmatch(r"Issue 2026-W49 is already approved by ada@society\.example\.org as "
+                        r"it stands \(content \w{12}\): nothing to do\.\n", again.stdout)
+    assert [a for a in scheduler_audit(config) if a[1] == "approve"] == [
+        (EDITORS[0], "approve", "2026-W49")]
