@@ -427,6 +427,8 @@ def issue_state(timeline: Timeline, cycle: Cycle, issue: Issue | None, facts: Fa
     if issue is None:
         if f"draft:{period}" in facts.done:
             return "skipped (nothing new to send)"
+        if now > cycle.deadline(timeline):  # decide drafts no issue too late to go
+            return "not drafted: its deadline passed (no issue this week)"
         return "not drafted yet" if now < cycle.draft_at else "due to be drafted"
     status = IssueStatus(issue.status)
     slot = issue.send_at or cycle.send_at

@@ -316,6 +316,8 @@ STATE_CASES = [
     # (name, issue status and fields, done, now local, expected)
     ("not drafted, before its slot", None, (), "2026-11-25T12:00", "not drafted yet"),
     ("not drafted, its slot passed", None, (), "2026-11-26T09:05", "due to be drafted"),
+    ("not drafted by its deadline", None, (), "2026-12-01T07:05",
+     "not drafted: its deadline passed (no issue this week)"),
     ("nothing new", None, ("draft:2026-W49",), "2026-11-26T09:05",
      "skipped (nothing new to send)"),
     ("a draft before the slot", {"status": "draft"}, (), "2026-11-27T12:00",
