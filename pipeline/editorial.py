@@ -38,6 +38,7 @@ from .notices import (
     Reminder,
     SegmentLine,
     Sent,
+    editors_told,
     headlines,
     notice_issue_id,
     notice_kind,
@@ -93,7 +94,7 @@ def draft_for_slot(config: Config, store: Store, period: str, slot: datetime, no
         names = ", ".join(name for name, _ in failed_required)
         return DraftResult("held", None, [
             f"draft {period} held: required source(s) {names} failed; retried hourly "
-            f"(`insights draft --anyway` drafts without them); {_told(notified)}"],
+            f"(`insights draft --anyway` drafts without them); {editors_told(notified)}"],
             notified, reports)
 
     content, since = compose_new(config, store, now)
@@ -105,8 +106,8 @@ def draft_for_slot(config: Config, store: Store, period: str, slot: datetime, no
                "(compose.events_only_issues is off)")
         short = "nothing new" if content is None else "only events, no news or research"
         notified = notify_editors(config, store, NothingNew(period, slot, why, short), now)
-        return DraftResult(kind, None, [f"issue {period} skipped: {why}; {_told(notified)}"],
-                           notified, reports)
+        return DraftResult(kind, None, [
+            f"issue {period} skipped: {why}; {editors_told(notified)}"], notified, reports)
 
     issue = store_draft(store, week, content, now)
     render_issue(config, store, issue)
@@ -115,11 +116,7 @@ def draft_for_slot(config: Config, store: Store, period: str, slot: datetime, no
     counts = ", ".join(f"{len(v)} {k}" for k, v in content.sections.items())
     return DraftResult("drafted", issue, [
         f"drafted issue {issue.id} (no. {issue.number}): {counts}; send slot "
-        f"{when(slot, tz)}; {_told(notified)}"], notified, reports)
-
-
-def _told(notified: int) -> str:
-    return f"{notified} editor{'' if notified == 1 else 's'} told"
+        f"{when(slot, tz)}; {editors_told(notified)}"], notified, reports)
 
 
 def _notify_once(config: Config, store: Store, key: str, notice: Notice,

@@ -142,7 +142,11 @@ def parse_local(value: str, tz: ZoneInfo) -> datetime:
     if naive.tzinfo is not None:
         raise ValueError("give the time without a zone: it is read in the newsletter's")
     local = naive.replace(tzinfo=tz)
-    if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+    try:
+        back = local.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+    except OverflowError:  # year 9999 in a zone behind UTC: past what a datetime holds
+        raise ValueError(f"{value!r} is not a date and time this week") from None
+    if back != naive:
         raise ValueError(f"{naive:%d %b %Y %H:%M} does not exist in {tz.key} (the clocks "
                          "go forward then); choose another time")
     return local.astimezone(UTC)

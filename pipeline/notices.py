@@ -184,6 +184,12 @@ def week_of(moment: datetime, tz: ZoneInfo) -> str:
     return f"the week of {period_for(moment, tz).start:%a %d %b %Y}"
 
 
+def editors_told(editors: int) -> str:
+    """"2 editors told", or how to have someone to tell: for the tick's lines."""
+    return ("no editor to tell (add one: `insights editors add EMAIL`)" if not editors
+            else f"{editors} editor{'s' if editors != 1 else ''} told")
+
+
 def one_line(text: str, limit: int = ERROR_CHARS) -> str:
     """Untrusted text as one line of bounded length (a source's error, a title)."""
     flat = " ".join(text.split())

@@ -33,7 +33,7 @@ from .config import Config
 from .errors import InsightsError, StoreUnavailable
 from .job import send_scheduled
 from .models import Issue
-from .notices import when
+from .notices import editors_told, when
 from .states import IssueStatus, RunStatus
 from .store.runlock import exclusive_run
 from .store.schedule import ActionRecord
@@ -322,19 +322,19 @@ class Tick:
                 told = notify_editors(self.config, self.store,
                                       Reminder(issue, slot, deadline), self.now)
                 summary = (f"reminded the editors: issue {issue.id} is not approved; it goes "
-                           f"at {self.show(slot)} once approved; {_told(told)}")
+                           f"at {self.show(slot)} once approved; {editors_told(told)}")
             case Hold(slot=slot, deadline=deadline):
                 told = notify_editors(self.config, self.store,
                                       HeldAtSlot(issue, slot, deadline), self.now)
                 summary = (f"held issue {issue.id}: not approved at its slot "
                            f"{self.show(slot)}; approved by {self.show(deadline)} it goes at "
-                           f"the next tick; {_told(told)}")
+                           f"the next tick; {editors_told(told)}")
             case Late(deadline=deadline, approved=approved):
                 told = notify_editors(self.config, self.store,
                                       PastDeadline(issue, deadline, approved), self.now)
                 summary = (f"issue {issue.id} passed its deadline {self.show(deadline)} "
                            f"unsent: not sent automatically (the admin's \"Send now\" sends "
-                           f"it); {_told(told)}")
+                           f"it); {editors_told(told)}")
         return Performed(action, "done", (summary,))
 
     def notify_sent(self, issue: Issue, delivered: int, message: str) -> str:
@@ -342,7 +342,7 @@ class Tick:
 
         told = notify_editors(self.config, self.store, Sent(issue, delivered, message),
                               self.now)
-        return f"the editors were told it went ({_told(told)})"
+        return f"the editors were told it went ({editors_told(told)})"
 
     def issue(self, issue_id: str) -> Issue:
         issue = self.store.get_issue(issue_id)
@@ -361,11 +361,6 @@ def _issue_id(action: Action) -> str:
 def _name(action: Action) -> str:
     """"send 2026-W49": the action's kind and issue, as the tick's lines start."""
     return f"{action.key.split(':')[0]} {_issue_id(action)}"
-
-
-def _told(editors: int) -> str:
-    return ("no editor to tell (add one: `insights editors add EMAIL`)" if not editors
-            else f"{editors} editor{'s' if editors != 1 else ''} told")
 
 
 def next_line(report_next: tuple[datetime, list[Action]] | None, tz: ZoneInfo) -> str:
@@ -459,6 +454,8 @@ def issue_state(timeline: Timeline, cycle: Cycle, issue: Issue | None, facts: Fa
     if issue is None:
         if f"draft:{period}" in facts.done:
             return "skipped (nothing new to send)"
+        if now > cycle.deadline(timeline):  # decide drafts no issue too late to go
+            return "not drafted: its deadline passed (no issue this week)"
         return "not drafted yet" if now < cycle.draft_at else "due to be drafted"
     status = IssueStatus(issue.status)
     slot = issue.send_at or cycle.send_at

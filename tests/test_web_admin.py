@@ -487,6 +487,7 @@ def test_send_at_asks_for_confirmation_then_sets_the_time_and_audits_it(signed_i
                          "2026 23:59 CST); choose a time in it"),
     ("2026-11-23T07:30", "Mon 23 Nov 07:30 CST (13:30 UTC) is in the past"),
     ("next tuesday", "is not a date and time"),
+    ("9999-12-31T23:59", "is not a date and time this week"),  # past UTC's last day
     ("", "is not a date and time"),
 ])
 def test_send_at_outside_the_week_or_in_the_past_is_refused(signed_in, at, problem):

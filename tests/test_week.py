@@ -285,6 +285,16 @@ def test_the_editorial_week_through_insights_tick(project: Path) -> None:
         ("scheduler", "late", "2026-W50")]
 
 
+def test_a_draft_with_no_editor_to_tell_says_how_to_add_one(project: Path) -> None:
+    require_approval(project)
+    seed(load_config(project / "config.toml"))  # subscribers, no editor account
+    result = insights(project, "tick", "--now", "2026-11-26T09:00")
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("drafted issue 2026-W49 (no. 1)")
+    assert first.endswith("; no editor to tell (add one: `insights editors add EMAIL`)")
+
+
 def test_the_one_step_cron_drafts_and_sends_in_one_tick(project: Path) -> None:
     one_step_cron(project)  # approval optional, as before the timeline
     seed(load_config(project / "config.toml"))
@@ -316,6 +326,8 @@ STATE_CASES = [
     # (name, issue status and fields, done, now local, expected)
     ("not drafted, before its slot", None, (), "2026-11-25T12:00", "not drafted yet"),
     ("not drafted, its slot passed", None, (), "2026-11-26T09:05", "due to be drafted"),
+    ("not drafted by its deadline", None, (), "2026-12-01T07:05",
+     "not drafted: its deadline passed (no issue this week)"),
     ("nothing new", None, ("draft:2026-W49",), "2026-11-26T09:05",
      "skipped (nothing new to send)"),
     ("a draft before the slot", {"status": "draft"}, (), "2026-11-27T12:00",
