@@ -66,6 +66,7 @@ class IssueFacts:
     status: IssueStatus
     send_at: datetime | None = None  # an editor's "Send now" / "Send at ...": the issue's slot
     paused: bool = False  # an editor paused its send
+    approved_at: datetime | None = None  # approved by the deadline: it goes, if late
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,11 @@ def _past_slot(timeline: Timeline, facts: Facts, cycle: Cycle, now: datetime) ->
     deadline = slot + timeline.late_by
     approved = _approved(timeline, issue)
     if now > deadline:
+        # Approved by the deadline it still goes, though the first tick after the
+        # approval came after the deadline (the notices promise "approve it by ...").
+        if (issue.status == IssueStatus.APPROVED and issue.approved_at is not None
+                and issue.approved_at <= deadline):
+            return [Send(issue.id, slot)]
         return [Late(issue.id, deadline, approved)]
     if approved:
         return [Send(issue.id, slot)]

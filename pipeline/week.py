@@ -156,7 +156,7 @@ def read_facts(store: Store, timeline: Timeline, now: datetime) -> Facts:
     next one (and any issue being sent), and which of their actions are done."""
     periods = {c.period for c in (previous_cycle(timeline, now), next_cycle(timeline, now))
                if c is not None}
-    issues = {row[0]: IssueFacts(row[0], IssueStatus(row[1]), row[2], row[3])
+    issues = {row[0]: IssueFacts(row[0], IssueStatus(row[1]), row[2], row[3], row[4])
               for row in store.issues_for(periods)}
     keys = {f"{kind}:{period}" for kind in KINDS for period in periods | issues.keys()}
     return Facts(issues, store.done_actions(keys))

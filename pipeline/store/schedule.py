@@ -169,13 +169,15 @@ class ScheduleMixin:
                 issues.c.id == issue_id)).scalar() is not None
 
     def issues_for(self, issue_ids: Iterable[str]) -> list[tuple[str, str, datetime | None,
-                                                                 bool]]:
-        """(id, status, send_at, paused) of these issues: what `decide` reads."""
+                                                                 bool, datetime | None]]:
+        """(id, status, send_at, paused, approved_at) of these issues: what `decide`
+        reads."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(issues.c.id, issues.c.status, issues.c.send_at,
-                                       issues.c.paused_at).where(
+                                       issues.c.paused_at, issues.c.approved_at).where(
                 or_(issues.c.id.in_(list(issue_ids)), issues.c.status == "sending")))
-            return [(r.id, r.status, r.send_at, r.paused_at is not None) for r in rows]
+            return [(r.id, r.status, r.send_at, r.paused_at is not None, r.approved_at)
+                    for r in rows]
 
     # -- audit log -----------------------------------------------------------------------
 
