@@ -267,7 +267,8 @@ def test_the_editorial_week_through_insights_tick(project: Path) -> None:
     assert late.output.startswith(
         "issue 2026-W50 passed its deadline Tue 08 Dec 07:00 CST (13:00 UTC) unsent: not "
         "sent automatically")
-    assert insights(project, "approve", "2026-W50", "--as", EDITORS[1]).exit_code == 0
+    assert insights(project, "approve", "2026-W50", "--as", EDITORS[1],
+                    "--now", "2026-12-09T07:02").exit_code == 0  # after its deadline
     for now in ("2026-12-09T07:05", "2026-12-09T12:00"):
         assert insights(project, "tick", "--now", now).output.startswith("nothing due")
     assert not (project / "outbox" / "2026-W50").exists()  # never sent automatically
