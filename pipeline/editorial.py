@@ -47,6 +47,7 @@ from .notices import (
 )
 from .render.issue import render_issue, variant_spec, variants_of
 from .store.store import Store
+from .timeline import held_draft_key
 from .variants import Overrides, plan_variant
 
 __all__ = [
@@ -89,7 +90,7 @@ def draft_for_slot(config: Config, store: Store, period: str, slot: datetime, no
     required = {s.name for s in config.sources if s.required}
     failed_required = [(name, error) for name, error in failed if name in required]
     if failed_required and not anyway:
-        notified = _notify_once(config, store, f"draft-held:{period}",
+        notified = _notify_once(config, store, held_draft_key(period),
                                 DraftHeld(period, slot, failed_required), now)
         names = ", ".join(name for name, _ in failed_required)
         return DraftResult("held", None, [
@@ -114,9 +115,12 @@ def draft_for_slot(config: Config, store: Store, period: str, slot: datetime, no
     deadline = slot + config.timeline.late_by
     notified = notify_editors(config, store, DraftReady(issue, slot, deadline, failed), now)
     counts = ", ".join(f"{len(v)} {k}" for k, v in content.sections.items())
-    return DraftResult("drafted", issue, [
-        f"drafted issue {issue.id} (no. {issue.number}): {counts}; send slot "
-        f"{when(slot, tz)}; {editors_told(notified)}"], notified, reports)
+    lines = [f"drafted issue {issue.id} (no. {issue.number}): {counts}; send slot "
+             f"{when(slot, tz)}; {editors_told(notified)}"]
+    if failed_required:  # an editor's decision: the audit log says so
+        lines.append("drafted anyway, without the failed required source(s) "
+                     + ", ".join(name for name, _ in failed_required))
+    return DraftResult("drafted", issue, lines, notified, reports)
 
 
 def _notify_once(config: Config, store: Store, key: str, notice: Notice,

@@ -1,6 +1,8 @@
 """An issue's own timeline, as the admin's issue page shows it, and what an editor may do
 with it now: `issue_timeline(timeline, issue, now)`, a pure function of the issue, the
-newsletter's timeline and the time (tested as a table in tests/test_issue_actions.py).
+newsletter's timeline and the time (tested as a table in tests/test_issue_actions.py);
+and before there is an issue, `draft_offer`: "Draft anyway" for a draft held by a failed
+required source, "Draft now" for the next one ahead of its draft slot.
 
 The page's handlers only read it, then call the store: "Send now" and "Send at ..." set
 the issue's `send_at` (the scheduler's next tick sends it: pipeline/timeline.py reads
@@ -18,7 +20,7 @@ from zoneinfo import ZoneInfo
 from . import notices
 from .models import Issue
 from .states import IssueStatus
-from .timeline import Timeline, cycle_for_period
+from .timeline import Facts, Timeline, cycle_for_period, cycle_of, draft_to_make, held_draft_key
 
 IssueAction = Literal["send-now", "send-at", "skip", "pause", "resume", "cancel"]
 # Each action's button, in the order the page offers them.
@@ -171,3 +173,37 @@ def check_send_at(plan: IssueTimeline, when: datetime, tz: ZoneInfo) -> str | No
 def datetime_local(when: datetime, tz: ZoneInfo) -> str:
     """`when` as a datetime-local field's value in `tz`."""
     return when.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+# -- before the issue exists: "Draft now", "Draft anyway" -------------------------------
+
+DraftAction = Literal["draft-now", "draft-anyway"]
+DRAFT_ACTIONS: dict[DraftAction, str] = {"draft-now": "Draft now",
+                                         "draft-anyway": "Draft anyway"}
+
+
+@dataclass(frozen=True)
+class DraftOffer:
+    """The draft an editor may make now, from the issues list. Times UTC."""
+
+    action: DraftAction
+    period: str  # the issue it makes
+    draft_at: datetime  # its draft slot
+    send_at: datetime  # its send slot
+
+
+def draft_offer(timeline: Timeline, facts: Facts, now: datetime) -> DraftOffer | None:
+    """"Draft anyway" when the draft the scheduler would make next is held (a required
+    source failed: the editors were told, the draft is retried hourly, no issue yet);
+    "Draft now" when it is the next week's, ahead of its draft slot; else None (made,
+    due at the next tick, or skipped as nothing new). Pure: `facts` must carry the held
+    keys (pipeline.week.read_facts does)."""
+    draft = draft_to_make(timeline, facts, now)
+    if draft.period in facts.issues:
+        return None
+    cycle = cycle_of(timeline, draft.slot)
+    if held_draft_key(draft.period) in facts.done and draft.key not in facts.done:
+        return DraftOffer("draft-anyway", draft.period, cycle.draft_at, cycle.send_at)
+    if now.astimezone(UTC) < cycle.draft_at:
+        return DraftOffer("draft-now", draft.period, cycle.draft_at, cycle.send_at)
+    return None

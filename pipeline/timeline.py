@@ -90,6 +90,12 @@ class Draft:
         return f"draft:{self.period}"
 
 
+def held_draft_key(period: str) -> str:
+    """The key done once the editors were told the draft of `period` is held (a required
+    source failed): the draft's own key stays released, retried hourly, until it is made."""
+    return f"draft-held:{period}"
+
+
 @dataclass(frozen=True)
 class Remind:
     """The send slot is `remind` away and the draft is not approved."""

@@ -51,6 +51,7 @@ from .timeline import (
     Timeline,
     decide,
     draft_to_make,
+    held_draft_key,
     next_cycle,
     next_due,
     previous_cycle,
@@ -159,6 +160,7 @@ def read_facts(store: Store, timeline: Timeline, now: datetime) -> Facts:
     issues = {row[0]: IssueFacts(row[0], IssueStatus(row[1]), row[2], row[3], row[4])
               for row in store.issues_for(periods)}
     keys = {f"{kind}:{period}" for kind in KINDS for period in periods | issues.keys()}
+    keys |= {held_draft_key(period) for period in periods}  # for the admin's "Draft anyway"
     return Facts(issues, store.done_actions(keys))
 
 

@@ -12,13 +12,16 @@ import pytest
 
 from pipeline.issue_actions import (
     ACTIONS,
+    DraftOffer,
     check_send_at,
     datetime_local,
+    draft_offer,
     issue_timeline,
     parse_local,
 )
 from pipeline.models import Issue
-from pipeline.timeline import Timeline
+from pipeline.states import IssueStatus
+from pipeline.timeline import Facts, IssueFacts, Timeline
 
 CHICAGO = ZoneInfo("America/Chicago")
 TIMELINE = Timeline(draft="0 9 * * thu", send="0 7 * * mon", tz=CHICAGO)
@@ -140,3 +143,33 @@ def test_send_at_fields_are_in_the_newsletters_zone():
     assert datetime_local(SLOT, CHICAGO) == "2026-11-30T07:00"
     # the hour repeated in the fall is the first one (CDT) by default
     assert parse_local("2026-11-01T01:30", CHICAGO) == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+
+
+# -- before the issue exists: "Draft now", "Draft anyway" -------------------------------
+
+W48_SENT = {"2026-W48": IssueFacts("2026-W48", IssueStatus.SENT)}
+W49_DRAFT_AT = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # Thu 09:00 CST
+HELD = frozenset({"draft-held:2026-W49"})
+
+
+@pytest.mark.parametrize(("now", "issues", "done", "offer"), [
+    # ahead of the draft slot: Draft now
+    (chicago(23, 8), W48_SENT, frozenset(), "draft-now"),
+    # its slot came: the next tick drafts it; nothing to offer
+    (chicago(26, 9, 30), W48_SENT, frozenset(), None),
+    # a required source held it (the editors were told): Draft anyway
+    (chicago(26, 9, 30), W48_SENT, HELD, "draft-anyway"),
+    # held ahead of its slot (a Draft now that failed): still Draft anyway
+    (chicago(24, 9), W48_SENT, HELD, "draft-anyway"),
+    # held, then made (anyway, or the source came back): nothing
+    (chicago(26, 11), {**W48_SENT, "2026-W49": IssueFacts("2026-W49", IssueStatus.DRAFT)},
+     HELD, None),
+    # skipped as nothing new after it was held: nothing
+    (chicago(27, 9), W48_SENT, HELD | {"draft:2026-W49"}, None),
+])
+def test_draft_offer(now, issues, done, offer):
+    got = draft_offer(TIMELINE, Facts(issues, done), now)
+    if offer is None:
+        assert got is None
+    else:
+        assert got == DraftOffer(offer, "2026-W49", W49_DRAFT_AT, SLOT)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,11 +14,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from pipeline.accounts import add_editor
+from pipeline.config import Config, load_config
 from pipeline.store.events import MailEvent
 from pipeline.store.store import Store
 from pipeline.web import create_app
 
-from .helpers import MONDAY, first_run, require_approval, use_store
+from .helpers import CHICAGO, MONDAY, edit_config, first_run, require_approval, use_store
 
 EDITOR, PASSWORD = "ed@example.org", "correct horse battery"
 
@@ -49,7 +50,11 @@ class Admin:
         return self.post(f"/admin/issues/{issue_id}/approve", content=seen)
 
 
-def make_admin(project, store_url, monkeypatch, *, approval: bool) -> Iterator[Admin]:
+def make_admin(project, store_url, monkeypatch, *, approval: bool,
+               clock: datetime = MONDAY,
+               then: Callable[[Config, Store], Config] | None = None) -> Iterator[Admin]:
+    """The first issue made (2026-W48), one editor; `then` changes the config and store
+    after that first run; the admin's clock stands at `clock`."""
     monkeypatch.setenv("INSIGHTS_SECRET_KEY", "k" * 32)
     use_store(project, store_url)
     if approval:
@@ -57,7 +62,9 @@ def make_admin(project, store_url, monkeypatch, *, approval: bool) -> Iterator[A
     config, _ = first_run(project)
     store = Store.open(config.store_url)
     add_editor(store, EDITOR, PASSWORD, MONDAY)
-    app = create_app(config, store=store, clock=lambda: MONDAY)
+    if then is not None:
+        config = then(config, store)
+    app = create_app(config, store=store, clock=lambda: clock)
     with TestClient(app, base_url="https://testserver") as client:
         yield Admin(client, store, config, project)
     store.close()
@@ -592,3 +599,114 @@ def test_the_issue_list_shows_subject_send_time_and_recipients(signed_in):
     assert "Mon 23 Nov 07:00 CST (13:00 UTC)" in row and "the send slot" in row
     assert '<span class="badge badge-held">held</span>' in row
     assert "confirmed now" in row
+
+
+# -- before the next issue exists: Draft now, Draft anyway ------------------------------
+
+DRAFT_SLOT = datetime(2026, 11, 26, 9, 0, tzinfo=CHICAGO)  # 2026-W49's, Thu 09:00
+
+
+def draft_post(admin: Admin, action: str, *, confirmed: bool = True, **data: str):
+    """Press the issues list's button (and, `confirmed`, the confirmation page's)."""
+    data.setdefault("period", "2026-W49")
+    if confirmed:
+        data["confirmed"] = "yes"
+    return admin.post(f"/admin/draft/{action}", **data)
+
+
+def draft_offered(admin: Admin, action: str) -> str:
+    """The issues list's draft card, offering `action` and only it; and pressing it
+    (confirmed) without the CSRF token is refused."""
+    listed = admin.client.get("/admin/issues").text
+    offer = listed.split('id="draft-offer"')[1].split("</div>")[0]
+    other = "draft-now" if action == "draft-anyway" else "draft-anyway"
+    assert f'id="action-{action}"' in offer and f'id="action-{other}"' not in offer
+    r = admin.client.post(f"/admin/draft/{action}", follow_redirects=False,
+                          data={"period": "2026-W49", "confirmed": "yes"})
+    assert r.status_code == 403
+    return offer
+
+
+def test_draft_now_ahead_of_the_slot_asks_for_confirmation_and_audits_it(signed_in):
+    offer = draft_offered(signed_in, "draft-now")
+    assert "Next: issue 2026-W49" in offer and "Thu 26 Nov 09:00 CST (15:00 UTC)" in offer
+    confirm = draft_post(signed_in, "draft-now", confirmed=False)
+    assert confirm.status_code == 200 and "Draft issue 2026-W49 now?" in confirm.text
+    assert "ahead of its draft slot Thu 26 Nov 09:00 CST" in confirm.text
+    form = confirm.text.split('id="confirm-card"')[1]
+    assert 'name="confirmed" value="yes"' in form and 'name="csrf"' in form
+    assert "Draft anyway: the draft of issue 2026-W49 is not held" in flashed(
+        signed_in, draft_post(signed_in, "draft-anyway"))
+    assert "the draft to make now is issue 2026-W49, not 2026-W50" in flashed(
+        signed_in, draft_post(signed_in, "draft-now", period="2026-W50"))
+    assert signed_in.store.get_issue("2026-W49") is None
+    assert signed_in.store.audit_entries("2026-W49") == []
+
+    r = draft_post(signed_in, "draft-now")
+    assert r.headers["location"] == "/admin/issues/2026-W49"
+    page = flashed(signed_in, r)
+    assert "Draft now: drafted issue 2026-W49 (no. 2)" in page
+    assert signed_in.store.get_issue("2026-W49").status == "draft"
+    [entry] = signed_in.store.audit_entries("2026-W49")
+    assert (entry.actor, entry.action) == (EDITOR, "draft")
+    assert entry.detail.startswith("drafted issue 2026-W49 (no. 2)")
+    assert "draft:2026-W49" in signed_in.store.done_actions()  # no tick drafts it again
+    assert 'id="draft-offer"' not in signed_in.client.get("/admin/issues").text
+    assert "there is no draft to make now" in flashed(signed_in,
+                                                      draft_post(signed_in, "draft-now"))
+
+
+def required_source_down(config: Config, store: Store) -> Config:
+    """The research feed, marked required, fails; the tick at 2026-W49's draft slot
+    holds its draft and tells the editor."""
+    from pipeline.week import tick
+
+    edit_config(config.path.parent, 'url = "examples/feeds/pubmed-research.rss"',
+                'url = "examples/feeds/missing.rss"\nrequired = true')
+    config = load_config(config.path)
+    [draft] = [p for p in tick(config, DRAFT_SLOT).performed if p.action.key == "draft:2026-W49"]
+    assert draft.lines[0].startswith("draft 2026-W49 held: required source(s) pubmed-io failed")
+    return config
+
+
+@pytest.fixture
+def held(project, store_url, monkeypatch):
+    """Thu 26 Nov 09:30, half an hour after the tick held 2026-W49's draft."""
+    for admin in make_admin(project, store_url, monkeypatch, approval=True,
+                            clock=DRAFT_SLOT + timedelta(minutes=30),
+                            then=required_source_down):
+        assert admin.login().status_code == 303
+        yield admin
+
+
+def test_a_held_draft_offers_draft_anyway_with_the_failed_source(held):
+    offer = draft_offered(held, "draft-anyway")
+    assert "The draft of issue 2026-W49 is held" in offer
+    failed = offer.split('id="failed-sources"')[1].split("</ul>")[0]
+    assert "<strong>pubmed-io</strong>" in failed and "missing.rss" in failed
+    assert "held by a failed required source: use Draft anyway" in flashed(
+        held, draft_post(held, "draft-now"))
+    confirm = draft_post(held, "draft-anyway", confirmed=False)
+    assert confirm.status_code == 200
+    assert "Draft issue 2026-W49 without the failed source?" in confirm.text
+    assert "without pubmed-io" in confirm.text and "once approved" in confirm.text
+    assert held.store.get_issue("2026-W49") is None
+    assert [e.actor for e in held.store.audit_entries("2026-W49")] == ["scheduler"]
+
+    r = draft_post(held, "draft-anyway")
+    assert r.headers["location"] == "/admin/issues/2026-W49"
+    page = flashed(held, r)
+    assert "Draft anyway: drafted issue 2026-W49 (no. 2)" in page
+    assert "without the failed required source(s) pubmed-io" in page
+    assert held.store.get_issue("2026-W49").status == "draft"
+    entry, scheduler = held.store.audit_entries("2026-W49")
+    assert (entry.actor, entry.action) == (EDITOR, "draft")
+    assert "drafted anyway, without the failed required source(s) pubmed-io" in entry.detail
+    assert (scheduler.actor, scheduler.action) == ("scheduler", "draft")
+    assert 'id="draft-offer"' not in held.client.get("/admin/issues").text
+
+    # The hourly retry finds it made: it drafts nothing more.
+    from pipeline.week import tick
+
+    later = tick(held.config, DRAFT_SLOT + timedelta(hours=2))
+    assert not any(p.action.key == "draft:2026-W49" for p in later.performed)

@@ -24,13 +24,22 @@ from ..deliver.gate import check_issue
 from ..deliver.message import personal_values
 from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note
 from ..errors import InsightsError
-from ..issue_actions import ACTIONS, NEXT_TICK, datetime_local, issue_timeline
+from ..issue_actions import (
+    ACTIONS,
+    DRAFT_ACTIONS,
+    NEXT_TICK,
+    DraftOffer,
+    datetime_local,
+    draft_offer,
+    issue_timeline,
+)
 from ..job import send_tests
 from ..models import Issue, RenderedVariant
 from ..render.issue import variant_spec, variants_of
 from ..render.placeholders import fill
 from ..states import IssueStatus
 from ..variants import Overrides, plan_variant
+from ..week import read_facts
 from .common import SESSION_HOURS, Web, check_csrf, client_key, csrf_token, read_form, web
 
 Handler = Callable[[Request, str], Awaitable[Response]]
@@ -164,7 +173,30 @@ async def issues_page(request: Request, editor: str) -> Response:
         return out
 
     return w.page(request, "admin_issues.html.j2", rows=await run_in_threadpool(rows),
+                  **await run_in_threadpool(draft_facts, w),
                   flash=request.session.pop("flash", None))
+
+
+def draft_facts(w: Web) -> dict[str, Any]:
+    """What the issues list offers before the next issue exists: "Draft anyway" for a
+    draft a failed required source holds (and which sources failed), or "Draft now"
+    ahead of its slot (pipeline.issue_actions.draft_offer)."""
+    offer = current_draft_offer(w)
+    return {"draft": offer, "draft_actions": DRAFT_ACTIONS, "next_tick": NEXT_TICK,
+            "failed_sources": failed_required_sources(w) if offer and
+            offer.action == "draft-anyway" else []}
+
+
+def current_draft_offer(w: Web) -> DraftOffer | None:
+    now = w.clock()
+    return draft_offer(w.config.timeline, read_facts(w.store, w.config.timeline, now), now)
+
+
+def failed_required_sources(w: Web) -> list[tuple[str, str]]:
+    """(name, last error) of each source marked `required` whose last fetch failed."""
+    required = {s.name for s in w.config.sources if s.required}
+    return [(st.name, st.last_error or "failed") for st in w.store.all_source_states()
+            if st.name in required and st.consecutive_failures]
 
 
 @editor_only

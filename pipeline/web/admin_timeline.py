@@ -1,5 +1,7 @@
 """/admin/issues/ID/timeline/ACTION: an editor's "Send now", "Send at ...", "Skip this
-week", and during a send "Pause", "Resume" and "Cancel".
+week", and during a send "Pause", "Resume" and "Cancel"; and /admin/draft/ACTION, before
+the next issue exists: "Draft anyway" (a failed required source holds its draft) and
+"Draft now" (ahead of its draft slot).
 
 Each is two posts, both with the session's CSRF token: the first shows what will happen
 and asks to confirm (a page of its own, so it works without JavaScript); the second,
@@ -13,7 +15,7 @@ from datetime import UTC, datetime
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import notices
@@ -21,7 +23,10 @@ from ..deliver.send import cancel_send
 from ..errors import InsightsError
 from ..issue_actions import (
     ACTIONS,
+    DRAFT_ACTIONS,
     NEXT_TICK,
+    DraftAction,
+    DraftOffer,
     IssueAction,
     IssueTimeline,
     check_send_at,
@@ -30,7 +35,8 @@ from ..issue_actions import (
 )
 from ..models import Issue
 from ..states import IssueStatus
-from .admin import back_to, editor_only, flash
+from ..week import draft_now
+from .admin import back_to, current_draft_offer, editor_only, failed_required_sources, flash
 from .common import Web, web
 
 
@@ -155,6 +161,73 @@ def _perform(w: Web, issue: Issue, action: IssueAction, when: datetime | None,
     return done
 
 
+# -- before the issue exists: "Draft anyway", "Draft now" -------------------------------
+
+
+@editor_only
+async def draft_action(request: Request, editor: str) -> Response:
+    """Draft the next issue now, as `insights draft [--anyway] --as EDITOR` does (its
+    lease, and the audit log under the editor's name), then open it."""
+    w = web(request)
+    action = request.path_params["action"]
+    if action not in DRAFT_ACTIONS:
+        raise HTTPException(404, f"No action {action!r}.")
+    label = DRAFT_ACTIONS[action]
+    period = str(request.state.form.get("period", ""))
+    offer = await run_in_threadpool(current_draft_offer, w)
+    refused = _draft_refused(offer, action, period)
+    if refused or offer is None:
+        flash(request, f"{label}: {refused}.", "error")
+        return RedirectResponse("/admin/issues", 303)
+    failed = await run_in_threadpool(failed_required_sources, w)
+    if request.state.form.get("confirmed") != "yes":
+        return w.page(request, "admin_draft_confirm.html.j2", offer=offer, label=label,
+                      what=_draft_happens(w, offer, failed))
+    report = await run_in_threadpool(lambda: draft_now(
+        w.config, w.clock(), anyway=action == "draft-anyway", actor=editor))
+    issue = await run_in_threadpool(w.store.get_issue, period)
+    if report.performed:
+        lines = report.performed[0].lines
+    else:  # a scheduler tick holds the draft's lease this moment
+        lines = (f"a scheduler tick is drafting issue {period} this moment; it shows here "
+                 "when it is made",)
+    flash(request, f"{label}: {'; '.join(lines)}", "flash" if issue else "error")
+    if issue is None:
+        return RedirectResponse("/admin/issues", 303)
+    return RedirectResponse(f"/admin/issues/{issue.id}", 303)
+
+
+def _draft_refused(offer: DraftOffer | None, action: DraftAction, period: str) -> str | None:
+    """Why the draft asked for is not the one to make now (the list was stale), or None."""
+    if offer is None:
+        return (f"there is no draft to make now: issue {period} exists, or its draft "
+                f"is due {NEXT_TICK}")
+    if offer.period != period:
+        return f"the draft to make now is issue {offer.period}, not {period}"
+    if action == "draft-anyway" and offer.action != action:
+        return f"the draft of issue {period} is not held: use Draft now"
+    if action == "draft-now" and offer.action != action:
+        return (f"the draft of issue {period} is held by a failed required source: use "
+                "Draft anyway")
+    return None
+
+
+def _draft_happens(w: Web, offer: DraftOffer, failed: list[tuple[str, str]]) -> str:
+    """The confirmation page's sentence: what drafting now does."""
+    tz = w.config.newsletter.tz
+    goes = (f"it goes at its send slot {notices.when(offer.send_at, tz)}"
+            + (" once approved" if w.config.approval_required else "") + ".")
+    if offer.action == "draft-anyway":
+        names = ", ".join(name for name, _ in failed) or "the failed required source"
+        return (f"Issue {offer.period} is composed now from what the other sources have, "
+                f"without {names}; the editors are told the draft is ready and the "
+                f"scheduler stops retrying it; {goes}")
+    return (f"Issue {offer.period} is gathered, composed and rendered now, ahead of its "
+            f"draft slot {notices.when(offer.draft_at, tz)}, and the editors are told; "
+            f"the scheduler does not draft it again; {goes}")
+
+
 routes = [
     Route("/admin/issues/{issue_id}/timeline/{action}", timeline_action, methods=["POST"]),
+    Route("/admin/draft/{action}", draft_action, methods=["POST"]),
 ]
