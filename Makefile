@@ -3,28 +3,34 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.toml
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+LOCK := requirements.lock
+# A changed lock or pyproject.toml names another stamp, so the next target reinstalls.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: run test install lint bench clean help
+.PHONY: run test install lock lint bench clean help
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(STAMP): pyproject.toml
+# The pinned versions first, then the project alone; `pip check` fails when pyproject.toml
+# asks for something the lock does not hold (re-run `make lock`).
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "Installing into $(VENV) (log: $(VENV)/install.log)"
+	@echo "Installing $(LOCK) into $(VENV) (log: $(VENV)/install.log)"
 	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1 \
-	  && $(BIN)/python -m pip install -e '.[test,postgres,preview]' >> $(VENV)/install.log 2>&1 \
+	  && $(BIN)/python -m pip install -r $(LOCK) >> $(VENV)/install.log 2>&1 \
+	  && $(BIN)/python -m pip install --no-deps -e . >> $(VENV)/install.log 2>&1 \
+	  && $(BIN)/python -m pip check >> $(VENV)/install.log 2>&1 \
 	  || { tail -40 $(VENV)/install.log; exit 1; }
 	rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP)  ## Create .venv and install the project with its test extras
+install: $(STAMP)  ## Create .venv and install the pinned dependencies, then the project
 
-run: install  ## Run the weekly job once on the bundled examples (imports them on first use)
-	@if [ ! -f var/.examples-imported ]; then \
-	  $(BIN)/insights --config $(CONFIG) subscribers import examples/subscribers.csv --list members \
-	  && mkdir -p var && touch var/.examples-imported; fi
-	$(BIN)/insights --config $(CONFIG) run
+lock:  ## Re-resolve pyproject.toml's dependencies into requirements.lock (.ci/lock)
+	bash .ci/lock $(PYTHON) $(LOCK)
+
+run: install  ## The editorial week on the bundled examples: draft, notice, approval, send
+	$(BIN)/insights --config $(CONFIG) demo
 
 test: install  ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .models import Issue, RenderedVariant
+from .states import IssueStatus
 
 
 def content_hash(variants: Sequence[RenderedVariant]) -> str:
@@ -68,4 +69,18 @@ def unapproved_change(issue: Issue, variants: Sequence[RenderedVariant]) -> str 
     if issue.approved_hash and content_hash(variants) != issue.approved_hash:
         return (f"issue {issue.id} changed after it was approved by {issue.approved_by}: "
                 "approve it again")
+    return None
+
+
+def nothing_to_approve(issue: Issue, current: str | None) -> str | None:
+    """Why approving `issue` would change nothing, or None: it went (or is going), or it
+    is approved as it stands (`current`: the hash of its variants now). An approval
+    repeated (the demo run twice, a second editor) is then said, not an error."""
+    if issue.status == IssueStatus.SENT:
+        return f"Issue {issue.id} was already sent: nothing to approve."
+    if issue.status == IssueStatus.SENDING:
+        return f"Issue {issue.id} is being sent: nothing to approve."
+    if issue.status == IssueStatus.APPROVED and current and issue.approved_hash == current:
+        return (f"Issue {issue.id} is already approved by {issue.approved_by} as it stands "
+                f"(content {current[:12]}): nothing to do.")
     return None

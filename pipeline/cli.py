@@ -202,28 +202,6 @@ def preview(state: State, segments: tuple[str, ...], out_dir: Path, now: str | N
         click.echo(str(path))
 
 
-@cli.command()
-@pass_state
-def schedule(state: State) -> None:
-    """Run the weekly job on the [schedule] cron in the newsletter's time zone until
-    stopped with Ctrl-C or SIGTERM."""
-    from .job import run_weekly
-    from .report import print_report
-    from .schedule import run_scheduler
-
-    config = state.config
-
-    def job() -> None:
-        try:
-            with state.exclusive_run():
-                report = run_weekly(load_config(state.config_path))
-            print_report(report, console)
-        except InsightsError as e:  # a bad week must not kill the scheduler
-            logging.getLogger("insights.schedule").error("run failed: %s", e)
-
-    run_scheduler(config, job)
-
-
 @cli.group()
 def db() -> None:
     """Manage the database schema."""
@@ -299,24 +277,6 @@ def sources(state: State) -> None:
 
 
 @cli.command()
-@click.argument("issue_id")
-@click.option("--by", "approver", default="cli", show_default=True, help="Who approves.")
-@click.option("--content", "seen_hash", metavar="HASH",
-              help="The content hash you reviewed (12 characters or more, as /admin shows "
-                   "it): refused if the issue changed since.")
-@pass_state
-def approve(state: State, issue_id: str, approver: str, seen_hash: str | None) -> None:
-    """Approve a draft issue so the next `run` delivers it (with require_approval).
-    What is approved is recorded by hash: any later change returns it to draft."""
-    from .editing import approve as approve_issue
-    with state.store() as store:
-        issue = approve_issue(state.config, store, issue_id, approver, datetime.now(UTC),
-                              seen_hash=seen_hash)
-    console.print(f"Issue {issue_id} approved by {approver} "
-                  f"(content {(issue.approved_hash or '')[:12]}).")
-
-
-@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @pass_state
@@ -350,10 +310,22 @@ def editors() -> None:
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input instead of prompting.")
+@click.option("--no-password", is_flag=True,
+              help="An account that receives the editors' notices but cannot sign in until "
+                   "a password is set (an existing account is left as it is).")
 @pass_state
-def editors_add(state: State, email: str, password_stdin: bool) -> None:
+def editors_add(state: State, email: str, password_stdin: bool, no_password: bool) -> None:
     """Create an editor account, or set a new password for an existing one."""
-    from .accounts import add_editor
+    from .accounts import add_editor, add_editor_without_password
+    if no_password:
+        if password_stdin:
+            raise click.UsageError("--no-password and --password-stdin exclude each other")
+        with state.store() as store:
+            created = add_editor_without_password(store, email, datetime.now(UTC))
+        console.print(f"Editor {email.strip().lower()} " + (
+            "created without a password: notices only, no sign-in until one is set."
+            if created else "exists: left as it is."), highlight=False, soft_wrap=True)
+        return
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -382,6 +354,9 @@ def _register_subcommands() -> None:
 
     cli.add_command(subscribers)
     cli.add_command(segments)
+    # The editorial week's commands (tick, schedule, status, draft, approve, demo) put
+    # themselves on `cli` when their module is imported.
+    from . import cli_week  # noqa: F401
 
 
 _register_subcommands()

@@ -67,3 +67,9 @@ def _dedupe_events(events: Iterable[Item]) -> Sequence[Item]:
             seen.add(key)
             out.append(event)
     return out
+
+
+def events_only(content: IssueContent) -> bool:
+    """No news and no research: only reminders of events (skipped unless
+    `compose.events_only_issues`)."""
+    return not content.sections.get("news") and not content.sections.get("research")

@@ -10,8 +10,9 @@ import ipaddress
 import re
 import tomllib
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
@@ -32,6 +33,9 @@ from pydantic_core import ErrorDetails
 from subscribers.segments import MATCH_ALL, Rule, RuleError, compile_rule
 
 from .errors import ConfigError, UnknownName
+
+if TYPE_CHECKING:
+    from .timeline import Timeline
 
 Section = Literal["news", "research", "events"]
 DEFAULT_SECTIONS: tuple[Section, ...] = ("news", "research", "events")
@@ -114,17 +118,85 @@ class Newsletter(_Strict):
         return zoneinfo.ZoneInfo(self.timezone)
 
 
-class Schedule(_Strict):
-    cron: str = "0 7 * * mon"
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
 
-    @field_validator("cron")
+
+def parse_duration(value: str) -> timedelta:
+    """'24h', '90m', '1d12h' -> a timedelta (days, hours, minutes)."""
+    match = _DURATION.fullmatch(value.strip().lower()) if isinstance(value, str) else None
+    if not match or not any(match.groups()):
+        raise ValueError(f"expected a duration such as '24h', '90m' or '1d12h', got {value!r}")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def _crontab(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as e:
+        raise ValueError(f"expected a 5-field crontab like '0 7 * * mon' ({e})") from None
+    return value
+
+
+def _weekly(crontab: str | None, tz: zoneinfo.ZoneInfo) -> None:
+    """One issue a week: the send slot may fire at most once per ISO week."""
+    if crontab is None:
+        return
+    from datetime import UTC, datetime
+
+    trigger = CronTrigger.from_crontab(crontab, timezone=tz)
+    t, weeks = trigger.get_next_fire_time(None, datetime(2026, 1, 5, tzinfo=UTC)), set()
+    for _ in range(12):
+        assert t is not None
+        week = t.astimezone(tz).isocalendar()[:2]
+        if week in weeks:
+            raise ValueError(f"schedule.send: {crontab!r} fires more than once a week; "
+                             "the newsletter is weekly (e.g. '0 7 * * mon')")
+        weeks.add(week)
+        t = trigger.get_next_fire_time(None, t.astimezone(UTC) + timedelta(hours=1))
+
+
+class Schedule(_Strict):
+    """The editorial week (pipeline/timeline.py), in newsletter.timezone: the draft is
+    made at `draft`, sent at `send` once approved (or as it stands with approval =
+    "optional"), never later than `late_by` after the slot; the editors are reminded
+    `remind` before the slot if nobody approved. The old `cron` is both in one step."""
+
+    draft: str | None = None
+    send: str | None = None
+    approval: Literal["required", "optional"] | None = None
+    late_by: str = "24h"
+    remind: str = "12h"
+    cron: str | None = None  # deprecated: draft and send in one step
+
+    _check_crontabs = field_validator("draft", "send", "cron")(_crontab)
+
+    @field_validator("late_by", "remind")
     @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        try:
-            CronTrigger.from_crontab(value)
-        except ValueError as e:
-            raise ValueError(f"expected a 5-field crontab like '0 7 * * mon' ({e})") from None
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
         return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Schedule:
+        if self.cron is not None and (self.draft is not None or self.send is not None):
+            raise ValueError("cron: set draft and send (the timeline) or the old cron, "
+                             "not both")
+        if self.draft is not None and self.send is None:
+            raise ValueError("send: a draft slot needs a send slot (send = \"0 7 * * mon\")")
+        if parse_duration(self.late_by) > timedelta(days=6):
+            raise ValueError("late_by: at most 6 days (the next week's issue comes then)")
+        return self
+
+    @property
+    def deprecated(self) -> str | None:
+        if self.cron is None:
+            return None
+        return (f"[schedule] cron is deprecated: it drafts and sends in one step. Use "
+                f"draft = \"0 9 * * thu\" and send = {self.cron!r} with approval = "
+                "\"required\" so editors review the issue before it goes.")
 
 
 class StoreConfig(_Strict):
@@ -205,6 +277,9 @@ class Source(_Strict):
     kind: Literal["rss", "ics"] = "rss"
     section: Section
     enabled: StrictBool = True
+    # A required source that failed holds the draft for an editor's decision instead of
+    # composing a thin issue without it (pipeline/editorial.py).
+    required: StrictBool = False
 
 
 class ListDef(_Strict):
@@ -261,6 +336,9 @@ class Compose(_Strict):
     max_age_days: StrictInt = Field(default=30, ge=1)
     horizon_days: StrictInt = Field(default=90, ge=1)
     max_items_per_section: StrictInt = Field(default=10, ge=1, le=50)
+    # An issue with no new news or research (only reminders of events) is skipped
+    # unless this is true.
+    events_only_issues: StrictBool = False
 
 
 class Gather(_Strict):
@@ -376,6 +454,10 @@ class Config(_Strict):
             if unknown:
                 raise ValueError(f"segments[{i}].prefer_topics: {unknown[0]!r} is not a topic "
                                  f"in [topics] (known: {', '.join(sorted(known)) or 'none'})")
+        if self.schedule.approval == "optional" and self.delivery.require_approval:
+            raise ValueError("schedule.approval: \"optional\" contradicts "
+                             "delivery.require_approval = true (drop the older key)")
+        _weekly(self.schedule.send or self.schedule.cron, self.newsletter.tz)
         if self.default_segment in {s.name for s in self.segments}:
             raise ValueError(
                 f"default_segment: {self.default_segment!r} is also a configured segment name"
@@ -437,6 +519,26 @@ class Config(_Strict):
             if s.name == segment:
                 return s
         return self.default_variant
+
+    @property
+    def approval_required(self) -> bool:
+        """Editors approve each issue before it goes: `schedule.approval`, or else the
+        older `delivery.require_approval`; a timeline (draft and send slots) without
+        either requires it, the old one-step cron does not."""
+        if self.schedule.approval is not None:
+            return self.schedule.approval == "required"
+        return self.delivery.require_approval or self.schedule.send is not None
+
+    @property
+    def timeline(self) -> Timeline:
+        from .timeline import Timeline
+
+        schedule = self.schedule
+        send = schedule.send or schedule.cron or "0 7 * * mon"
+        return Timeline(
+            draft=schedule.draft or send, send=send, tz=self.newsletter.tz,
+            approval="required" if self.approval_required else "optional",
+            late_by=parse_duration(schedule.late_by), remind=parse_duration(schedule.remind))
 
     def list_def(self, name: str) -> ListDef:
         for entry in self.lists:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .approval import approval_refused, content_hash, readable_content
+from .approval import approval_refused, content_hash, nothing_to_approve, readable_content
 from .config import Config
 from .errors import InsightsError
 from .models import Issue
 from .render.issue import render_issue, variants_of
+from .states import IssueStatus
 from .store.store import Store
 
 ITEM_ACTIONS = ("drop", "restore", "pin", "unpin", "up", "down")
@@ -35,7 +36,18 @@ def approve(config: Config, store: Store, issue_id: str, approver: str, now: dat
     if refused:
         raise InsightsError(refused)
     store.approve_issue(issue_id, approver, now, current, readable_content(variants))
+    # The audit log is the issue's history (who did what, when), shown on its page.
+    store.audit(approver, issue_id, "approve", f"approved content {current[:12]}", now)
     return _issue(store, issue_id)
+
+
+def approval_moot(config: Config, store: Store, issue_id: str) -> str | None:
+    """Why approving the issue now would change nothing (see approval.nothing_to_approve),
+    or None: approve it."""
+    issue = _issue(store, issue_id)
+    if issue.status not in (IssueStatus.DRAFT, IssueStatus.APPROVED):
+        return nothing_to_approve(issue, None)
+    return nothing_to_approve(issue, content_hash(variants_of(config, store, issue)))
 
 
 def edit_item(config: Config, store: Store, issue_id: str, item_id: int, action: str,

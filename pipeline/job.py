@@ -16,12 +16,15 @@ from .deliver.backends import make_backend
 from .deliver.gate import check_issue
 from .deliver.send import send_issue
 from .draft import build_issue
+from .editorial import notify_editors
 from .errors import DeliveryError, InsightsError, UnknownName
 from .gather import gather
 from .models import Issue, Recipient, RenderedVariant, RunReport, SegmentReport
+from .notices import DraftReady, when
 from .render.issue import render_issue, variant_spec, variants_of
 from .states import IssueStatus, RunStatus
 from .store.store import Store
+from .timeline import issue_slot
 from .variants import Overrides, plan_variant
 
 
@@ -42,29 +45,56 @@ def send_current(config: Config, now: datetime, *, resolve_unknown: str | None =
             report.status = RunStatus.SKIPPED
             report.message = "No unsent issue: nothing to send."
             return report
-        report.issue_id, report.issue_number = issue.id, issue.number
-        if _not_begun(issue, now) and not early:
-            report.status = RunStatus.TOO_EARLY
-            local = issue.period_start.astimezone(config.newsletter.tz)
-            report.message = (
-                f"Issue {issue.id} is for the week from {local:%a %d %b %Y %H:%M %Z}, "
-                "which has not begun; nothing sent. To send it now anyway: "
-                "`insights send --early`.")
-            return report
-        if config.delivery.require_approval and issue.status == IssueStatus.DRAFT:
-            report.status = RunStatus.AWAITING_APPROVAL
-            report.message = f"Issue {issue.id} is a draft awaiting approval; nothing sent."
-            return report
-        variants = variants_of(config, store, issue)
-        if _changed_since_approval(config, issue, variants, report):
-            return report
-        # The real clock: a send may take hours (rate limits), and its records say when.
-        _deliver(config, store, issue, variants, now, lambda: datetime.now(UTC), report,
-                 resolve_unknown=resolve_unknown, retry_failed=retry_failed,
-                 resolve_batches=resolve_batches)
+        _send(config, store, issue, now, report, early=early,
+              resolve_unknown=resolve_unknown, retry_failed=retry_failed,
+              resolve_batches=resolve_batches)
         return report
     finally:
         store.close()
+
+
+def send_scheduled(config: Config, store: Store, issue_id: str, now: datetime) -> RunReport:
+    """The scheduler's send (pipeline/week.py): deliver, or resume delivering, this issue
+    at its slot, with the checks of `insights send` (never before its week, approved as
+    it stands)."""
+    issue = store.get_issue(issue_id)
+    if issue is None:
+        raise InsightsError(f"no issue {issue_id!r} to send")
+    report = RunReport(now=now, period=issue.id)
+    if issue.status not in (IssueStatus.DRAFT, IssueStatus.APPROVED, IssueStatus.SENDING):
+        # Sent, skipped or cancelled since the tick read the facts: nothing to do.
+        report.issue_id, report.issue_number = issue.id, issue.number
+        report.status = (RunStatus.ALREADY_SENT if issue.status == IssueStatus.SENT
+                         else RunStatus.SKIPPED)
+        report.message = f"Issue {issue.id} is {issue.status}; nothing delivered."
+        return report
+    _send(config, store, issue, now, report)
+    return report
+
+
+def _send(config: Config, store: Store, issue: Issue, now: datetime, report: RunReport, *,
+          early: bool = False, resolve_unknown: str | None = None, retry_failed: bool = False,
+          resolve_batches: Sequence[int] = ()) -> None:
+    report.issue_id, report.issue_number = issue.id, issue.number
+    if _not_begun(issue, now) and not early:
+        report.status = RunStatus.TOO_EARLY
+        local = issue.period_start.astimezone(config.newsletter.tz)
+        report.message = (
+            f"Issue {issue.id} is for the week from {local:%a %d %b %Y %H:%M %Z}, "
+            "which has not begun; nothing sent. To send it now anyway: "
+            "`insights send --early`.")
+        return
+    if config.approval_required and issue.status == IssueStatus.DRAFT:
+        report.status = RunStatus.AWAITING_APPROVAL
+        report.message = f"Issue {issue.id} is a draft awaiting approval; nothing sent."
+        return
+    variants = variants_of(config, store, issue)
+    if _changed_since_approval(config, issue, variants, report):
+        return
+    # The real clock: a send may take hours (rate limits), and its records say when.
+    _deliver(config, store, issue, variants, now, lambda: datetime.now(UTC), report,
+             resolve_unknown=resolve_unknown, retry_failed=retry_failed,
+             resolve_batches=resolve_batches)
 
 
 def _not_begun(issue: Issue, now: datetime) -> bool:
@@ -120,6 +150,7 @@ def _run(config: Config, store: Store, now: datetime,
         _segment_rows(config, store, issue, report)
         return report
 
+    drafted = issue is None
     if issue is None:
         issue, since = build_issue(config, store, now)
         if issue is None:
@@ -132,10 +163,9 @@ def _run(config: Config, store: Store, now: datetime,
         variants = variants_of(config, store, issue)
     report.issue_id, report.issue_number = issue.id, issue.number
 
-    if config.delivery.require_approval and issue.status == IssueStatus.DRAFT:
+    if config.approval_required and issue.status == IssueStatus.DRAFT:
         report.status = RunStatus.AWAITING_APPROVAL
-        report.message = (f"Issue {issue.id} is a draft awaiting approval "
-                          f"(`insights approve {issue.id}`); nothing delivered.")
+        report.message = _awaiting_approval(config, store, issue, now, notify=drafted)
         _segment_rows(config, store, issue, report, variants)
         return report
 
@@ -146,10 +176,35 @@ def _run(config: Config, store: Store, now: datetime,
     return report
 
 
+def _awaiting_approval(config: Config, store: Store, issue: Issue, now: datetime, *,
+                       notify: bool) -> str:
+    """A draft made with approval required: the editors told (once, when it was made),
+    where to approve it, and when the scheduler sends it."""
+    tz = config.newsletter.tz
+    slot, deadline = issue_slot(config.timeline, issue.period_start, issue.send_at)
+    told = ""
+    if notify:
+        editors = notify_editors(config, store, DraftReady(issue, slot, deadline), now)
+        told = f" {editors} editor{'' if editors == 1 else 's'} told."
+    where = (f"approve it in {config.newsletter.base_url.rstrip('/')}/admin/issues/{issue.id} "
+             f"or `insights approve {issue.id}`")
+    if now < slot:
+        goes = f"it goes at the send slot {when(slot, tz)} at the next `insights tick`"
+    elif now <= deadline:
+        goes = (f"its send slot {when(slot, tz)} has passed: approved by "
+                f"{when(deadline, tz)}, it goes at the next `insights tick`")
+    else:
+        goes = (f"it is past its deadline {when(deadline, tz)}, so it is not sent "
+                "automatically: once approved, `insights send` (or \"Send now\" in /admin) "
+                "sends it")
+    return (f"Issue {issue.id} is a draft awaiting approval; nothing delivered.{told} "
+            f"Next: {where}; {goes}.")
+
+
 def _changed_since_approval(config: Config, issue: Issue, variants: list[RenderedVariant],
                             report: RunReport) -> bool:
     """An approved issue goes out only as approved (the hash of its variants)."""
-    problem = unapproved_change(issue, variants) if config.delivery.require_approval else None
+    problem = unapproved_change(issue, variants) if config.approval_required else None
     if problem and issue.status != IssueStatus.SENDING:  # a send in progress finishes as begun
         report.status = RunStatus.AWAITING_APPROVAL
         report.message = f"{problem}; nothing delivered."
@@ -172,7 +227,13 @@ def _deliver(config: Config, store: Store, issue: Issue, variants: list[Rendered
     if result.skipped:
         report.message += (f" {result.skipped} left or were suppressed during the send "
                            "and were not mailed.")
-    if result.paused:
+    if result.stop is not None and result.stop.cancelled:
+        report.message += (f" CANCELLED: {result.stop.reason}; {result.cancelled} not sent "
+                           "(recorded as cancelled).")
+    elif result.stop is not None:
+        report.message += (f" PAUSED: {result.stop.reason} in the admin; nothing more goes "
+                           "until an editor resumes it.")
+    elif result.paused:
         report.message += f" PAUSED: {result.paused}. Run `insights send` to resume."
     if result.failed:
         report.message += (" FAILED (refused, not retried): " + "; ".join(result.failed)

@@ -102,6 +102,9 @@ class Issue:
     approved_content: dict[str, Any] | None = None
     dropped: frozenset[int] = frozenset()  # editors' overrides (see variants.Overrides)
     pinned: tuple[int, ...] = ()
+    send_at: datetime | None = None  # an editor's "Send now" / "Send at ...": its own slot
+    paused_at: datetime | None = None  # an editor paused its send
+    paused_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ class IssueStatus(StrEnum):
     APPROVED = "approved"
     SENDING = "sending"
     SENT = "sent"
-    SKIPPED = "skipped"  # superseded by a newer issue before it was sent
+    SKIPPED = "skipped"  # superseded by a newer issue, or an editor skipped the week
+    CANCELLED = "cancelled"  # an editor cancelled its send: the rest never goes
 
 
 class BatchState(StrEnum):
-    """pending -> in_flight -> accepted | failed | unknown | split."""
+    """pending -> in_flight -> accepted | failed | unknown | split; pending -> cancelled."""
 
     PENDING = "pending"  # recorded, not sent (or waiting to retry: the provider took nothing)
     IN_FLIGHT = "in_flight"  # its request is going out
@@ -24,6 +25,7 @@ class BatchState(StrEnum):
     FAILED = "failed"  # refused for good (400), or some recipients refused (SMTP)
     UNKNOWN = "unknown"  # the request went out and no answer came back: held
     SPLIT = "split"  # 413: its recipients moved to two new batches
+    CANCELLED = "cancelled"  # an editor cancelled the send before it went: never sent
 
 
 class RecipientState(StrEnum):
@@ -33,6 +35,7 @@ class RecipientState(StrEnum):
     SKIPPED = "skipped"  # left or was suppressed after the batch was recorded
     FAILED = "failed"
     UNKNOWN = "unknown"
+    CANCELLED = "cancelled"  # not sent: an editor cancelled the send first
 
 
 class RunStatus(StrEnum):

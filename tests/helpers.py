@@ -20,10 +20,18 @@ MONDAY = datetime(2026, 11, 23, 8, 0, tzinfo=CHICAGO)  # first issue of the exam
 NEXT_MONDAY = datetime(2026, 11, 30, 8, 0, tzinfo=CHICAGO)
 
 
+SHIPPED_APPROVAL = 'approval = "required"'
+TESTS_APPROVAL = 'approval = "optional"'
+
+
 def copy_project(dest: Path) -> Path:
     """config.toml, templates/ and examples/ copied to `dest` (paths in the config are
-    relative, so the copy is a complete, independent installation)."""
-    shutil.copy(ROOT / "config.toml", dest / "config.toml")
+    relative, so the copy is a complete, independent installation). The copy's issues go
+    without approval (`run` sends what it composed) unless a test turns it on with
+    `require_approval(project)`: the shipped config requires it."""
+    text = (ROOT / "config.toml").read_text()
+    assert SHIPPED_APPROVAL in text
+    (dest / "config.toml").write_text(text.replace(SHIPPED_APPROVAL, TESTS_APPROVAL, 1))
     shutil.copytree(ROOT / "templates", dest / "templates")
     shutil.copytree(ROOT / "examples", dest / "examples")
     return dest
@@ -34,6 +42,19 @@ def edit_config(project: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in config.toml"
     path.write_text(text.replace(old, new, 1))
+
+
+def require_approval(project: Path) -> None:
+    """Editors approve each issue before it goes, as in the shipped config."""
+    edit_config(project, TESTS_APPROVAL, SHIPPED_APPROVAL)
+
+
+def one_step_cron(project: Path) -> None:
+    """The old `[schedule] cron`: draft and send in one step (deprecated)."""
+    path = project / "config.toml"
+    text = path.read_text()
+    start, end = text.index("[schedule]"), text.index("[store]")
+    path.write_text(text[:start] + '[schedule]\ncron = "0 7 * * mon"\n\n' + text[end:])
 
 
 def use_store(project: Path, url: str) -> None:

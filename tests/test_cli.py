@@ -96,19 +96,27 @@ def test_schedule_logs_next_run_and_stops_on_signal(project, sig):
     assert "stopping the scheduler" in rest and "Traceback" not in rest
 
 
-def test_next_run_is_monday_7am_in_the_newsletter_zone(project):
+def test_next_run_is_the_next_slot_in_the_newsletter_zone(project):
     from datetime import datetime
 
     from pipeline.config import load_config
     from pipeline.schedule import next_run_time
 
-    from .helpers import CHICAGO
+    from .helpers import CHICAGO, one_step_cron
 
+    # The shipped timeline: Tuesday 24 Nov 2026 -> the draft, Thursday 26 Nov 09:00
+    # Chicago (CST, UTC-6); on Friday, the send slot on Monday 30 Nov 07:00.
     config = load_config(project / "config.toml")
-    # Tuesday 24 Nov 2026 -> Monday 30 Nov 07:00 Chicago (CST, UTC-6).
+    when = next_run_time(config, datetime(2026, 11, 24, 12, 0, tzinfo=CHICAGO))
+    assert when == datetime(2026, 11, 26, 9, 0, tzinfo=CHICAGO)
+    assert when.utcoffset().total_seconds() == -6 * 3600
+    when = next_run_time(config, datetime(2026, 11, 27, 12, 0, tzinfo=CHICAGO))
+    assert when == datetime(2026, 11, 30, 7, 0, tzinfo=CHICAGO)
+    # The old one-step cron: Monday 07:00.
+    one_step_cron(project)
+    config = load_config(project / "config.toml")
     when = next_run_time(config, datetime(2026, 11, 24, 12, 0, tzinfo=CHICAGO))
     assert when == datetime(2026, 11, 30, 7, 0, tzinfo=CHICAGO)
-    assert when.utcoffset().total_seconds() == -6 * 3600
 
 
 def test_unwritable_output_paths_are_clear_errors(project, tmp_path):
@@ -124,9 +132,9 @@ def test_unwritable_output_paths_are_clear_errors(project, tmp_path):
 
 
 def test_approving_with_an_empty_or_stale_content_hash_is_refused(project):
-    from .helpers import edit_config
+    from .helpers import require_approval
 
-    edit_config(project, "require_approval = false", "require_approval = true")
+    require_approval(project)
     assert invoke(project, "run", "--now", "2026-11-23T08:00").returncode == 0  # a draft
     for given, why in (("", "carried no content hash"), ("0" * 12, "changed since you opened it")):
         result = invoke(project, "approve", "2026-W48", "--content", given)

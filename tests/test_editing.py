@@ -9,12 +9,12 @@ from pipeline.editing import approve, edit_item, edit_note
 from pipeline.errors import InsightsError
 from pipeline.store.store import Store
 
-from .helpers import MONDAY, edit_config, first_run
+from .helpers import MONDAY, first_run, require_approval
 
 
 @pytest.fixture
 def draft(project):
-    edit_config(project, "require_approval = false", "require_approval = true")
+    require_approval(project)
     config, report = first_run(project)
     assert report.status == "awaiting-approval"
     store = Store.open(config.store_url)

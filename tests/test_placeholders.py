@@ -20,7 +20,7 @@ from pipeline.store.store import Store
 from subscribers.tokens import Tokens
 
 from . import test_smtp
-from .helpers import MONDAY, edit_config, seed
+from .helpers import MONDAY, require_approval, seed
 from .test_smtp import use_smtp
 
 smtp = test_smtp.smtp  # the loopback SMTP server fixture (aiosmtpd)
@@ -161,7 +161,7 @@ def test_test_sends_and_the_web_version_keep_them_literal(hostile):
 
 def test_the_note_and_a_name_cannot_place_a_marker(project, monkeypatch):
     monkeypatch.setenv("INSIGHTS_SECRET_KEY", SECRET)
-    edit_config(project, "require_approval = false", "require_approval = true")
+    require_approval(project)
     config = load_config(project / "config.toml")
     seed(config)
     assert run_weekly(config, MONDAY).status == "awaiting-approval"

@@ -6,18 +6,20 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from starlette.testclient import TestClient
 
 from pipeline.accounts import add_editor
+from pipeline.config import Config, load_config
 from pipeline.store.events import MailEvent
 from pipeline.store.store import Store
 from pipeline.web import create_app
 
-from .helpers import MONDAY, edit_config, first_run, use_store
+from .helpers import CHICAGO, MONDAY, edit_config, first_run, require_approval, use_store
 
 EDITOR, PASSWORD = "ed@example.org", "correct horse battery"
 
@@ -48,15 +50,21 @@ class Admin:
         return self.post(f"/admin/issues/{issue_id}/approve", content=seen)
 
 
-def make_admin(project, store_url, monkeypatch, *, approval: bool) -> Iterator[Admin]:
+def make_admin(project, store_url, monkeypatch, *, approval: bool,
+               clock: datetime = MONDAY,
+               then: Callable[[Config, Store], Config] | None = None) -> Iterator[Admin]:
+    """The first issue made (2026-W48), one editor; `then` changes the config and store
+    after that first run; the admin's clock stands at `clock`."""
     monkeypatch.setenv("INSIGHTS_SECRET_KEY", "k" * 32)
     use_store(project, store_url)
     if approval:
-        edit_config(project, "require_approval = false", "require_approval = true")
+        require_approval(project)
     config, _ = first_run(project)
     store = Store.open(config.store_url)
     add_editor(store, EDITOR, PASSWORD, MONDAY)
-    app = create_app(config, store=store, clock=lambda: MONDAY)
+    if then is not None:
+        config = then(config, store)
+    app = create_app(config, store=store, clock=lambda: clock)
     with TestClient(app, base_url="https://testserver") as client:
         yield Admin(client, store, config, project)
     store.close()
@@ -412,3 +420,293 @@ def test_a_new_password_ends_the_sessions_signed_in_with_the_old_one(signed_in):
     add_editor(signed_in.store, EDITOR, "a brand new passphrase", MONDAY)
     r = signed_in.client.get("/admin/issues", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+
+
+# -- the issue's timeline: Send now, Send at, Skip, Pause, Resume, Cancel ---------------
+
+
+def timeline_post(admin: Admin, action: str, *, confirmed: bool = True, **data: str):
+    """Press the page's button (and, `confirmed`, the confirmation page's)."""
+    if confirmed:
+        data["confirmed"] = "yes"
+    return admin.post(f"/admin/issues/2026-W48/timeline/{action}", **data)
+
+
+def flashed(admin: Admin, response) -> str:
+    assert response.status_code == 303, response.text[:500]
+    return admin.client.get(response.headers["location"]).text
+
+
+def test_the_issue_page_shows_its_timeline(signed_in):
+    page = signed_in.client.get("/admin/issues/2026-W48").text
+    assert 'id="slot">Mon 23 Nov 07:00 CST (13:00 UTC)' in page
+    assert 'id="deadline">Tue 24 Nov 07:00 CST (13:00 UTC)' in page
+    assert "required; not approved yet" in page
+    # 08:00 on the Monday: past the slot, not approved: held, and told how to send it
+    assert 'class="state state-held"' in page and "Approved by Tue 24 Nov 07:00" in page
+    assert "every 5 minutes with cron, every minute with `insights schedule`" in page
+    assert 'id="action-send-at"' in page and 'id="action-skip"' in page
+    assert 'id="action-send-now"' not in page and 'id="action-pause"' not in page
+    assert "Send now is not offered: issue 2026-W48 is not approved" in page
+    field = re.search(r'<input type="datetime-local"[^>]*>', page).group(0)
+    assert 'min="2026-11-23T08:00"' in field and 'max="2026-11-29T23:59"' in field
+
+
+def test_timeline_actions_need_the_csrf_token(signed_in):
+    for action in ("send-at", "skip", "pause", "cancel"):
+        r = signed_in.client.post(f"/admin/issues/2026-W48/timeline/{action}",
+                                  data={"at": "2026-11-24T09:00", "confirmed": "yes"},
+                                  follow_redirects=False)
+        assert r.status_code == 403
+    issue = signed_in.store.get_issue("2026-W48")
+    assert issue.send_at is None and issue.status == "draft"
+    assert signed_in.store.audit_entries("2026-W48") == []
+    assert signed_in.client.post("/admin/issues/2026-W48/timeline/explode", follow_redirects=False,
+                                 data={"csrf": signed_in.csrf("/admin/issues")}).status_code == 404
+
+
+def test_send_at_asks_for_confirmation_then_sets_the_time_and_audits_it(signed_in):
+    r = timeline_post(signed_in, "send-at", confirmed=False, at="2026-11-24T09:30")
+    assert r.status_code == 200  # the confirmation page: nothing done yet
+    assert "Send issue 2026-W48 at Tue 24 Nov 09:30 CST (15:30 UTC)?" in r.text
+    assert "once it is approved" in r.text  # a draft: it still needs approval
+    form = r.text.split('id="confirm-card"')[1]
+    assert 'name="confirmed" value="yes"' in form and 'name="csrf"' in form
+    assert 'value="2026-11-24T09:30"' in form
+    assert signed_in.store.get_issue("2026-W48").send_at is None
+    assert signed_in.store.audit_entries("2026-W48") == []
+
+    page = flashed(signed_in, timeline_post(signed_in, "send-at", at="2026-11-24T09:30"))
+    assert signed_in.store.get_issue("2026-W48").send_at == datetime(2026, 11, 24, 15, 30,
+                                                                    tzinfo=UTC)
+    [entry] = signed_in.store.audit_entries("2026-W48")
+    assert (entry.actor, entry.action) == (EDITOR, "send-at")
+    assert entry.detail == "send at Tue 24 Nov 09:30 CST (15:30 UTC)"
+    assert "Issue 2026-W48 goes at Tue 24 Nov 09:30 CST (15:30 UTC)" in page
+    assert 'id="send-at"><strong>Tue 24 Nov 09:30 CST (15:30 UTC)</strong>' in page
+    assert 'id="deadline">Wed 25 Nov 09:30 CST' in page
+    history = page.split('id="audit"')[1]
+    assert EDITOR in history and "<strong>send-at</strong>" in history
+
+
+@pytest.mark.parametrize(("at", "problem"), [
+    ("2026-11-30T09:00", "is outside the issue&#39;s week (Mon 23 Nov 00:00 – Sun 29 Nov "
+                         "2026 23:59 CST); choose a time in it"),
+    ("2026-11-23T07:30", "Mon 23 Nov 07:30 CST (13:30 UTC) is in the past"),
+    ("next tuesday", "is not a date and time"),
+    ("9999-12-31T23:59", "is not a date and time this week"),  # past UTC's last day
+    ("", "is not a date and time"),
+])
+def test_send_at_outside_the_week_or_in_the_past_is_refused(signed_in, at, problem):
+    r = timeline_post(signed_in, "send-at", confirmed=False, at=at)
+    page = flashed(signed_in, r)  # back to the issue, not to a confirmation
+    assert "Send at ...: " in page and problem in page
+    assert signed_in.store.get_issue("2026-W48").send_at is None
+    assert signed_in.store.audit_entries("2026-W48") == []
+
+
+def test_actions_are_offered_by_state(signed_in):
+    # a draft with approval required: not Send now, and nothing of a send
+    for action, why in [("send-now", "is not approved"), ("pause", "is not being sent"),
+                        ("resume", "is not being sent"), ("cancel", "is not being sent")]:
+        page = flashed(signed_in, timeline_post(signed_in, action))
+        assert why in page
+    assert signed_in.store.audit_entries("2026-W48") == []
+    # approved: Send now, which the approval itself records in the log
+    signed_in.approve()
+    [approval] = signed_in.store.audit_entries("2026-W48")
+    assert approval.action == "approve" and approval.actor == EDITOR
+    confirm = timeline_post(signed_in, "send-now", confirmed=False)
+    assert "Send issue 2026-W48 now?" in confirm.text and "the scheduler&#39;s next tick" in \
+        confirm.text
+    signed_in.store.claim_action("send:2026-W48", "host:1", datetime.now(UTC),
+                                 timedelta(minutes=10))
+    signed_in.store.release_action("send:2026-W48", "host:1",
+                                   datetime.now(UTC) + timedelta(minutes=5), "paused")
+    page = flashed(signed_in, timeline_post(signed_in, "send-now"))
+    assert "Issue 2026-W48 goes at the scheduler&#39;s next tick" in page
+    assert signed_in.store.get_issue("2026-W48").send_at == MONDAY
+    # a lease released to retry in five minutes does not delay it
+    assert signed_in.store.claim_action("send:2026-W48", "host:2", datetime.now(UTC),
+                                        timedelta(minutes=10))
+    # skipped: nothing more to do
+    page = flashed(signed_in, timeline_post(signed_in, "skip"))
+    assert signed_in.store.get_issue("2026-W48").status == "skipped"
+    assert "Issue 2026-W48 skipped" in page and 'id="action-' not in page
+    assert "issue 2026-W48 is skipped" in flashed(signed_in, timeline_post(signed_in, "send-at",
+                                                                            at="2026-11-24T09:00"))
+    actions = [e.action for e in signed_in.store.audit_entries("2026-W48")]
+    assert actions == ["skip", "send-now", "approve"]  # newest first
+
+
+def paused_send(admin: Admin):
+    """Issue 2026-W48 approved, then paused before its send began: the send marks it
+    'sending' and stops before the first batch."""
+    from pipeline.job import send_current
+
+    admin.approve()
+    admin.store.set_paused("2026-W48", EDITOR, MONDAY)
+    report = send_current(admin.config, MONDAY)
+    assert report.status == "incomplete" and f"paused by {EDITOR}" in report.message
+    assert admin.store.get_issue("2026-W48").status == "sending"
+    assert admin.store.send_progress("2026-W48") == {}  # nobody recorded, nobody mailed
+
+
+def test_pause_resume_and_cancel_during_a_send(signed_in):
+    paused_send(signed_in)
+    page = signed_in.client.get("/admin/issues/2026-W48").text
+    assert 'class="state state-paused"' in page and f"by {EDITOR}" in page
+    assert 'id="action-resume"' in page and 'id="action-cancel"' in page
+    assert 'id="action-pause"' not in page and 'id="action-send-at"' not in page
+
+    page = flashed(signed_in, timeline_post(signed_in, "resume"))
+    assert not signed_in.store.is_paused("2026-W48")
+    assert "continues at the scheduler&#39;s next tick" in page and 'id="action-pause"' in page
+    page = flashed(signed_in, timeline_post(signed_in, "pause"))
+    assert signed_in.store.is_paused("2026-W48") and "nothing more goes" in page
+    assert "already paused" in flashed(signed_in, timeline_post(signed_in, "pause"))
+
+    confirm = timeline_post(signed_in, "cancel", confirmed=False)
+    assert "Cancel the send of issue 2026-W48?" in confirm.text
+    assert "cannot be undone" in confirm.text
+    assert signed_in.store.get_issue("2026-W48").status == "sending"
+    page = flashed(signed_in, timeline_post(signed_in, "cancel"))
+    # no send was running: everyone it had not reached is recorded now
+    assert signed_in.store.get_issue("2026-W48").status == "cancelled"
+    progress = signed_in.store.send_progress("2026-W48")
+    assert sum(s.get("cancelled", 0) for s in progress.values()) == 320
+    assert set().union(*progress.values()) == {"cancelled"}
+    assert "was not sent to 320 recipient(s)" in page
+    assert 'id="totals"><strong>0</strong> sent · <strong>320</strong> cancelled' in page
+    assert "<th>Cancelled</th>" in page and 'class="state state-cancelled"' in page
+    assert [e.action for e in signed_in.store.audit_entries("2026-W48")] == [
+        "cancel", "pause", "resume", "approve"]
+    # and nothing sends it later
+    from pipeline.job import send_current
+
+    assert send_current(signed_in.config, MONDAY).status == "skipped"
+    listed = signed_in.client.get("/admin/issues").text
+    row = listed.split('href="/admin/issues/2026-W48"')[1].split("</tr>")[0]
+    assert "0 sent of 320" in row and "320 cancelled" in row
+
+
+def test_the_issue_list_shows_subject_send_time_and_recipients(signed_in):
+    page = signed_in.client.get("/admin/issues").text
+    row = page.split('href="/admin/issues/2026-W48"')[1].split("</tr>")[0]
+    subject = signed_in.store.get_variants("2026-W48")
+    first = {v.segment: v.subject for v in subject}[signed_in.config.variant_names[0]]
+    assert first.replace("'", "&#39;") in row and f"+{len(subject) - 1} variants" in row
+    assert "Mon 23 Nov 07:00 CST (13:00 UTC)" in row and "the send slot" in row
+    assert '<span class="badge badge-held">held</span>' in row
+    assert "confirmed now" in row
+
+
+# -- before the next issue exists: Draft now, Draft anyway ------------------------------
+
+DRAFT_SLOT = datetime(2026, 11, 26, 9, 0, tzinfo=CHICAGO)  # 2026-W49's, Thu 09:00
+
+
+def draft_post(admin: Admin, action: str, *, confirmed: bool = True, **data: str):
+    """Press the issues list's button (and, `confirmed`, the confirmation page's)."""
+    data.setdefault("period", "2026-W49")
+    if confirmed:
+        data["confirmed"] = "yes"
+    return admin.post(f"/admin/draft/{action}", **data)
+
+
+def draft_offered(admin: Admin, action: str) -> str:
+    """The issues list's draft card, offering `action` and only it; and pressing it
+    (confirmed) without the CSRF token is refused."""
+    listed = admin.client.get("/admin/issues").text
+    offer = listed.split('id="draft-offer"')[1].split("</div>")[0]
+    other = "draft-now" if action == "draft-anyway" else "draft-anyway"
+    assert f'id="action-{action}"' in offer and f'id="action-{other}"' not in offer
+    r = admin.client.post(f"/admin/draft/{action}", follow_redirects=False,
+                          data={"period": "2026-W49", "confirmed": "yes"})
+    assert r.status_code == 403
+    return offer
+
+
+def test_draft_now_ahead_of_the_slot_asks_for_confirmation_and_audits_it(signed_in):
+    offer = draft_offered(signed_in, "draft-now")
+    assert "Next: issue 2026-W49" in offer and "Thu 26 Nov 09:00 CST (15:00 UTC)" in offer
+    confirm = draft_post(signed_in, "draft-now", confirmed=False)
+    assert confirm.status_code == 200 and "Draft issue 2026-W49 now?" in confirm.text
+    assert "ahead of its draft slot Thu 26 Nov 09:00 CST" in confirm.text
+    form = confirm.text.split('id="confirm-card"')[1]
+    assert 'name="confirmed" value="yes"' in form and 'name="csrf"' in form
+    assert "Draft anyway: the draft of issue 2026-W49 is not held" in flashed(
+        signed_in, draft_post(signed_in, "draft-anyway"))
+    assert "the draft to make now is issue 2026-W49, not 2026-W50" in flashed(
+        signed_in, draft_post(signed_in, "draft-now", period="2026-W50"))
+    assert signed_in.store.get_issue("2026-W49") is None
+    assert signed_in.store.audit_entries("2026-W49") == []
+
+    r = draft_post(signed_in, "draft-now")
+    assert r.headers["location"] == "/admin/issues/2026-W49"
+    page = flashed(signed_in, r)
+    assert "Draft now: drafted issue 2026-W49 (no. 2)" in page
+    assert signed_in.store.get_issue("2026-W49").status == "draft"
+    [entry] = signed_in.store.audit_entries("2026-W49")
+    assert (entry.actor, entry.action) == (EDITOR, "draft")
+    assert entry.detail.startswith("drafted issue 2026-W49 (no. 2)")
+    assert "draft:2026-W49" in signed_in.store.done_actions()  # no tick drafts it again
+    assert 'id="draft-offer"' not in signed_in.client.get("/admin/issues").text
+    assert "there is no draft to make now" in flashed(signed_in,
+                                                      draft_post(signed_in, "draft-now"))
+
+
+def required_source_down(config: Config, store: Store) -> Config:
+    """The research feed, marked required, fails; the tick at 2026-W49's draft slot
+    holds its draft and tells the editor."""
+    from pipeline.week import tick
+
+    edit_config(config.path.parent, 'url = "examples/feeds/pubmed-research.rss"',
+                'url = "examples/feeds/missing.rss"\nrequired = true')
+    config = load_config(config.path)
+    [draft] = [p for p in tick(config, DRAFT_SLOT).performed if p.action.key == "draft:2026-W49"]
+    assert draft.lines[0].startswith("draft 2026-W49 held: required source(s) pubmed-io failed")
+    return config
+
+
+@pytest.fixture
+def held(project, store_url, monkeypatch):
+    """Thu 26 Nov 09:30, half an hour after the tick held 2026-W49's draft."""
+    for admin in make_admin(project, store_url, monkeypatch, approval=True,
+                            clock=DRAFT_SLOT + timedelta(minutes=30),
+                            then=required_source_down):
+        assert admin.login().status_code == 303
+        yield admin
+
+
+def test_a_held_draft_offers_draft_anyway_with_the_failed_source(held):
+    offer = draft_offered(held, "draft-anyway")
+    assert "The draft of issue 2026-W49 is held" in offer
+    failed = offer.split('id="failed-sources"')[1].split("</ul>")[0]
+    assert "<strong>pubmed-io</strong>" in failed and "missing.rss" in failed
+    assert "held by a failed required source: use Draft anyway" in flashed(
+        held, draft_post(held, "draft-now"))
+    confirm = draft_post(held, "draft-anyway", confirmed=False)
+    assert confirm.status_code == 200
+    assert "Draft issue 2026-W49 without the failed source?" in confirm.text
+    assert "without pubmed-io" in confirm.text and "once approved" in confirm.text
+    assert held.store.get_issue("2026-W49") is None
+    assert [e.actor for e in held.store.audit_entries("2026-W49")] == ["scheduler"]
+
+    r = draft_post(held, "draft-anyway")
+    assert r.headers["location"] == "/admin/issues/2026-W49"
+    page = flashed(held, r)
+    assert "Draft anyway: drafted issue 2026-W49 (no. 2)" in page
+    assert "without the failed required source(s) pubmed-io" in page
+    assert held.store.get_issue("2026-W49").status == "draft"
+    entry, scheduler = held.store.audit_entries("2026-W49")
+    assert (entry.actor, entry.action) == (EDITOR, "draft")
+    assert "drafted anyway, without the failed required source(s) pubmed-io" in entry.detail
+    assert (scheduler.actor, scheduler.action) == ("scheduler", "draft")
+    assert 'id="draft-offer"' not in held.client.get("/admin/issues").text
+
+    # The hourly retry finds it made: it drafts nothing more.
+    from pipeline.week import tick
+
+    later = tick(held.config, DRAFT_SLOT + timedelta(hours=2))
+    assert not any(p.action.key == "draft:2026-W49" for p in later.performed)

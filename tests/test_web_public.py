@@ -30,7 +30,7 @@ from pipeline.web import create_app
 from subscribers.store import Audience
 from subscribers.tokens import CONFIRM_MAX_AGE, Tokens
 
-from .helpers import MONDAY, edit_config, first_run, manifest, seed, use_store
+from .helpers import MONDAY, edit_config, first_run, manifest, require_approval, seed, use_store
 
 KEY = "web-public-tests-key-0123456789ab"  # 32 characters
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -426,7 +426,7 @@ def test_the_web_version_of_a_sent_issue_carries_nobodys_links(web_project):
 
 
 def test_an_unsent_issue_has_no_web_version(web_project):
-    edit_config(web_project, "require_approval = false", "require_approval = true")
+    require_approval(web_project)
     _config, report = first_run(web_project)
     assert report.status == "awaiting-approval"
     site = open_site(web_project, seeded=False)

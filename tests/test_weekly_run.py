@@ -23,6 +23,7 @@ from .helpers import (
     edit_config,
     first_run,
     manifest,
+    require_approval,
     seed,
     use_store,
 )
@@ -179,7 +180,7 @@ def test_run_on_each_store_backend(project, store_url):
 
 
 def test_require_approval_holds_the_draft_until_approved(project):
-    edit_config(project, "require_approval = false", "require_approval = true")
+    require_approval(project)
     config, report = first_run(project)
     assert report.status == "awaiting-approval" and report.delivered == 0
     assert not (project / "outbox" / "2026-W48").exists()
@@ -196,7 +197,7 @@ def test_require_approval_holds_the_draft_until_approved(project):
 def test_content_changed_behind_an_approval_is_not_sent(project):
     """The send goes out only as approved: variants re-rendered after approval (say, a
     template changed on disk) hold the send until an editor approves again."""
-    edit_config(project, "require_approval = false", "require_approval = true")
+    require_approval(project)
     config, _ = first_run(project)
     store = Store.open(config.store_url)
     approve(config, store, "2026-W48", "editor@example.org", MONDAY)
@@ -238,7 +239,7 @@ def test_an_empty_audience_does_not_use_up_the_week(project):
 def test_a_draft_never_approved_is_superseded_by_next_weeks_issue(project, caplog):
     """Its items go into the new issue, so sending it later would repeat them: it is
     marked skipped, and approving it is refused."""
-    edit_config(project, "require_approval = false", "require_approval = true")
+    require_approval(project)
     config, report = first_run(project)
     assert report.status == "awaiting-approval"
     later = run_weekly(config, NEXT_MONDAY)
@@ -284,7 +285,7 @@ def test_a_test_send_to_an_address_with_a_slash_stays_in_the_tests_folder(projec
 
     from .helpers import MONDAY, seed
 
-    edit_config(project, "require_approval = false", "require_approval = true")
+    require_approval(project)
     config = load_config(project / "config.toml")
     seed(config)
     assert run_weekly(config, MONDAY).status == "awaiting-approval"

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 from ..children import fewer_collections
 from ..config import Config
-from ..errors import AuthFailed, DeliveryError
-from ..models import Issue, RenderedVariant
+from ..errors import AuthFailed, DeliveryError, StoreError
+from ..models import Issue, Recipient, RenderedVariant
 from ..ports import Recipients
 from ..states import BatchState, IssueStatus, RecipientState
 from ..store.store import Batch, Store
@@ -62,12 +62,57 @@ def send_issue(
                          options, owner).run()
 
 
+def cancel_send(config: Config, store: Store, issue_id: str, editor: str,
+                now: datetime) -> int | None:
+    """An editor cancels the issue's send: nothing more goes, and everyone it did not
+    reach is recorded as cancelled. Done here when no send is running (paused, or its
+    process gone): how many were cancelled. A running send stops at its next heartbeat
+    and records them itself (IssueSend.finish): None then."""
+    if not store.cancel_send(issue_id, editor, now):
+        issue = store.get_issue(issue_id)
+        state = f"is {issue.status}" if issue else "does not exist"
+        raise DeliveryError(f"issue {issue_id} {state}: only a send in progress can be "
+                            "cancelled")
+    # Not this process's "host:pid": a send running in this very process (a test's, or
+    # a thread of the web app) must not take this for its own lock.
+    owner = f"{socket.gethostname()}:cancel-{os.getpid()}"
+    try:
+        store.acquire_send_lock(issue_id, owner, datetime.now(UTC))
+    except StoreError:
+        return None  # a live send holds it: it records the rest as it stops
+    try:
+        return cancel_rest(config, store, store.audience(), issue_id, now)
+    finally:
+        store.release_send_lock(issue_id, owner)
+
+
+def cancel_rest(config: Config, store: Store, audience: Recipients, issue_id: str,
+                now: datetime) -> int:
+    """Under the send lock of a cancelled send: its pending batches, and everyone
+    eligible now who is not in its ledger yet, recorded as cancelled (counted in the
+    report and on the issue's page; never sent, since the issue is cancelled). How many."""
+    cancelled = store.cancel_unsent(issue_id, now)
+    buffers: dict[str, list[Recipient]] = {}
+    size = config.delivery.batch_size
+    for recipient in audience.resolve([entry.name for entry in config.lists],
+                                      config.segment_rules, config.default_segment or None):
+        buffer = buffers.setdefault(recipient.segment, [])
+        buffer.append(recipient)
+        if len(buffer) >= size:
+            cancelled += store.record_cancelled(issue_id, recipient.segment, buffer, now)
+            buffer.clear()
+    for segment, buffer in buffers.items():
+        if buffer:
+            cancelled += store.record_cancelled(issue_id, segment, buffer, now)
+    return cancelled
+
+
 @contextmanager
 def _locked(config: Config, store: Store, issue: Issue, owner: str,
             clock: Callable[[], datetime]) -> Iterator[Store]:
     """Inside: this process holds the issue's send lock, the issue is 'sending', and
     the ledger's store is yielded (see Store.one_writer)."""
-    allowed = ((IssueStatus.APPROVED, IssueStatus.SENDING) if config.delivery.require_approval
+    allowed = ((IssueStatus.APPROVED, IssueStatus.SENDING) if config.approval_required
                else (IssueStatus.DRAFT, IssueStatus.APPROVED, IssueStatus.SENDING))
     store.acquire_send_lock(issue.id, owner, datetime.now(UTC))  # real time: see Sender._beat
     try:
@@ -192,8 +237,15 @@ class IssueSend:
             raise AuthFailed(next(r for r in refused if r))
 
     def finish(self) -> SendResult:
-        """The send's result; the issue marked sent if every recorded batch went."""
+        """The send's result; the issue marked sent if every recorded batch went, and
+        what was not sent recorded as cancelled if an editor cancelled it."""
         store, result = self.store, self.result
+        stop = store.stop_request(self.issue.id)
+        if stop is not None and stop.cancelled:
+            result.stop = stop
+            result.paused = result.paused or stop.reason
+            result.cancelled = cancel_rest(self.config, store, self.audience, self.issue.id,
+                                           self.clock())
         recorded = store.batches(self.issue.id)
         left = [b for b in recorded if b.state in (BatchState.PENDING, BatchState.IN_FLIGHT)]
         if left and not result.paused and not result.unknown:

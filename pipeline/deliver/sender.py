@@ -23,6 +23,7 @@ from ..errors import AudienceError, AuthFailed, DeliveryError
 from ..models import Issue, Recipient, RenderedVariant
 from ..ports import Recipients
 from ..states import BatchState, RecipientState
+from ..store.schedule import StopRequest
 from ..store.store import Batch, Store
 from . import Backend
 from .decide import (
@@ -52,11 +53,13 @@ class SendResult:
     unknown: list[str] = field(default_factory=list)  # held for the operator
     paused: str | None = None  # why the send stopped early (resumable)
     skipped: int = 0  # recipients who left or were suppressed during the send
+    cancelled: int = 0  # recipients not sent because an editor cancelled the send
+    stop: StopRequest | None = None  # an editor paused or cancelled it (see Sender._beat)
     output: str = ""
 
     @property
     def complete(self) -> bool:
-        return not (self.failed or self.unknown or self.paused)
+        return not (self.failed or self.unknown or self.paused or self.stop)
 
 
 class _Stop(Exception):
@@ -105,7 +108,10 @@ class Sender:
                 pass
 
     def stop_reason(self) -> str | None:
-        """Why the send stopped early, a signal included (read once the send is over)."""
+        """Why the send stopped early, a signal or an editor included (read once the
+        send is over)."""
+        if self.result.stop and not self.result.paused:
+            return self.result.stop.reason
         if self.result.paused or not self.interrupted:
             return self.result.paused
         return (f"stopped by {self.interrupted}: no new requests were made and those in "
@@ -160,7 +166,9 @@ class Sender:
 
     def _beat(self, *, now: bool = False) -> None:
         """Record progress on the send lock, at most every HEARTBEAT_EVERY seconds: it
-        only has to beat STALE_AFTER (minutes), and a write per batch is not free."""
+        only has to beat STALE_AFTER (minutes), and a write per batch is not free. And
+        read whether an editor paused or cancelled the send: then no batch more goes
+        (those in flight finish), within HEARTBEAT_EVERY of the editor's click."""
         tick = time.monotonic()
         with self.lock:
             if not now and tick - self.last_beat < HEARTBEAT_EVERY:
@@ -169,6 +177,11 @@ class Sender:
         # Real time, whatever the send's clock says (`run --now` pretends a date): the
         # lock is taken over after STALE_AFTER of real silence, nothing else.
         self.store.heartbeat(self.issue.id, self.owner, datetime.now(UTC))
+        stop = self.store.stop_request(self.issue.id)
+        if stop is not None:
+            with self.lock:
+                self.result.stop = self.result.stop or stop
+            self.stopped.set()
 
     def _attempt(self, batch: Batch, variant: RenderedVariant,
                  recipients: Sequence[Recipient]) -> None:
@@ -268,6 +281,9 @@ class Sender:
         `everyone` reads through its own connections, not the ledger's: resolving
         streams for the whole send while the sending threads write."""
         delivery = self.config.delivery
+        self._beat(now=True)  # an editor's pause or cancel holds before the first batch
+        if self.stopped.is_set():
+            return
         with ThreadPoolExecutor(delivery.concurrency, thread_name_prefix="send") as pool:
             running: set[Future[None]] = set()
 

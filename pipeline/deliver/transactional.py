@@ -1,5 +1,5 @@
-"""One-off emails to one person (double opt-in confirmations), through the configured
-backend. Rendered from templates/confirm.*.j2 like the newsletter."""
+"""One-off emails to one person (double opt-in confirmations, the editors' notices),
+through the configured backend. Rendered from templates/<name>.*.j2 like the newsletter."""
 
 from __future__ import annotations
 
@@ -7,12 +7,47 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
 
 from subscribers.tokens import CONFIRM_MAX_AGE, Tokens
 
 from ..config import Config
 from ..render import environment, mjml_to_html
 from .message import MESSAGE_POLICY
+
+# The templates shipped with the project: an installation whose own templates folder
+# predates a message (the notices) still gets it.
+BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+
+
+def render_pair(config: Config, name: str, context: dict[str, Any]) -> tuple[str, str]:
+    """templates/<name>.txt.j2 and <name>.mjml.j2 -> (plain text, HTML)."""
+    templates = config.resolve(config.render.templates)
+    if not (templates / f"{name}.mjml.j2").exists() and (
+            BUNDLED_TEMPLATES / f"{name}.mjml.j2").exists():
+        templates = BUNDLED_TEMPLATES
+    text = environment(templates, True).get_template(f"{name}.txt.j2").render(context)
+    html = mjml_to_html(environment(templates, False).get_template(f"{name}.mjml.j2")
+                        .render(context))
+    return text, html
+
+
+def one_off_message(config: Config, to: str, subject: str, text: str, html: str,
+                    now: datetime) -> EmailMessage:
+    """A complete message from the newsletter to one address. `subject` is ours: a
+    line break in it (from untrusted text) is folded away, never a header of its own."""
+    nl = config.newsletter
+    msg = EmailMessage(policy=MESSAGE_POLICY)
+    msg["Subject"] = " ".join(subject.split())
+    msg["From"] = Address(nl.from_name, addr_spec=nl.from_email)
+    msg["To"] = Address(addr_spec=to)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=nl.from_email.split("@", 1)[1])
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    return msg
 
 
 def confirmation_message(config: Config, tokens: Tokens, email: str, list_name: str,
@@ -26,17 +61,6 @@ def confirmation_message(config: Config, tokens: Tokens, email: str, list_name: 
         "confirm_url": f"{nl.base_url}/confirm/{tokens.confirm(email, list_name)}",
         "valid_days": CONFIRM_MAX_AGE // 86400,
     }
-    templates = config.resolve(config.render.templates)
-    text = environment(templates, True).get_template("confirm.txt.j2").render(context)
-    html = mjml_to_html(environment(templates, False).get_template("confirm.mjml.j2")
-                        .render(context))
-    msg = EmailMessage(policy=MESSAGE_POLICY)
-    msg["Subject"] = f"Please confirm your subscription to {list_def.title}"
-    msg["From"] = Address(nl.from_name, addr_spec=nl.from_email)
-    msg["To"] = Address(addr_spec=email)
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=nl.from_email.split("@", 1)[1])
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(text, subtype="plain", charset="utf-8")
-    msg.add_alternative(html, subtype="html", charset="utf-8")
-    return msg
+    text, html = render_pair(config, "confirm", context)
+    return one_off_message(config, email, f"Please confirm your subscription to "
+                           f"{list_def.title}", text, html, now)

@@ -36,9 +36,9 @@ class IssuesMixin:
             return [_issue_from_row(r) for r in rows]
 
     def latest_open_issue(self, begun_by: datetime | None = None) -> Issue | None:
-        """The newest issue not yet sent nor superseded (what `preview` and `send` work
-        on); with `begun_by`, the newest whose week had begun by then."""
-        query = select(issues).where(issues.c.status.not_in(["sent", "skipped"]))
+        """The newest issue not yet sent, superseded nor cancelled (what `preview` and
+        `send` work on); with `begun_by`, the newest whose week had begun by then."""
+        query = select(issues).where(issues.c.status.not_in(["sent", "skipped", "cancelled"]))
         if begun_by is not None:
             query = query.where(issues.c.period_start <= begun_by)
         with self.engine.connect() as conn:

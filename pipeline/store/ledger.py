@@ -324,6 +324,41 @@ class LedgerMixin:
                 state="split", updated_at=now, error=f"split into {made[0].id}, {made[1].id}"))
         return made
 
+    def cancel_unsent(self, issue_id: str, now: datetime) -> int:
+        """An editor cancelled the send (the caller holds the send lock): its pending
+        batches and their waiting recipients become 'cancelled', never sent; a batch
+        left in flight by a crash is held (its request may have gone). How many
+        recipients were cancelled."""
+        waiting = select(send_batches.c.id).where(send_batches.c.issue_id == issue_id,
+                                                  send_batches.c.state == "pending")
+        with self.engine.begin() as conn:
+            cancelled = conn.execute(update(send_recipients).where(
+                send_recipients.c.batch_id.in_(waiting),
+                send_recipients.c.state.in_(["queued", "in_flight"]),
+            ).values(state="cancelled", note="the send was cancelled")).rowcount
+            conn.execute(update(send_batches).where(
+                send_batches.c.issue_id == issue_id, send_batches.c.state == "pending",
+            ).values(state="cancelled", updated_at=now, error="the send was cancelled"))
+            conn.execute(update(send_batches).where(
+                send_batches.c.issue_id == issue_id, send_batches.c.state == "in_flight",
+            ).values(state="unknown", error="in flight when the send was cancelled"))
+        return int(cancelled)
+
+    def record_cancelled(self, issue_id: str, segment: str, recipients: Sequence[Any],
+                         now: datetime) -> int:
+        """Record recipients the cancelled send never reached, as 'cancelled' (so the
+        report counts them and nothing can send them later); how many were new."""
+        recorded = self.record_batch(issue_id, segment, recipients, now)
+        if recorded is None:
+            return 0
+        batch, fresh = recorded
+        with self.engine.begin() as conn:
+            conn.execute(update(send_recipients).where(send_recipients.c.batch_id == batch.id)
+                         .values(state="cancelled", note="the send was cancelled"))
+            conn.execute(update(send_batches).where(send_batches.c.id == batch.id).values(
+                state="cancelled", updated_at=now, error="the send was cancelled"))
+        return len(fresh)
+
     def held_recipients(self, batch_id: int) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(send_recipients.c.email).where(
@@ -338,7 +373,8 @@ class LedgerMixin:
             return {seg: int(n) for seg, n in conn.execute(query)}
 
     def send_progress(self, issue_id: str) -> dict[str, dict[str, int]]:
-        """segment -> recipients by state (queued, sent, skipped, failed, unknown)."""
+        """segment -> recipients by state (queued, sent, skipped, failed, unknown,
+        cancelled)."""
         outcome = OUTCOME.label("outcome")
         query = (select(_c.segment, outcome, func.count()).select_from(_BY_BATCH)
                  .where(_c.issue_id == issue_id).group_by(_c.segment, outcome))

@@ -61,4 +61,5 @@ def _issue_from_row(row: Any) -> Issue:
         approved_hash=row.approved_hash, approved_content=row.approved_content,
         dropped=frozenset((row.overrides or {}).get("dropped", ())),
         pinned=tuple((row.overrides or {}).get("pinned", ())),
+        send_at=row.send_at, paused_at=row.paused_at, paused_by=row.paused_by,
     )

@@ -82,7 +82,9 @@ issues = Table(
     Column("number", Integer, nullable=False, unique=True),
     Column("period_start", UTCDateTime, nullable=False),
     Column("period_end", UTCDateTime, nullable=False),
-    Column("status", String(12), nullable=False),  # draft|approved|sending|sent|skipped
+    # draft|approved|sending|sent|skipped|cancelled (an editor's Cancel: also the flag
+    # that tells a running send to stop for good; see ScheduleMixin.cancel_send)
+    Column("status", String(12), nullable=False),
     Column("editor_note", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -99,6 +101,11 @@ issues = Table(
     # kept after a later edit returns the issue to draft so the page can show the diff.
     Column("approved_hash", String(64)),
     Column("approved_content", JSON),
+    # The editors' timeline: "Send now" / "Send at ..." moves the issue's slot; "Pause"
+    # stops its send between batches until "Resume" (pipeline/timeline.py reads both).
+    Column("send_at", UTCDateTime),
+    Column("paused_at", UTCDateTime),
+    Column("paused_by", Text),
 )
 
 issue_items = Table(
@@ -133,7 +140,8 @@ send_batches = Table(
     Column("segment", String(100), nullable=False),
     Column("seq", Integer, nullable=False),
     # pending -> in_flight -> accepted | failed | unknown (request made, no answer: held
-    # for the operator) | split (413: its recipients moved to two new batches)
+    # for the operator) | split (413: its recipients moved to two new batches);
+    # pending -> cancelled (an editor cancelled the send: never sent)
     Column("state", String(12), nullable=False),
     Column("size", Integer, nullable=False),
     Column("message_id", Text),
@@ -157,7 +165,8 @@ send_recipients = Table(
     # queued: waiting in its batch, or (batch-level backends) sent with it once the
     # batch is accepted (see ledger.OUTCOME); sent: accepted by the provider (per-
     # recipient backends); skipped: unsubscribed or suppressed after the batch was
-    # recorded (checked right before it goes); failed, unknown: per-recipient outcomes.
+    # recorded (checked right before it goes); failed, unknown: per-recipient outcomes;
+    # cancelled: not sent, the editors cancelled the send (recorded then, if need be).
     Column("state", String(12), nullable=False, server_default="queued"),
     Column("note", Text),
     Index("ix_send_recipients_batch_id", "batch_id"),
@@ -199,4 +208,34 @@ mail_events = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Index("ix_mail_events_issue_segment", "issue_id", "segment", "event"),
+)
+
+# The scheduler's actions (draft, remind, send, hold, late: pipeline/timeline.py), one row
+# per action key ("send:2026-W49"). Claiming the row is the lease: whoever inserts it, or
+# takes it over once `lease_until` has passed and it is not done, performs the action, so
+# two schedulers on two hosts perform it once. `done_at` set: performed, never again.
+schedule_actions = Table(
+    "schedule_actions",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("owner", Text),  # "host:pid" performing it now, None once released or done
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=False),  # renewed while performing
+    Column("done_at", UTCDateTime),
+    Column("outcome", Text),  # what happened, one line (shown by `insights status`)
+    Column("attempts", Integer, nullable=False, default=0),
+)
+
+# Who did what to an issue, when: editors' actions in the admin and the CLI, and the
+# scheduler's. Shown on the issue's page.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(320), nullable=False),  # an editor's address, or "scheduler"
+    Column("issue_id", String(20)),
+    Column("action", String(40), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_audit_log_issue_id", "issue_id"),
 )

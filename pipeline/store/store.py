@@ -18,6 +18,7 @@ from .issues import IssuesMixin
 from .items import ItemsMixin
 from .ledger import LedgerMixin
 from .records import Batch, SaveResult, SourceState
+from .schedule import ScheduleMixin
 
 if TYPE_CHECKING:
     from subscribers.store import Audience
@@ -25,9 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["Batch", "SaveResult", "SourceState", "Store"]
 
 
-class Store(ItemsMixin, IssuesMixin, LedgerMixin, EventsMixin, EditorsMixin):
+class Store(ItemsMixin, IssuesMixin, LedgerMixin, EventsMixin, EditorsMixin, ScheduleMixin):
     """The pipeline's storage: one class per domain (items, issues, ledger, events,
-    editors), composed here, as in lemon24/reader. Everything above talks to Store only."""
+    editors, the scheduler's leases and the audit log), composed here, as in
+    lemon24/reader. Everything above talks to Store only."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -1,6 +1,7 @@
 """/admin: editors log in, preview each issue per segment (desktop, mobile, text), edit
-it, send themselves a test, approve it and follow its send. Every form carries the
-session's CSRF token; every change goes through pipeline.editing."""
+it, send themselves a test, approve it, choose when it goes and follow its send. Every
+form carries the session's CSRF token; every change goes through pipeline.editing, and
+what may be done to an issue's timeline when, through pipeline.issue_actions."""
 
 from __future__ import annotations
 
@@ -23,11 +24,23 @@ from ..deliver.gate import check_issue
 from ..deliver.message import personal_values
 from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note
 from ..errors import InsightsError
+from ..issue_actions import (
+    ACTIONS,
+    DRAFT_ACTIONS,
+    NEXT_TICK,
+    DraftOffer,
+    datetime_local,
+    draft_offer,
+    issue_timeline,
+)
 from ..job import send_tests
+from ..models import Issue, RenderedVariant
 from ..render.issue import variant_spec, variants_of
 from ..render.placeholders import fill
+from ..states import IssueStatus
 from ..variants import Overrides, plan_variant
-from .common import SESSION_HOURS, check_csrf, client_key, csrf_token, read_form, web
+from ..week import read_facts
+from .common import SESSION_HOURS, Web, check_csrf, client_key, csrf_token, read_form, web
 
 Handler = Callable[[Request, str], Awaitable[Response]]
 VIEWS = {"desktop": 680, "mobile": 375}  # iframe widths, px
@@ -139,18 +152,51 @@ async def issues_page(request: Request, editor: str) -> Response:
 
     def rows() -> list[dict[str, Any]]:
         out = []
+        now, timeline = w.clock(), w.config.timeline
+        confirmed: int | None = None  # who an unsent issue would go to now, read once
         for issue in w.store.list_issues():
             sections = w.store.issue_sections(issue.id)
             progress = w.store.send_progress(issue.id)
+            variants = w.store.get_variants(issue.id)
+            recipients = sum(sum(p.values()) for p in progress.values())
+            if not recipients and issue.status in (IssueStatus.DRAFT, IssueStatus.APPROVED):
+                confirmed = _confirmed(w) if confirmed is None else confirmed
             out.append({"issue": issue,
+                        "plan": issue_timeline(timeline, issue, now),
+                        "subject": _main_subject(w, variants),
                         "items": sum(len(v) for v in sections.values()),
-                        "variants": len(w.store.get_variants(issue.id)),
+                        "variants": len(variants),
                         "sent": sum(p.get("sent", 0) for p in progress.values()),
-                        "recipients": sum(sum(p.values()) for p in progress.values())})
+                        "cancelled": sum(p.get("cancelled", 0) for p in progress.values()),
+                        "recipients": recipients,
+                        "would_go_to": confirmed if not recipients else None})
         return out
 
     return w.page(request, "admin_issues.html.j2", rows=await run_in_threadpool(rows),
+                  **await run_in_threadpool(draft_facts, w),
                   flash=request.session.pop("flash", None))
+
+
+def draft_facts(w: Web) -> dict[str, Any]:
+    """What the issues list offers before the next issue exists: "Draft anyway" for a
+    draft a failed required source holds (and which sources failed), or "Draft now"
+    ahead of its slot (pipeline.issue_actions.draft_offer)."""
+    offer = current_draft_offer(w)
+    return {"draft": offer, "draft_actions": DRAFT_ACTIONS, "next_tick": NEXT_TICK,
+            "failed_sources": failed_required_sources(w) if offer and
+            offer.action == "draft-anyway" else []}
+
+
+def current_draft_offer(w: Web) -> DraftOffer | None:
+    now = w.clock()
+    return draft_offer(w.config.timeline, read_facts(w.store, w.config.timeline, now), now)
+
+
+def failed_required_sources(w: Web) -> list[tuple[str, str]]:
+    """(name, last error) of each source marked `required` whose last fetch failed."""
+    required = {s.name for s in w.config.sources if s.required}
+    return [(st.name, st.last_error or "failed") for st in w.store.all_source_states()
+            if st.name in required and st.consecutive_failures]
 
 
 @editor_only
@@ -173,7 +219,10 @@ async def issue_page(request: Request, editor: str) -> Response:
         shown = plan_variant(sections, variant_spec(w.config, variant.segment),
                              Overrides(dropped=issue.dropped, pinned=issue.pinned))
         shown_ids = {i.id for items in shown.values() for i in items}
+        progress = w.store.send_progress(issue_id)
         return {
+            **timeline_facts(w, issue),
+            "progress": progress, "totals": _totals(progress),
             "issue": issue, "variants": variants, "variant": variant,
             "content": content_hash(variants),
             "preview_html": fill(variant.html, sample.values),
@@ -181,13 +230,51 @@ async def issue_page(request: Request, editor: str) -> Response:
             "sections": sections, "shown_ids": shown_ids,
             "problems": check_issue(w.config, variants),
             "diff": changes_since_approval(issue, variants),
-            "progress": w.store.send_progress(issue_id),
             "events": w.store.event_counts(issue_id),
         }
 
     data = await run_in_threadpool(gather)
     return w.page(request, "admin_issue.html.j2", view=view, width=VIEWS[view],
                   views=VIEWS, flash=request.session.pop("flash", None), **data)
+
+
+def _totals(progress: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Recipients by state over every segment (sent, queued, ..., cancelled)."""
+    totals: dict[str, int] = {}
+    for states in progress.values():
+        for state, n in states.items():
+            totals[state] = totals.get(state, 0) + n
+    return totals
+
+
+def _main_subject(w: Web, variants: list[RenderedVariant]) -> str:
+    """The subject of the first segment's variant (the list has room for one)."""
+    by_segment = {v.segment: v.subject for v in variants}
+    for name in w.config.variant_names:
+        if name in by_segment:
+            return by_segment[name]
+    return variants[0].subject if variants else ""
+
+
+def _confirmed(w: Web) -> int:
+    """Confirmed subscribers on the newsletter's lists now: who an unsent issue would
+    go to, roughly (the send also leaves out the suppressed)."""
+    names = [entry.name for entry in w.config.lists]
+    audience = w.store.audience()
+    return audience.count(names[0]) if len(names) == 1 else audience.count()
+
+
+def timeline_facts(w: Web, issue: Issue) -> dict[str, Any]:
+    """What the issue page shows of its timeline: when it goes, where it stands, what
+    may be done now (pipeline.issue_actions) and who did what (the audit log)."""
+    plan = issue_timeline(w.config.timeline, issue, w.clock())
+    tz = w.config.newsletter.tz
+    return {"plan": plan, "actions": ACTIONS, "next_tick": NEXT_TICK,
+            "approval_required": w.config.approval_required,
+            "send_at_value": datetime_local(max(plan.send_at, plan.earliest), tz),
+            "send_at_min": datetime_local(plan.earliest, tz),
+            "send_at_max": datetime_local(plan.ends - timedelta(minutes=1), tz),
+            "audit": w.store.audit_entries(issue.id)}
 
 
 async def _apply(request: Request, change: Callable[[], Any], done: str) -> Response:

@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from subscribers.tokens import Tokens
 
+from .. import notices
 from ..config import Config
 from ..errors import StoreUnavailable
 from ..ports import Consent
@@ -110,6 +111,8 @@ class Web:
 
     def __post_init__(self) -> None:
         self.env.filters["period"] = self.period_label
+        self.env.filters["when"] = lambda at: notices.when(at, self.config.newsletter.tz)
+        self.env.filters["count"] = lambda n: f"{n:,}"
 
     def period_label(self, issue: Any) -> str:
         """An issue's week in the newsletter's time zone, last day included."""
