@@ -70,11 +70,11 @@ def fit_sentences(sentences: list[str], budget: int, most: int | None = None,
     if not shown:
         return ""
     if length > hard_limit:
-        return cut_at_word(shown[0], budget)
+        return shorten(shown[0], budget)
     return " ".join(shown)
 
 
-def cut_at_word(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     """`text` cut at the last whole word within `limit`, with an ellipsis."""
     if len(text) <= limit:
         return text
