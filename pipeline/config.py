@@ -33,6 +33,7 @@ from pydantic_core import ErrorDetails
 from subscribers.segments import MATCH_ALL, Rule, RuleError, compile_rule
 
 from .errors import ConfigError, UnknownName
+from .tracking import DEFAULT_STRIP_PARAMS, DEFAULT_STRIP_PARAMS_BY_HOST, StripRules
 
 if TYPE_CHECKING:
     from .timeline import Timeline
@@ -388,6 +389,45 @@ class Render(_Strict):
     templates: Path = Path("templates")
 
 
+def _param_names(value: list[str]) -> list[str]:
+    for i, name in enumerate(value):
+        if not name.strip() or any(c in name for c in "&=#?/ "):
+            raise ValueError(f"[{i}] {name!r}: expected a query parameter name such as "
+                             '"fbclid" or a pattern such as "utm_*"')
+    return [n.strip().lower() for n in value]
+
+
+class Links(_Strict):
+    """The [links] section: tracking parameters removed from gathered links, and ours
+    added to links to other sites when `utm` is on (see pipeline/tracking.py)."""
+
+    # Query parameter names or patterns ("utm_*") removed from links to any site.
+    strip_params: list[str] = Field(default_factory=lambda: list(DEFAULT_STRIP_PARAMS))
+    # host -> names removed only there (and on its subdomains): "v" is PubMed's tracking
+    # but YouTube's video.
+    strip_params_by_host: dict[str, list[str]] = Field(
+        default_factory=lambda: {h: list(n) for h, n in DEFAULT_STRIP_PARAMS_BY_HOST.items()})
+    utm: StrictBool = False
+    utm_source: str | None = None  # default: the newsletter's name as a slug ("io-insights")
+    utm_medium: str = Field(default="email", min_length=1)
+
+    @field_validator("strip_params")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        return _param_names(value)
+
+    @field_validator("strip_params_by_host")
+    @classmethod
+    def _hosts(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {host.strip().lower().rstrip("."): _param_names(names)
+                for host, names in value.items()}
+
+    @property
+    def strip_rules(self) -> StripRules:
+        return StripRules(tuple(self.strip_params),
+                          {h: tuple(n) for h, n in self.strip_params_by_host.items()})
+
+
 DEFAULT_INTERESTS = ("liver", "lung", "kidney", "bone", "immuno-oncology")
 DEFAULT_REGIONS = {
     "north-america": "North America", "latin-america": "Latin America", "europe": "Europe",
@@ -424,10 +464,14 @@ class Config(_Strict):
     delivery: Delivery = Delivery()
     compose: Compose = Compose()
     render: Render = Render()
+    links: Links = Links()
     gather: Gather = Gather()
     preferences: Preferences = Preferences()
     # Topic name -> keywords, matched on title and summary as whole words, any case.
     topics: dict[str, list[str]] = Field(default_factory=dict)
+    # Journal name as a feed gives it (an ISO abbreviation, a variant) -> the full title the
+    # email shows for it, so a journal has one name in every issue (render/citations.py).
+    journals: dict[str, str] = Field(default_factory=dict)
     lists: list[ListDef] = Field(min_length=1)
     sources: list[Source] = Field(default_factory=list)
     segments: list[Segment] = Field(default_factory=list)

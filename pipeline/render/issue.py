@@ -9,7 +9,7 @@ from ..models import Issue, RenderedVariant
 from ..ports import IssueVariants
 from ..variants import Overrides, VariantSpec, plan_variant
 from . import render_variant
-from .context import Readership, build_context
+from .context import Readership, build_context, issue_journals
 
 
 def variant_spec(config: Config, segment: str) -> VariantSpec:
@@ -25,11 +25,12 @@ def render_issue(config: Config, store: IssueVariants, issue: Issue) -> list[Ren
     sections = store.issue_sections(issue.id)
     list_titles = [entry.title for entry in config.lists]
     descriptions = {s.name: s.description for s in config.segments}
+    journals = issue_journals(config, (i for items in sections.values() for i in items))
     rendered = []
     for segment in config.variant_names:
         readership = Readership(segment, descriptions.get(segment, ""), list_titles)
         planned = plan_variant(sections, variant_spec(config, segment), overrides)
-        context = build_context(config, issue, planned, readership)
+        context = build_context(config, issue, planned, readership, journals)
         rendered.append(render_variant(config.resolve(config.render.templates), segment, context))
     store.save_variants(issue.id, rendered, datetime.now(UTC))
     return rendered

@@ -19,8 +19,8 @@ from ..config import Config
 from ..gather.sanitize import html_to_text
 from ..models import Item
 from ..ports import PublishedIssues
-from ..render.context import shorten
 from ..render.placeholders import PLACEHOLDERS, fill
+from ..render.sentences import shorten
 from .common import web
 from .links import message
 
