@@ -16,8 +16,8 @@ SAFE_SCHEMES = ("https://", "http://", "mailto:")
 # before "[1]"); a space again once wrapped. A private-use character: no note has one.
 _TIE = "\ue000"
 
-# The note's Markdown, for both parts: raw HTML off (the HTML part then passes the
-# email allowlist), typographer on (curly quotes and dashes in both parts alike).
+# The note's Markdown, one parser for both parts (so both read the same): raw HTML off;
+# the HTML part then passes the email allowlist.
 MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
 
 
