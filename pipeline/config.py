@@ -281,6 +281,11 @@ class Source(_Strict):
     # A required source that failed holds the draft for an editor's decision instead of
     # composing a thin issue without it (pipeline/editorial.py).
     required: StrictBool = False
+    # The words on an item's link ("Register", "Programme"). Unset: "Register" when the
+    # link is a registration (it says register, rsvp, tickets...), else "Details".
+    link_label: str | None = Field(default=None, min_length=1, max_length=40)
+
+    _one_line_label = field_validator("link_label", mode="before")(_one_line)
 
 
 class ListDef(_Strict):

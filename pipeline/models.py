@@ -51,6 +51,10 @@ class Item:
     event_all_day: bool = False
     event_timezone: str | None = None
     event_location: str | None = None
+    # A recurring event's occurrences share a series (the calendar's UID) and its repeat
+    # rule (an iCalendar RRULE such as "FREQ=MONTHLY;BYDAY=2TH"): an issue lists one.
+    event_series: str | None = None
+    event_recurrence: str | None = None
     topics: tuple[str, ...] = ()
     id: int | None = None
     first_seen_at: datetime | None = None
@@ -64,6 +68,8 @@ class Item:
         payload = [self.title, self.link, self.summary_html, list(self.authors), self.journal,
                    self.event_start.isoformat() if self.event_start else None,
                    self.event_location]
+        if self.event_series:  # only then: every other item keeps the hash it was stored with
+            payload += [self.event_series, self.event_recurrence]
         return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeGuard
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
-
-from markdown_it import MarkdownIt
 
 from ..config import Config
 from ..gather.sanitize import clean_html, html_to_text
 from ..models import SECTION_TITLES, Issue, Item
 from ..tracking import Campaign, slug
 from .citations import author_line, journal_names
+from .events import event_view
 from .placeholders import PLACEHOLDERS
+from .plain import MARKDOWN, markdown_to_text
 from .sentences import shorten
 from .teasers import research_teaser
 
@@ -36,50 +36,14 @@ class Readership:
     list_titles: Sequence[str]
 
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
-
-
 def editor_note_html(markdown: str) -> str:
     """The editor's note: Markdown with raw HTML disabled, then the email allowlist."""
-    return clean_html(_MARKDOWN.render(markdown)) if markdown.strip() else ""
+    return clean_html(MARKDOWN.render(markdown)) if markdown.strip() else ""
 
 
 def _date_label(when: datetime, tz: ZoneInfo) -> str:
     local = when.astimezone(tz)
     return f"{local.day} {local:%B %Y}"
-
-
-def _event_view(item: Item, tz: ZoneInfo, base_url: str) -> dict[str, Any]:
-    assert item.event_start is not None
-    zone = ZoneInfo(item.event_timezone) if _valid_zone(item.event_timezone) else tz
-    if item.event_all_day:
-        # An all-day event is a date, stored as midnight UTC: shown in any other zone it
-        # would move to the day before.
-        zone = ZoneInfo("UTC")
-    start = item.event_start.astimezone(zone)
-    if item.event_all_day:
-        when = f"{start:%A} {start.day} {start:%B %Y} (all day)"
-    else:
-        when = f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M} {start:%Z}"
-    location = item.event_location or ("" if item.event_all_day else "Online")
-    return {
-        "month": f"{start:%b}".upper(),
-        "day": str(start.day),
-        "when": when,
-        "location": location,
-        "online": location.strip().casefold() in ("online", "virtual", "webinar"),
-        "ics_url": f"{base_url}/events/{item.id}.ics" if item.id is not None else None,
-    }
-
-
-def _valid_zone(name: str | None) -> TypeGuard[str]:
-    if not name:
-        return False
-    try:
-        ZoneInfo(name)
-    except (KeyError, ValueError):
-        return False
-    return True
 
 
 def summary_text(item: Item) -> str:
@@ -91,9 +55,11 @@ def summary_text(item: Item) -> str:
 
 
 def item_view(item: Item, tz: ZoneInfo, base_url: str, campaign: Campaign | None = None,
-              journals: Mapping[str, str] | None = None) -> dict[str, Any]:
+              journals: Mapping[str, str] | None = None, year: int | None = None,
+              link_label: str | None = None) -> dict[str, Any]:
     """`campaign`: our utm tags for the item's link ([links] utm); `journals`: each
-    journal name as shown (citations.journal_names)."""
+    journal name as shown (citations.journal_names); `year`: the issue's; `link_label`:
+    the item's source's, if it configures one."""
     summary = summary_text(item)
     authors = author_line(item.authors)
     view: dict[str, Any] = {
@@ -110,7 +76,8 @@ def item_view(item: Item, tz: ZoneInfo, base_url: str, campaign: Campaign | None
         "doi_url": f"https://doi.org/{item.doi}" if item.doi else None,
         "pmid": item.pmid,
         "date": _date_label(item.published_at, tz) if item.published_at else None,
-        "event": _event_view(item, tz, base_url) if item.section == "events" else None,
+        "event": (event_view(item, tz, base_url, year, link_label)
+                  if item.section == "events" else None),
     }
     return view
 
@@ -147,9 +114,12 @@ def build_context(
     if journals is None:
         journals = issue_journals(config, (i for items in sections.values() for i in items))
     campaign = campaign_for(config, issue)
+    year = issue.period_start.astimezone(tz).year
+    labels = {s.name: s.link_label for s in config.sources}
     shown: list[dict[str, Any]] = [
         {"key": key, "title": SECTION_TITLES[key],
-         "items": [item_view(i, tz, nl.base_url, campaign, journals) for i in items]}
+         "items": [item_view(i, tz, nl.base_url, campaign, journals, year,
+                             labels.get(i.source)) for i in items]}
         for key, items in sections.items() if items
     ]
     lead = next((s["items"][0]["title"] for s in shown if s["items"]), "")
@@ -163,7 +133,7 @@ def build_context(
         },
         "issue": {"id": issue.id, "number": issue.number, "date": date_label,
                   "note_html": editor_note_html(issue.editor_note),
-                  "note_text": issue.editor_note.strip()},
+                  "note_text": markdown_to_text(issue.editor_note)},
         "subject": nl.subject.format(name=nl.name, date=date_label, number=issue.number),
         "preheader": shorten(f"{count} updates this week: {lead}", 140),
         "sections": shown,

@@ -72,6 +72,7 @@ class ItemsMixin:
             published_at=item.published_at, event_start=item.event_start,
             event_end=item.event_end, event_all_day=item.event_all_day,
             event_timezone=item.event_timezone, event_location=item.event_location,
+            event_series=item.event_series, event_recurrence=item.event_recurrence,
             topics=list(item.topics), content_hash=item.content_hash,
         )
 

@@ -48,7 +48,8 @@ def _item_from_row(row: Any) -> Item:
         journal=row.journal, doi=row.doi, pmid=row.pmid, published_at=row.published_at,
         event_start=row.event_start, event_end=row.event_end,
         event_all_day=bool(row.event_all_day), event_timezone=row.event_timezone,
-        event_location=row.event_location, topics=tuple(row.topics or ()),
+        event_location=row.event_location, event_series=row.event_series,
+        event_recurrence=row.event_recurrence, topics=tuple(row.topics or ()),
         first_seen_at=row.first_seen_at,
     )
 

@@ -64,6 +64,8 @@ items = Table(
     Column("event_all_day", Boolean, nullable=False, default=False),
     Column("event_timezone", String(64)),
     Column("event_location", Text),
+    Column("event_series", String(1000)),
+    Column("event_recurrence", Text),
     Column("topics", JSON, nullable=False, default=list),
     Column("content_hash", String(64), nullable=False),
     Column("first_seen_at", UTCDateTime, nullable=False),
