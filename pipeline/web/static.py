@@ -19,6 +19,11 @@ CACHE_CONTROL = "public, max-age=86400"
 
 
 class BrandFiles(StaticFiles):
+    async def check_config(self) -> None:
+        # Without the folder there is nothing to serve: 404s, not a 500 on every request.
+        if self.directory is not None and Path(self.directory).is_dir():
+            await super().check_config()
+
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
         if response.status_code in (200, 304):
@@ -27,5 +32,5 @@ class BrandFiles(StaticFiles):
 
 
 def static_mount(directory: Path) -> Mount:
-    # check_dir=False: a deployment without the folder still starts, and answers 404.
+    # check_dir=False: a deployment without the folder still starts (and answers 404).
     return Mount("/static", app=BrandFiles(directory=directory, check_dir=False), name="static")
