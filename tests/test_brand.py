@@ -235,3 +235,11 @@ def test_with_images_blocked_the_alt_text_shows_white_in_the_logos_box(project, 
                 page.close()
         finally:
             browser.close()
+
+
+def test_a_logo_url_neither_absolute_nor_a_path_says_both_forms(project):
+    from pipeline.errors import ConfigError
+
+    edit_config(project, 'logo_url = "/static/io-insights-logo.png"', 'logo_url = "static/logo.png"')
+    with pytest.raises(ConfigError, match="or a path on base_url such as /static/logo.png"):
+        load_config(project / "config.toml")
