@@ -25,6 +25,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -77,6 +78,8 @@ class Newsletter(_Strict):
     timezone: str = "UTC"
     language: str = "en"
     society: str | None = None  # the publisher, shown in the footer (default: name)
+    # An absolute URL, or a path on base_url such as "/static/io-insights-logo.png" (the
+    # app serves [render] static there). A PNG: many mail clients do not show SVG.
     logo_url: str | None = None
     logo_alt: str | None = None
     subject: str = "{name} — {date}"
@@ -97,11 +100,18 @@ class Newsletter(_Strict):
 
     @field_validator("base_url", "logo_url")
     @classmethod
-    def _absolute_url(cls, value: str | None) -> str | None:
+    def _absolute_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return value
+        base = info.data.get("base_url")
+        if info.field_name == "logo_url" and value.startswith("/"):
+            if base is None:  # base_url's own error says what to fix
+                return value
+            value = base + value
         if not value.startswith(("https://", "http://")):
-            raise ValueError("expected an absolute http(s) URL such as https://news.example.org")
+            raise ValueError("expected an absolute http(s) URL such as https://news.example.org"
+                             + (" or a path on base_url such as /static/logo.png"
+                                if info.field_name == "logo_url" else ""))
         return value.rstrip("/")
 
     @field_validator("timezone")
@@ -392,6 +402,8 @@ def _host_or_network(index: int, entry: str) -> str:
 
 class Render(_Strict):
     templates: Path = Path("templates")
+    # Files the app serves under /static/ (the logo the emails show).
+    static: Path = Path("static")
 
 
 def _param_names(value: list[str]) -> list[str]:

@@ -45,6 +45,7 @@ from .notices import (
     notice_view,
     when,
 )
+from .render.brand import newsletter_view
 from .render.issue import render_issue, variant_spec, variants_of
 from .store.store import Store
 from .timeline import held_draft_key
@@ -178,8 +179,7 @@ def notify_editors(config: Config, store: Store, notice: Notice, now: datetime) 
         room = Newsroom(nl.name, nl.base_url, nl.tz, config.approval_required)
         view = notice_view(room, notice, summary)
         text, html = render_pair(config, "notice", {
-            "newsletter": {"name": nl.name, "postal_address": nl.postal_address,
-                           "language": nl.language}, "notice": view})
+            "newsletter": newsletter_view(nl), "notice": view})
         backend = make_backend(config, now)
     except Exception:  # a notice must not undo the draft or the send it reports
         log.exception("could not prepare the %s notice for issue %s", kind,

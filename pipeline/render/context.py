@@ -17,6 +17,7 @@ from ..config import Config
 from ..gather.sanitize import clean_html, html_to_text
 from ..models import SECTION_TITLES, Issue, Item
 from ..tracking import Campaign, slug
+from .brand import newsletter_view
 from .citations import author_line, journal_names
 from .events import event_view
 from .placeholders import PLACEHOLDERS
@@ -125,12 +126,7 @@ def build_context(
     lead = next((s["items"][0]["title"] for s in shown if s["items"]), "")
     count = sum(len(s["items"]) for s in shown)
     return {
-        "newsletter": {
-            "name": nl.name, "society": nl.society or nl.name,
-            "postal_address": nl.postal_address, "base_url": nl.base_url,
-            "logo_url": nl.logo_url, "logo_alt": nl.logo_alt or nl.name,
-            "language": nl.language, "from_email": nl.from_email,
-        },
+        "newsletter": newsletter_view(nl),
         "issue": {"id": issue.id, "number": issue.number, "date": date_label,
                   "note_html": editor_note_html(issue.editor_note),
                   "note_text": markdown_to_text(issue.editor_note)},
