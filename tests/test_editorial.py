@@ -105,7 +105,7 @@ def test_draft_for_the_slots_period_tells_each_editor(config: Config, store: Sto
         assert "Pre-send check passed" in body
         assert "trainees" in body and "320 recipients in all" in body
         assert "Society news (8)" in body
-    assert "trainees: 71 recipients, 24 items" in text
+    assert "trainees: 71 recipients, 22 items" in text
     assert "IO Insights no. 1 — week of 30 November 2026" in text  # the variants' subject
 
 

@@ -29,12 +29,15 @@ def wrap_lines(text: str, width: int, first: str = "", rest: str = "") -> list[s
     return lines or [first.rstrip()]
 
 
-def wordwrap(value: str, width: int = 79, wrapstring: str | None = None) -> str:
-    """Jinja's `wordwrap` for the text part, where nothing may split a URL: each line of
-    `value` wrapped at spaces only, lines joined with `wrapstring`."""
+def wordwrap(value: str, width: int = 79, break_long_words: bool = False,
+             wrapstring: str | None = None, break_on_hyphens: bool = False) -> str:
+    """Jinja's `wordwrap` (same arguments, so templates written for Jinja's keep working)
+    for the text part, where nothing may split a URL: by default each line of `value`
+    wrapped at spaces only, lines joined with `wrapstring`."""
     joiner = "\n" if wrapstring is None else wrapstring
-    return joiner.join(joiner.join(textwrap.wrap(line, width, break_long_words=False,
-                                                 break_on_hyphens=False))
+    return joiner.join(joiner.join(textwrap.wrap(line, width,
+                                                 break_long_words=break_long_words,
+                                                 break_on_hyphens=break_on_hyphens))
                        for line in str(value).splitlines())
 
 
