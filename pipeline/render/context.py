@@ -141,6 +141,11 @@ def item_view(item: Item, tz: ZoneInfo, base_url: str) -> dict[str, Any]:
     return view
 
 
+def preheader_for(count: int, lead_title: str) -> str:
+    """The line inboxes show after the subject, unless an editor wrote one."""
+    return shorten(f"{count} updates this week: {lead_title}", 140)
+
+
 def build_context(
     config: Config,
     issue: Issue,
@@ -169,7 +174,7 @@ def build_context(
                   "note_html": editor_note_html(issue.editor_note),
                   "note_text": issue.editor_note.strip()},
         "subject": nl.subject.format(name=nl.name, date=date_label, number=issue.number),
-        "preheader": shorten(f"{count} updates this week: {lead}", 140),
+        "preheader": preheader_for(count, lead),
         "sections": shown,
         "audience": {"segment": readership.segment, "description": readership.description,
                      "lists": list(readership.list_titles)},
