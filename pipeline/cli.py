@@ -580,8 +580,12 @@ def editors_list(state: State) -> None:
 def _register_subcommands() -> None:
     from subscribers.cli import segments, subscribers
 
+    from .cli_content import issue_headers, items
+
     cli.add_command(subscribers)
     cli.add_command(segments)
+    cli.add_command(items)
+    cli.add_command(issue_headers)
 
 
 _register_subcommands()
