@@ -304,10 +304,9 @@ def test_placeholder_markers_in_editors_text_stay_inert(draft):
     html, text = fill(v.html, personal.values), fill(v.text, personal.values)
     assert html.count(personal.unsubscribe_url) == 1 and text.count(personal.unsubscribe_url) == 1
     assert "%%io:" not in v.subject and v.subject.startswith("Subject %% io:first_name%%")
-    for shown in ("Title %% io:email%%", "Teaser %% io:email%%", "Head %% io:email%%",
-                  "Tease %% io:email%%"):
-        assert shown in text, shown
-    assert "Alt %% io:email%%" in html and "Pre %% io:email%%" in html
+    for shown in ("Title", "Teaser", "Head", "Tease"):
+        assert f"{shown} %% io:first_name%%" in text, shown
+    assert "Alt %% io:first_name%%" in html and "Pre %% io:first_name%%" in html
 
 
 def test_an_issue_that_went_cannot_be_edited(draft):
