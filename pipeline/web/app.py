@@ -18,7 +18,7 @@ from subscribers.tokens import Tokens, secret_key
 from ..config import Config
 from ..errors import StoreUnavailable
 from ..store.store import Store
-from . import admin, admin_timeline, public, webhooks
+from . import admin, admin_content, admin_timeline, public, webhooks
 from .common import SESSION_HOURS, Web, store_unavailable
 
 # Email previews (in sandboxed srcdoc iframes) show remote images such as the logo; no
@@ -92,7 +92,8 @@ def create_app(config: Config, *, store: Store | None = None,
                 clock=clock or (lambda: datetime.now(UTC)),
                 webhook_key=webhook_key or os.environ.get(webhooks.KEY_ENV) or None)
     app = Starlette(
-        routes=[*admin.routes, *admin_timeline.routes, *public.routes, *webhooks.routes],
+        routes=[*admin.routes, *admin_timeline.routes, *admin_content.routes, *public.routes,
+                *webhooks.routes],
         exception_handlers={StoreUnavailable: store_unavailable},
         middleware=[
             Middleware(SecurityHeaders),
