@@ -297,6 +297,13 @@ class Source(_Strict):
 
     _one_line_label = field_validator("link_label", mode="before")(_one_line)
 
+    @field_validator("name")
+    @classmethod
+    def _not_editors(cls, value: str) -> str:
+        if value.startswith("editor:"):  # models.EDITOR_SOURCE: items added by hand
+            raise ValueError('"editor:" is reserved for the items editors add by hand')
+        return value
+
 
 class ListDef(_Strict):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
@@ -314,6 +321,8 @@ class VariantOptions(_Strict):
                                     min_length=1)
     max_items: StrictInt | None = Field(default=None, ge=1, le=50)
     prefer_topics: list[str] = Field(default_factory=list)
+    # false: this segment's variant leaves out the blocks editors marked "Sponsored".
+    sponsors: StrictBool = True
 
     @field_validator("sections")
     @classmethod

@@ -111,6 +111,31 @@ class Issue:
     send_at: datetime | None = None  # an editor's "Send now" / "Send at ...": its own slot
     paused_at: datetime | None = None  # an editor paused its send
     paused_by: str | None = None
+    # Editors' content (see pipeline/content_edits.py): the lead story, the sections'
+    # order, the subject and preheader for this issue (None: not overridden).
+    lead_item_id: int | None = None
+    section_order: tuple[str, ...] = ()
+    subject: str | None = None
+    preheader: str | None = None
+
+
+# Items an editor added by hand are stored as items of this source (never a feed's name:
+# source names come from the config, where this one is refused by its colon).
+EDITOR_SOURCE = "editor:"
+
+
+@dataclass(frozen=True)
+class ItemEdit:
+    """What editors gave one item of one issue: their headline and teaser (Markdown)
+    instead of the feed's (None: the feed's; "" teaser: none), and for the items they
+    added, an image and whether it is a sponsor's block."""
+
+    title: str | None = None
+    teaser: str | None = None
+    image_url: str | None = None
+    image_alt: str | None = None
+    sponsored: bool = False
+    added: bool = False  # added by hand (source EDITOR_SOURCE), not from a feed
 
 
 @dataclass(frozen=True)

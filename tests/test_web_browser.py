@@ -234,8 +234,10 @@ def test_an_editor_approves_sends_at_a_time_then_pauses_and_resumes(sending, tmp
         assert not tick.is_alive()
         stopped_at = sendgrid.accepted
         [send] = ticks[0].performed
-        assert send.outcome == "incomplete", send
+        # An editor's pause is not a failed tick: the send waits for Resume.
+        assert send.outcome == "retry" and not send.failed, send
         assert any("paused by ed@example.org" in line for line in send.lines), send.lines
+        assert not any("`insights send` to resume" in line for line in send.lines)
         assert stopped_at < 30  # it stopped well before the end (33 requests in all)
         # paused, the ticks after it send nothing
         assert week.tick(config, at(10, 33)).performed == []

@@ -99,6 +99,11 @@ def campaign_for(config: Config, issue: Issue) -> Campaign | None:
                     campaign=issue.id, own_host=urlsplit(nl.base_url).hostname or "")
 
 
+def preheader_for(count: int, lead_title: str) -> str:
+    """The line inboxes show after the subject, unless an editor wrote one."""
+    return shorten(f"{count} updates this week: {lead_title}", 140)
+
+
 def build_context(
     config: Config,
     issue: Issue,
@@ -131,7 +136,7 @@ def build_context(
                   "note_html": editor_note_html(issue.editor_note),
                   "note_text": markdown_to_text(issue.editor_note)},
         "subject": nl.subject.format(name=nl.name, date=date_label, number=issue.number),
-        "preheader": shorten(f"{count} updates this week: {lead}", 140),
+        "preheader": preheader_for(count, lead),
         "sections": shown,
         "audience": {"segment": readership.segment, "description": readership.description,
                      "lists": list(readership.list_titles)},

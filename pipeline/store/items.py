@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import StoreError
-from ..models import Item
+from ..models import EDITOR_SOURCE, Item
 from .bulk import new_id
 from .records import SaveResult, SourceState, _item_from_row
 from .schema import (
@@ -88,7 +88,9 @@ class ItemsMixin:
             keys.append(items.c.canonical_url == item.canonical_url)
         if not keys:
             return False
-        query = select(items.c.id).where(items.c.source != item.source, or_(*keys)).limit(1)
+        # An editor's item for one issue is no feed's copy: the feed's own page still comes.
+        query = select(items.c.id).where(items.c.source != item.source,
+                                         items.c.source != EDITOR_SOURCE, or_(*keys)).limit(1)
         return conn.execute(query).first() is not None
 
     def unissued_items(self, sections: Iterable[str], since: datetime) -> list[Item]:
@@ -99,7 +101,8 @@ class ItemsMixin:
         dated = func.coalesce(items.c.published_at, items.c.first_seen_at)
         query = (
             select(items)
-            .where(items.c.section.in_(list(sections)), items.c.id.not_in(in_issue), dated >= since)
+            .where(items.c.section.in_(list(sections)), items.c.id.not_in(in_issue), dated >= since,
+                   items.c.source != EDITOR_SOURCE)  # written for one issue, never composed
             .order_by(dated.desc(), items.c.id)
         )
         with self.engine.connect() as conn:
@@ -114,7 +117,7 @@ class ItemsMixin:
         query = (
             select(items)
             .where(items.c.section == "events", items.c.event_start >= start,
-                   items.c.event_start < end)
+                   items.c.event_start < end, items.c.source != EDITOR_SOURCE)
             .order_by(items.c.event_start, items.c.id)
         )
         with self.engine.connect() as conn:

@@ -63,4 +63,6 @@ def _issue_from_row(row: Any) -> Issue:
         dropped=frozenset((row.overrides or {}).get("dropped", ())),
         pinned=tuple((row.overrides or {}).get("pinned", ())),
         send_at=row.send_at, paused_at=row.paused_at, paused_by=row.paused_by,
+        lead_item_id=row.lead_item_id, section_order=tuple(row.section_order or ()),
+        subject=row.subject, preheader=row.preheader,
     )

@@ -108,6 +108,13 @@ issues = Table(
     Column("send_at", UTCDateTime),
     Column("paused_at", UTCDateTime),
     Column("paused_by", Text),
+    # Editors' content for this issue (pipeline/content_edits.py): the lead story shown on
+    # top of every variant, the sections' order, and the subject and preheader written
+    # by an editor instead of the configured ones (None: not overridden).
+    Column("lead_item_id", Integer),
+    Column("section_order", JSON),
+    Column("subject", Text),
+    Column("preheader", Text),
 )
 
 issue_items = Table(
@@ -119,6 +126,27 @@ issue_items = Table(
     Column("position", Integer, nullable=False),
     # New items make an issue worth sending; carried-over events only remind.
     Column("is_new", Boolean, nullable=False, default=True),
+    # An editor's headline and teaser (Markdown) for this issue; the item's own (the
+    # feed's) stay untouched in `items`. None: the feed's; "" teaser: none shown.
+    Column("title", Text),
+    Column("teaser", Text),
+)
+
+# Items an editor added by hand to one issue (a president's message, a job, a sponsor's
+# block). The item itself is a row in `items` with source EDITOR_SOURCE, so dropping,
+# pinning and moving it work as for any other; this row holds what only they have.
+editor_items = Table(
+    "editor_items",
+    metadata,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("issue_id", String(20), ForeignKey("issues.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("image_url", Text),  # https only
+    Column("image_alt", Text),
+    Column("sponsored", Boolean, nullable=False, default=False),  # labelled "Sponsored"
+    Column("added_by", String(320), nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+    Index("ix_editor_items_issue_id", "issue_id"),
 )
 
 variants = Table(

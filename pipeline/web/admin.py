@@ -34,11 +34,12 @@ from ..issue_actions import (
     issue_timeline,
 )
 from ..job import send_tests
-from ..models import Issue, RenderedVariant
-from ..render.issue import variant_spec, variants_of
+from ..models import SECTION_TITLES, SECTIONS, Issue, RenderedVariant
+from ..render.context import summary_text
+from ..render.issue import overrides_of, variant_spec, variants_of
 from ..render.placeholders import fill
 from ..states import IssueStatus
-from ..variants import Overrides, plan_variant
+from ..variants import plan_lead, plan_variant, section_order
 from ..week import read_facts
 from .common import SESSION_HOURS, Web, check_csrf, client_key, csrf_token, read_form, web
 
@@ -216,9 +217,14 @@ async def issue_page(request: Request, editor: str) -> Response:
         variant = by_segment.get(segment) or variants[0]
         sample = personal_values(w.config, w.tokens, editor, "Alex", test=True)
         sections = w.store.issue_sections(issue_id)
-        shown = plan_variant(sections, variant_spec(w.config, variant.segment),
-                             Overrides(dropped=issue.dropped, pinned=issue.pinned))
-        shown_ids = {i.id for items in shown.values() for i in items}
+        edits = w.store.issue_edits(issue_id)
+        overrides, spec = overrides_of(issue, edits), variant_spec(w.config, variant.segment)
+        shown = plan_variant(sections, spec, overrides)
+        lead = plan_lead(sections, spec, overrides)
+        shown_ids = {i.id for items in shown.values() for i in items} | (
+            {lead.id} if lead else set())
+        # Sections listed in this issue's order; each item's own teaser beside the edit.
+        order = section_order(SECTIONS, issue.section_order)
         progress = w.store.send_progress(issue_id)
         return {
             **timeline_facts(w, issue),
@@ -227,7 +233,10 @@ async def issue_page(request: Request, editor: str) -> Response:
             "content": content_hash(variants),
             "preview_html": fill(variant.html, sample.values),
             "preview_text": fill(variant.text, sample.values),
-            "sections": sections, "shown_ids": shown_ids,
+            "sections": {name: sections[name] for name in order if name in sections},
+            "section_titles": SECTION_TITLES, "shown_ids": shown_ids, "edits": edits,
+            "own_teasers": {i.id: summary_text(i) for items in sections.values()
+                            for i in items},
             "problems": check_issue(w.config, variants),
             "diff": changes_since_approval(issue, variants),
             "events": w.store.event_counts(issue_id),
