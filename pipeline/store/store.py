@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from . import db
+from .checks import ChecksMixin
 from .editors import EditorsMixin
 from .events import EventsMixin
 from .issues import IssuesMixin
@@ -25,9 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["Batch", "SaveResult", "SourceState", "Store"]
 
 
-class Store(ItemsMixin, IssuesMixin, LedgerMixin, EventsMixin, EditorsMixin):
+class Store(ItemsMixin, IssuesMixin, LedgerMixin, EventsMixin, EditorsMixin, ChecksMixin):
     """The pipeline's storage: one class per domain (items, issues, ledger, events,
-    editors), composed here, as in lemon24/reader. Everything above talks to Store only."""
+    editors, checks), composed here, as in lemon24/reader. Everything above talks to Store only."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
