@@ -58,7 +58,8 @@ def _issue_from_row(row: Any) -> Issue:
         id=row.id, number=row.number, period_start=row.period_start, period_end=row.period_end,
         status=row.status, editor_note=row.editor_note, created_at=row.created_at,
         sent_at=row.sent_at, approved_by=row.approved_by, approved_at=row.approved_at,
-        approved_hash=row.approved_hash, approved_content=row.approved_content,
+        approved_hash=row.approved_hash,
+        approved_content=getattr(row, "approved_content", None),
         dropped=frozenset((row.overrides or {}).get("dropped", ())),
         pinned=tuple((row.overrides or {}).get("pinned", ())),
     )

@@ -138,15 +138,16 @@ async def issues_page(request: Request, editor: str) -> Response:
     w = web(request)
 
     def rows() -> list[dict[str, Any]]:
+        issues = w.store.list_issues(with_approved_content=False)
+        counts = w.store.issue_counts()
+        progress = w.store.send_progress_of([issue.id for issue in issues])
         out = []
-        for issue in w.store.list_issues():
-            sections = w.store.issue_sections(issue.id)
-            progress = w.store.send_progress(issue.id)
-            out.append({"issue": issue,
-                        "items": sum(len(v) for v in sections.values()),
-                        "variants": len(w.store.get_variants(issue.id)),
-                        "sent": sum(p.get("sent", 0) for p in progress.values()),
-                        "recipients": sum(sum(p.values()) for p in progress.values())})
+        for issue in issues:
+            placed, rendered = counts.get(issue.id, (0, 0))
+            states = progress.get(issue.id, {}).values()
+            out.append({"issue": issue, "items": placed, "variants": rendered,
+                        "sent": sum(p.get("sent", 0) for p in states),
+                        "recipients": sum(sum(p.values()) for p in states)})
         return out
 
     return w.page(request, "admin_issues.html.j2", rows=await run_in_threadpool(rows),

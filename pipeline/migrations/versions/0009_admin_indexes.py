@@ -1,4 +1,4 @@
-"""checks before approval (issue_checks) and the index the admin's send counts use
+"""checks before approval (issue_checks), and the indexes the admin's counts use
 
 Revision ID: 0009
 Revises: 0006 (0008 once issue 16/17's content migrations are merged: change
@@ -17,6 +17,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.drop_index("ix_mail_events_issue_segment", table_name="mail_events")
+    op.create_index("ix_mail_events_issue_segment_hash", "mail_events",
+                    ["issue_id", "segment", "event", "email_hash"])
     op.create_index("ix_send_recipients_issue_state", "send_recipients",
                     ["issue_id", "state", "batch_id"])
     op.create_table(
@@ -40,3 +43,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("issue_checks")
     op.drop_index("ix_send_recipients_issue_state", table_name="send_recipients")
+    op.drop_index("ix_mail_events_issue_segment_hash", table_name="mail_events")
+    op.create_index("ix_mail_events_issue_segment", "mail_events",
+                    ["issue_id", "segment", "event"])
