@@ -19,11 +19,14 @@ from starlette.routing import Route
 
 from ..accounts import check_login
 from ..approval import changes_since_approval, content_hash
+from ..checks import checks_report, run_checks
+from ..checks.spam import installed as spam_installed
 from ..deliver.gate import check_issue
-from ..deliver.message import personal_values
+from ..deliver.message import build_message, message_bytes, personal_values
 from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note
 from ..errors import InsightsError
 from ..job import send_tests
+from ..models import Recipient
 from ..render.issue import variant_spec, variants_of
 from ..render.placeholders import fill
 from ..variants import Overrides, plan_variant
@@ -184,6 +187,8 @@ async def issue_page(request: Request, editor: str) -> Response:
             "diff": changes_since_approval(issue, variants),
             "progress": w.store.send_progress(issue_id),
             "events": w.store.event_counts(issue_id),
+            "checks": checks_report(w.config, variants, w.store.check_results(issue_id)),
+            "spam_checked": spam_installed(),
         }
 
     data = await run_in_threadpool(gather)
@@ -256,6 +261,30 @@ async def approve_issue(request: Request, editor: str) -> Response:
                         f"Issue {issue_id} approved by {editor}.")
 
 
+@editor_only
+async def run_issue_checks(request: Request, editor: str) -> Response:
+    """Ask the links not asked yet for this issue (every one with `refresh`) and score
+    the changed variants: seconds, with the gather limits; broken links only warn."""
+    w = web(request)
+    issue_id = request.path_params["issue_id"]
+    refresh = request.state.form.get("refresh") == "1"
+
+    def check() -> None:
+        issue = w.store.get_issue(issue_id)
+        if issue is None:
+            raise HTTPException(404, f"No issue {issue_id}.")
+        variants = variants_of(w.config, w.store, issue)
+        reader = Recipient(0, editor, "Alex", "test")
+        personal = personal_values(w.config, w.tokens, editor, "Alex", test=True)
+        messages = [message_bytes(build_message(w.config, v, reader, personal, w.clock()))
+                    for v in variants]
+        run_checks(w.config, w.store, issue_id, variants, messages, w.clock(),
+                   refresh=refresh)
+
+    return await _apply(request, check, "Links checked" + (
+        " and spam scores taken." if spam_installed() else "."))
+
+
 async def admin_home(request: Request) -> Response:
     return RedirectResponse("/admin/issues", 303)
 
@@ -271,4 +300,5 @@ routes = [
     Route("/admin/issues/{issue_id}/note", save_note, methods=["POST"]),
     Route("/admin/issues/{issue_id}/test", send_test, methods=["POST"]),
     Route("/admin/issues/{issue_id}/approve", approve_issue, methods=["POST"]),
+    Route("/admin/issues/{issue_id}/checks", run_issue_checks, methods=["POST"]),
 ]
