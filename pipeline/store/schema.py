@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -200,6 +201,26 @@ send_recipients = Table(
     Column("state", String(12), nullable=False, server_default="queued"),
     Column("note", Text),
     Index("ix_send_recipients_batch_id", "batch_id"),
+    # The admin's counts: recipients not simply queued (skipped, failed, held, sent one
+    # by one) found without reading an issue's million queued ones (see send_progress).
+    Index("ix_send_recipients_issue_state", "issue_id", "state", "batch_id"),
+)
+
+# Checks before approval (pipeline.checks): each link's answer, kept per issue and URL
+# so a re-render asks only the new ones; each variant's SpamAssassin score, with the
+# hash of the variant it scored (an edit makes it stale).
+issue_checks = Table(
+    "issue_checks",
+    metadata,
+    Column("issue_id", String(20), ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # link | spam
+    Column("target", String(2000), primary_key=True),  # the URL, or the segment
+    Column("verdict", String(12), nullable=False),
+    Column("status", Integer),  # a link's HTTP status
+    Column("score", Float),  # a variant's spam score
+    Column("detail", Text, nullable=False, default=""),
+    Column("content_hash", String(64)),
+    Column("checked_at", UTCDateTime, nullable=False),
 )
 
 editors = Table(
@@ -237,7 +258,8 @@ mail_events = Table(
     Column("email_hash", String(64), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
-    Index("ix_mail_events_issue_segment", "issue_id", "segment", "event"),
+    # With the hash: the admin's counts (unique opens too) come from the index alone.
+    Index("ix_mail_events_issue_segment_hash", "issue_id", "segment", "event", "email_hash"),
 )
 
 # The scheduler's actions (draft, remind, send, hold, late: pipeline/timeline.py), one row
