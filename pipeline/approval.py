@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import html
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,9 +24,20 @@ def content_hash(variants: Sequence[RenderedVariant]) -> str:
     return digest.hexdigest()
 
 
+# The template's hidden preheader (issue.mjml.j2): read back from the HTML, as inboxes do.
+_PREHEADER = re.compile(r'<div class="preheader"[^>]*>(.*?)</div>', re.DOTALL)
+
+
+def preheader_of(html_part: str) -> str:
+    found = _PREHEADER.search(html_part)
+    return html.unescape(found.group(1)).strip() if found else ""
+
+
 def readable_content(variants: Sequence[RenderedVariant]) -> dict[str, Any]:
-    """What an editor reads when comparing versions: each variant's subject and text."""
-    return {v.segment: {"subject": v.subject, "text": v.text} for v in variants}
+    """What an editor reads when comparing versions: each variant's subject, preheader
+    (the line inboxes show after it) and text."""
+    return {v.segment: {"subject": v.subject, "preheader": preheader_of(v.html),
+                        "text": v.text} for v in variants}
 
 
 def changes_since_approval(issue: Issue, variants: Sequence[RenderedVariant]) -> dict[str, str]:
@@ -39,6 +52,9 @@ def changes_since_approval(issue: Issue, variants: Sequence[RenderedVariant]) ->
         after = now.get(segment, {"subject": "", "text": ""})
         old = [f"Subject: {before['subject']}", *before["text"].splitlines()]
         new = [f"Subject: {after['subject']}", *after["text"].splitlines()]
+        if "preheader" in before and "preheader" in after:  # approved before it was kept
+            old.insert(1, f"Preheader: {before['preheader']}")
+            new.insert(1, f"Preheader: {after['preheader']}")
         diff = "\n".join(difflib.unified_diff(old, new, "approved", "now", lineterm="", n=2))
         if diff:
             out[segment] = diff

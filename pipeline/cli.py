@@ -352,8 +352,12 @@ def editors_list(state: State) -> None:
 def _register_subcommands() -> None:
     from subscribers.cli import segments, subscribers
 
+    from .cli_content import issue_headers, items
+
     cli.add_command(subscribers)
     cli.add_command(segments)
+    cli.add_command(items)
+    cli.add_command(issue_headers)
     # The editorial week's commands (tick, schedule, status, draft, approve, demo) put
     # themselves on `cli` when their module is imported.
     from . import cli_week  # noqa: F401

@@ -30,7 +30,8 @@ def compose_issue(
 
     News and research: what no earlier issue carried, newest first. Events: every
     upcoming one within the horizon, soonest first, whether new or carried over, because
-    readers need the reminder; but carried-over events alone never make an issue.
+    readers need the reminder; but carried-over events alone never make an issue. A
+    recurring event is listed once, by its next session.
     """
     by_section: dict[str, list[Item]] = {name: [] for name in SECTIONS}
     for item in unissued:
@@ -40,6 +41,7 @@ def compose_issue(
         by_section[section].sort(key=_newest_first)
         del by_section[section][max_per_section:]
     events = sorted(_dedupe_events(upcoming_events), key=lambda i: (i.event_start, i.title))
+    events = _next_of_each_series(events)
     by_section["events"] = events[:max_per_section]
     new_ids = frozenset(
         item.id for section in by_section.values() for item in section
@@ -73,3 +75,18 @@ def events_only(content: IssueContent) -> bool:
     """No news and no research: only reminders of events (skipped unless
     `compose.events_only_issues`)."""
     return not content.sections.get("news") and not content.sections.get("research")
+
+
+def _next_of_each_series(events: Sequence[Item]) -> list[Item]:
+    """The first of each recurring series' sessions (`events` soonest first): a monthly
+    tumour board is one entry, "Monthly, next: ...", not one per month."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for event in events:
+        if event.event_series:
+            key = (event.source, event.event_series)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(event)
+    return out

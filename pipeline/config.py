@@ -25,6 +25,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -33,6 +34,7 @@ from pydantic_core import ErrorDetails
 from subscribers.segments import MATCH_ALL, Rule, RuleError, compile_rule
 
 from .errors import ConfigError, UnknownName
+from .tracking import DEFAULT_STRIP_PARAMS, DEFAULT_STRIP_PARAMS_BY_HOST, StripRules
 
 if TYPE_CHECKING:
     from .timeline import Timeline
@@ -76,6 +78,8 @@ class Newsletter(_Strict):
     timezone: str = "UTC"
     language: str = "en"
     society: str | None = None  # the publisher, shown in the footer (default: name)
+    # An absolute URL, or a path on base_url such as "/static/io-insights-logo.png" (the
+    # app serves [render] static there). A PNG: many mail clients do not show SVG.
     logo_url: str | None = None
     logo_alt: str | None = None
     subject: str = "{name} — {date}"
@@ -96,11 +100,18 @@ class Newsletter(_Strict):
 
     @field_validator("base_url", "logo_url")
     @classmethod
-    def _absolute_url(cls, value: str | None) -> str | None:
+    def _absolute_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return value
+        base = info.data.get("base_url")
+        if info.field_name == "logo_url" and value.startswith("/"):
+            if base is None:  # base_url's own error says what to fix
+                return value
+            value = base + value
         if not value.startswith(("https://", "http://")):
-            raise ValueError("expected an absolute http(s) URL such as https://news.example.org")
+            raise ValueError("expected an absolute http(s) URL such as https://news.example.org"
+                             + (" or a path on base_url such as /static/logo.png"
+                                if info.field_name == "logo_url" else ""))
         return value.rstrip("/")
 
     @field_validator("timezone")
@@ -280,6 +291,18 @@ class Source(_Strict):
     # A required source that failed holds the draft for an editor's decision instead of
     # composing a thin issue without it (pipeline/editorial.py).
     required: StrictBool = False
+    # The words on an item's link ("Register", "Programme"). Unset: "Register" when the
+    # link is a registration (it says register, rsvp, tickets...), else "Details".
+    link_label: str | None = Field(default=None, min_length=1, max_length=40)
+
+    _one_line_label = field_validator("link_label", mode="before")(_one_line)
+
+    @field_validator("name")
+    @classmethod
+    def _not_editors(cls, value: str) -> str:
+        if value.startswith("editor:"):  # models.EDITOR_SOURCE: items added by hand
+            raise ValueError('"editor:" is reserved for the items editors add by hand')
+        return value
 
 
 class ListDef(_Strict):
@@ -298,6 +321,8 @@ class VariantOptions(_Strict):
                                     min_length=1)
     max_items: StrictInt | None = Field(default=None, ge=1, le=50)
     prefer_topics: list[str] = Field(default_factory=list)
+    # false: this segment's variant leaves out the blocks editors marked "Sponsored".
+    sponsors: StrictBool = True
 
     @field_validator("sections")
     @classmethod
@@ -386,6 +411,47 @@ def _host_or_network(index: int, entry: str) -> str:
 
 class Render(_Strict):
     templates: Path = Path("templates")
+    # Files the app serves under /static/ (the logo the emails show).
+    static: Path = Path("static")
+
+
+def _param_names(value: list[str]) -> list[str]:
+    for i, name in enumerate(value):
+        if not name.strip() or any(c in name for c in "&=#?/ "):
+            raise ValueError(f"[{i}] {name!r}: expected a query parameter name such as "
+                             '"fbclid" or a pattern such as "utm_*"')
+    return [n.strip().lower() for n in value]
+
+
+class Links(_Strict):
+    """The [links] section: tracking parameters removed from gathered links, and ours
+    added to links to other sites when `utm` is on (see pipeline/tracking.py)."""
+
+    # Query parameter names or patterns ("utm_*") removed from links to any site.
+    strip_params: list[str] = Field(default_factory=lambda: list(DEFAULT_STRIP_PARAMS))
+    # host -> names removed only there (and on its subdomains): "v" is PubMed's tracking
+    # but YouTube's video.
+    strip_params_by_host: dict[str, list[str]] = Field(
+        default_factory=lambda: {h: list(n) for h, n in DEFAULT_STRIP_PARAMS_BY_HOST.items()})
+    utm: StrictBool = False
+    utm_source: str | None = None  # default: the newsletter's name as a slug ("io-insights")
+    utm_medium: str = Field(default="email", min_length=1)
+
+    @field_validator("strip_params")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        return _param_names(value)
+
+    @field_validator("strip_params_by_host")
+    @classmethod
+    def _hosts(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {host.strip().lower().rstrip("."): _param_names(names)
+                for host, names in value.items()}
+
+    @property
+    def strip_rules(self) -> StripRules:
+        return StripRules(tuple(self.strip_params),
+                          {h: tuple(n) for h, n in self.strip_params_by_host.items()})
 
 
 DEFAULT_INTERESTS = ("liver", "lung", "kidney", "bone", "immuno-oncology")
@@ -424,10 +490,14 @@ class Config(_Strict):
     delivery: Delivery = Delivery()
     compose: Compose = Compose()
     render: Render = Render()
+    links: Links = Links()
     gather: Gather = Gather()
     preferences: Preferences = Preferences()
     # Topic name -> keywords, matched on title and summary as whole words, any case.
     topics: dict[str, list[str]] = Field(default_factory=dict)
+    # Journal name as a feed gives it (an ISO abbreviation, a variant) -> the full title the
+    # email shows for it, so a journal has one name in every issue (render/citations.py).
+    journals: dict[str, str] = Field(default_factory=dict)
     lists: list[ListDef] = Field(min_length=1)
     sources: list[Source] = Field(default_factory=list)
     segments: list[Segment] = Field(default_factory=list)

@@ -45,10 +45,11 @@ from .notices import (
     notice_view,
     when,
 )
-from .render.issue import render_issue, variant_spec, variants_of
+from .render.brand import newsletter_view
+from .render.issue import overrides_of, render_issue, variant_spec, variants_of
 from .store.store import Store
 from .timeline import held_draft_key
-from .variants import Overrides, plan_variant
+from .variants import plan_variant
 
 __all__ = [
     "DraftHeld", "DraftReady", "DraftResult", "HeldAtSlot", "Notice", "NothingNew",
@@ -140,7 +141,7 @@ def summarize(config: Config, store: Store, issue: Issue) -> IssueSummary:
     and whether the pre-send gate lets it go."""
     sections = store.issue_sections(issue.id)
     variants = variants_of(config, store, issue)
-    overrides = Overrides(dropped=issue.dropped, pinned=issue.pinned)
+    overrides = overrides_of(issue, store.issue_edits(issue.id))
     kept = {s: [i for i in sections.get(s, []) if i.id not in issue.dropped]
             for s in SECTIONS}
     # Who would receive it (one pass over the list), as the run's report counts them.
@@ -178,8 +179,7 @@ def notify_editors(config: Config, store: Store, notice: Notice, now: datetime) 
         room = Newsroom(nl.name, nl.base_url, nl.tz, config.approval_required)
         view = notice_view(room, notice, summary)
         text, html = render_pair(config, "notice", {
-            "newsletter": {"name": nl.name, "postal_address": nl.postal_address,
-                           "language": nl.language}, "notice": view})
+            "newsletter": newsletter_view(nl), "notice": view})
         backend = make_backend(config, now)
     except Exception:  # a notice must not undo the draft or the send it reports
         log.exception("could not prepare the %s notice for issue %s", kind,

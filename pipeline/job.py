@@ -21,11 +21,11 @@ from .errors import DeliveryError, InsightsError, UnknownName
 from .gather import gather
 from .models import Issue, Recipient, RenderedVariant, RunReport, SegmentReport
 from .notices import DraftReady, when
-from .render.issue import render_issue, variant_spec, variants_of
+from .render.issue import overrides_of, render_issue, variant_spec, variants_of
 from .states import IssueStatus, RunStatus
 from .store.store import Store
 from .timeline import issue_slot
-from .variants import Overrides, plan_variant
+from .variants import plan_variant
 
 
 def send_current(config: Config, now: datetime, *, resolve_unknown: str | None = None,
@@ -260,10 +260,10 @@ def _segment_rows(config: Config, store: Store, issue: Issue, report: RunReport,
             [entry.name for entry in config.lists], config.segment_rules,
             config.default_segment or None))
     sections = store.issue_sections(issue.id)
+    overrides = overrides_of(issue, store.issue_edits(issue.id))
 
     def items(segment: str) -> int:
-        planned = plan_variant(sections, variant_spec(config, segment),
-                               Overrides(dropped=issue.dropped, pinned=issue.pinned))
+        planned = plan_variant(sections, variant_spec(config, segment), overrides)
         return sum(len(v) for v in planned.values())
 
     report.segments = [

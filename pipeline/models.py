@@ -51,6 +51,10 @@ class Item:
     event_all_day: bool = False
     event_timezone: str | None = None
     event_location: str | None = None
+    # A recurring event's occurrences share a series (the calendar's UID) and its repeat
+    # rule (an iCalendar RRULE such as "FREQ=MONTHLY;BYDAY=2TH"): an issue lists one.
+    event_series: str | None = None
+    event_recurrence: str | None = None
     topics: tuple[str, ...] = ()
     id: int | None = None
     first_seen_at: datetime | None = None
@@ -64,6 +68,8 @@ class Item:
         payload = [self.title, self.link, self.summary_html, list(self.authors), self.journal,
                    self.event_start.isoformat() if self.event_start else None,
                    self.event_location]
+        if self.event_series:  # only then: every other item keeps the hash it was stored with
+            payload += [self.event_series, self.event_recurrence]
         return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
 
@@ -105,6 +111,31 @@ class Issue:
     send_at: datetime | None = None  # an editor's "Send now" / "Send at ...": its own slot
     paused_at: datetime | None = None  # an editor paused its send
     paused_by: str | None = None
+    # Editors' content (see pipeline/content_edits.py): the lead story, the sections'
+    # order, the subject and preheader for this issue (None: not overridden).
+    lead_item_id: int | None = None
+    section_order: tuple[str, ...] = ()
+    subject: str | None = None
+    preheader: str | None = None
+
+
+# Items an editor added by hand are stored as items of this source (never a feed's name:
+# source names come from the config, where this one is refused by its colon).
+EDITOR_SOURCE = "editor:"
+
+
+@dataclass(frozen=True)
+class ItemEdit:
+    """What editors gave one item of one issue: their headline and teaser (Markdown)
+    instead of the feed's (None: the feed's; "" teaser: none), and for the items they
+    added, an image and whether it is a sponsor's block."""
+
+    title: str | None = None
+    teaser: str | None = None
+    image_url: str | None = None
+    image_alt: str | None = None
+    sponsored: bool = False
+    added: bool = False  # added by hand (source EDITOR_SOURCE), not from a feed
 
 
 @dataclass(frozen=True)

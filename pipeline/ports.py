@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # types only: subscribers/ is a leaf that itself imports the 
     from subscribers.resolve import Prepare
     from subscribers.segments import Rule
 
-    from .models import Issue, Item, Recipient, RenderedVariant
+    from .models import Issue, Item, ItemEdit, Recipient, RenderedVariant
 
 
 class Recipients(Protocol):
@@ -71,6 +71,8 @@ class IssueVariants(Protocol):
     """What rendering reads and writes of the store: an issue's sections and variants."""
 
     def issue_sections(self, issue_id: str) -> dict[str, list[Item]]: ...
+
+    def issue_edits(self, issue_id: str) -> dict[int, ItemEdit]: ...
 
     def get_variants(self, issue_id: str) -> list[RenderedVariant]: ...
 

@@ -16,6 +16,11 @@ class Overrides:
 
     dropped: frozenset[int] = frozenset()
     pinned: tuple[int, ...] = ()
+    # The lead story: out of its section, on top of every variant (see plan_lead).
+    lead: int | None = None
+    sponsored: frozenset[int] = frozenset()  # sponsors' blocks (VariantSpec.sponsors)
+    # This issue's order of sections: the segments keep their own sections, in this order.
+    section_order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ class VariantSpec:
     order: tuple[str, ...] = SECTIONS
     max_items: int | None = None
     prefer_topics: frozenset[str] = field(default_factory=frozenset)
+    sponsors: bool = True  # False: sponsored blocks are left out
 
 
 def plan_variant(sections: Mapping[str, Sequence[Item]], spec: VariantSpec,
@@ -36,12 +42,15 @@ def plan_variant(sections: Mapping[str, Sequence[Item]], spec: VariantSpec,
     order: an event's topic never makes a later meeting look sooner.
     """
     overrides = overrides or Overrides()
+    left_out = overrides.dropped | ({overrides.lead} if overrides.lead is not None else set())
+    if not spec.sponsors:
+        left_out |= overrides.sponsored
     # Keyed by an item's id, which is None before it is stored: such an item is never pinned.
     pin_rank: dict[int | None, int] = {item_id: rank
                                        for rank, item_id in enumerate(overrides.pinned)}
     planned: dict[str, tuple[Item, ...]] = {}
-    for name in spec.order:
-        items = [i for i in sections.get(name, ()) if i.id not in overrides.dropped]
+    for name in section_order(spec.order, overrides.section_order):
+        items = [i for i in sections.get(name, ()) if i.id not in left_out]
         if name != "events":
             items.sort(key=lambda i: (pin_rank.get(i.id, len(pin_rank)),
                                       not (set(i.topics) & spec.prefer_topics)))
@@ -56,3 +65,24 @@ def plan_variant(sections: Mapping[str, Sequence[Item]], spec: VariantSpec,
         if items:
             planned[name] = tuple(items)
     return planned
+
+
+def section_order(segment: Sequence[str], issue: Sequence[str]) -> tuple[str, ...]:
+    """The segment's sections in the issue's order (an editor's, for this issue); those
+    the issue's order does not name keep the segment's place, after the named ones."""
+    if not issue:
+        return tuple(segment)
+    rank = {name: at for at, name in enumerate(issue)}
+    return tuple(sorted(segment, key=lambda name: rank.get(name, len(rank))))
+
+
+def plan_lead(sections: Mapping[str, Sequence[Item]], spec: VariantSpec,
+              overrides: Overrides) -> Item | None:
+    """The lead story of one variant: the editors' choice, in every variant whatever its
+    sections and caps; not when dropped, nor a sponsor's block where sponsors are out."""
+    lead = overrides.lead
+    if lead is None or lead in overrides.dropped:
+        return None
+    if not spec.sponsors and lead in overrides.sponsored:
+        return None
+    return next((i for items in sections.values() for i in items if i.id == lead), None)

@@ -37,7 +37,7 @@ def gzip_bomb() -> bytes:
 
 
 class FeedServer:
-    """Routes: /ok/NAME (ETag + 304), /trickle, /huge, /gzip-bomb, /laughs, /loop,
+    """Routes: /ok/NAME (ETag + 304), /no-head (405 to HEAD), /trickle, /huge, /gzip-bomb, /laughs, /loop,
     /status/CODE, /flaky/NAME (503 once, then ok), /redirect?to=URL (302). `latency`
     delays every response; `tls` serves HTTPS with that context. `hosts` records the
     Host header of every request."""
@@ -47,6 +47,7 @@ class FeedServer:
         self.latency = latency
         self.hits: dict[str, int] = {}
         self.hosts: list[str] = []
+        self.methods: list[tuple[str, str]] = []  # (method, path) of every request
         self.lock = threading.Lock()
         server = self
 
@@ -56,9 +57,17 @@ class FeedServer:
             def log_message(self, *args):  # keep test output clean
                 pass
 
+            head = False
+
+            def do_HEAD(self):  # noqa: N802 (http.server's naming)
+                """As GET without the body; /no-head answers 405."""
+                self.head = True
+                self.do_GET()
+
             def do_GET(self):  # noqa: N802 (http.server's naming)
                 path = urlsplit(self.path).path
                 with server.lock:
+                    server.methods.append((self.command, path))
                     server.hits[path] = server.hits.get(path, 0) + 1
                     hits = server.hits[path]
                     server.hosts.append(self.headers.get("Host", ""))
@@ -74,7 +83,14 @@ class FeedServer:
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(body)
+                if not self.head:
+                    self.wfile.write(body)
+
+            def route_no_head(self, path, hits):
+                if self.head:
+                    self.route_status("/status/405", hits)
+                else:
+                    self.send_body(b"<p>a page</p>", ctype="text/html")
 
             def route_ok(self, path, hits):
                 body = rss(path.rsplit("/", 1)[1])

@@ -54,7 +54,7 @@ def test_make_run_shows_the_week_and_a_second_run_changes_nothing(project: Path)
     out = first.stdout
     assert "added 320" in out and "created without a password" in out
     assert "$ insights tick --now 2026-11-26T09:00" in out
-    assert re.search(r"^drafted issue 2026-W49 \(no\. 1\): 8 news, 8 research, 8 events; "
+    assert re.search(r"^drafted issue 2026-W49 \(no\. 1\): 8 news, 8 research, 6 events; "
                      r"send slot Mon 30 Nov 07:00 CST \(13:00 UTC\); 1 editor told$", out, re.M)
     assert re.search(r"^  notice \(draft-ready\) to editor@example\.org: "
                      r"outbox/transactional/\d{8}T\d{6}-\w+\.eml$", out, re.M)

@@ -86,7 +86,7 @@ def test_approval_records_the_hash_and_any_change_returns_to_draft_with_a_diff(d
     assert issue.status == "draft" and issue.approved_by is None
     diff = changes_since_approval(issue, store.get_variants(issue_id))
     assert set(diff) == set(config.variant_names)
-    assert "+A **new** note from the editor." in diff["general"]
+    assert "+A new note from the editor." in diff["general"]  # the text part's rendering
     assert "-Here is what is new in interventional oncology this week." in diff["general"]
 
     again = approve(config, store, issue_id, "chief@example.org", MONDAY)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -104,7 +105,7 @@ def test_draft_for_the_slots_period_tells_each_editor(config: Config, store: Sto
         assert "Pre-send check passed" in body
         assert "trainees" in body and "320 recipients in all" in body
         assert "Society news (8)" in body
-    assert "trainees: 71 recipients, 24 items" in text
+    assert "trainees: 71 recipients, 22 items" in text
     assert "IO Insights no. 1 — week of 30 November 2026" in text  # the variants' subject
 
 
@@ -268,7 +269,9 @@ def test_hostile_titles_and_errors_are_data(project: Path) -> None:
     text, html = parts(notice_of(config, "draft-ready"))
     # The feed's markup is gone (the parser keeps titles as text); what reads as markup
     # in the text is shown, escaped.
-    assert "<img" not in html and "Bold <b> claim" in text
+    logo = f'src="{config.newsletter.logo_url}"'
+    assert all(logo in img for img in re.findall(r"<img\b[^>]*>", html))  # the masthead's only
+    assert "Bold <b> claim" in text
     assert "<b> claim" not in html and "Bold &lt;b&gt; claim" in html
 
     hostile = "refused\r\nBcc: everyone@example.org\r\n\r\n<b>bold</b> " + "x" * 500

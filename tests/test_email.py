@@ -13,7 +13,8 @@ import pytest
 from pipeline.errors import RenderError
 from pipeline.models import Item
 from pipeline.render import render_variant
-from pipeline.render.context import author_line, cite_name, editor_note_html, summary_text
+from pipeline.render.citations import author_line, cite_name
+from pipeline.render.context import editor_note_html, summary_text
 from pipeline.variants import Overrides, VariantSpec, plan_variant
 
 from .helpers import first_run

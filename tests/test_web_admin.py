@@ -242,7 +242,8 @@ def test_approve_then_edit_returns_to_draft_and_shows_the_diff(signed_in):
     assert signed_in.store.get_issue("2026-W48").status == "draft"
     page = signed_in.client.get("/admin/issues/2026-W48").text
     assert "Changed since it was approved" in page
-    assert '<span class="add">+Registration for **WCIO** closes Friday.</span>' in page
+    # the diff is of the text part, where the note's Markdown is rendered (issue 17)
+    assert '<span class="add">+Registration for WCIO closes Friday.</span>' in page
 
 
 def test_a_test_send_to_an_unknown_segment_is_an_error(signed_in):
@@ -710,3 +711,15 @@ def test_a_held_draft_offers_draft_anyway_with_the_failed_source(held):
 
     later = tick(held.config, DRAFT_SLOT + timedelta(hours=2))
     assert not any(p.action.key == "draft:2026-W49" for p in later.performed)
+
+
+def test_event_times_read_as_in_the_email(signed_in):
+    """The admin's event times come from the email's own formatting (render/when.py):
+    the newsletter's zone, all-day events on their own date, a series once."""
+    page = signed_in.client.get("/admin/issues/2026-W48").text
+    [general] = [v for v in signed_in.store.get_variants("2026-W48") if v.segment == "general"]
+    for when in ("Monthly, next: Thu 10 Dec, 11:00 CST (18:00 Paris time)",
+                 "Tue 15 Dec (all day)", "Thu 21 Jan 2027, 10:00 CST (11:00 New York time)"):
+        assert when in general.text
+        assert page.count(when) >= 2, when  # the item list and the text preview
+    assert "Thu 11 Feb" not in page  # the series' later sessions are not listed

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.policy import default as default_policy
 from pathlib import Path
 
@@ -477,6 +477,8 @@ def test_an_event_downloads_as_icalendar(site):
     assert str(vevent["URL"]) == "https://society.example.org/events/board"
     assert str(vevent["UID"]) == f"event-{event.id}@news.example.org"
     assert "Cases & Q&A" in str(vevent["DESCRIPTION"])
+    # the time as the issue gave it, in the newsletter's zone, opens the description
+    assert str(vevent["DESCRIPTION"]).startswith("Thu 14 Jan 2027, 09:00 CST\n\n")
 
     all_day = site.store.save_items([Item(
         source="t", guid="e2", section="events", title="Winter school", event_all_day=True,
@@ -491,6 +493,21 @@ def test_an_event_downloads_as_icalendar(site):
     for url in (f"/events/{news.id}.ics", "/events/999999.ics", "/events/99999999999999.ics",
                 "/events/abc.ics"):
         assert site.client.get(url).status_code == 404, url
+
+
+def test_an_all_day_session_of_a_series_downloads_as_its_own_date(site):
+    [event] = site.store.save_items([Item(
+        source="t", guid="d1", section="events", title="Abstract deadline",
+        event_start=datetime(2026, 12, 15, tzinfo=UTC), event_all_day=True,
+        event_end=datetime(2026, 12, 15, 23, 59, 59, tzinfo=UTC),
+        event_series="deadline@example.org", event_recurrence="FREQ=YEARLY")], MONDAY).new
+    publish(site, "2026-W40", [event], "sent")
+    [vevent] = Calendar.from_ical(site.client.get(f"/events/{event.id}.ics").content
+                                  ).walk("VEVENT")
+    assert vevent.decoded("DTSTART") == date(2026, 12, 15)
+    assert vevent.decoded("DTEND") == date(2026, 12, 16)
+    # this session, not "Yearly, next: ..."; the same date as in the email
+    assert str(vevent["DESCRIPTION"]) == "Tue 15 Dec 2026 (all day)"
 
 
 # -- an unsubscribe during a send ----------------------------------------------------------

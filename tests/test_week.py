@@ -220,7 +220,7 @@ def test_the_editorial_week_through_insights_tick(project: Path) -> None:
     thursday = insights(project, "tick", "--now", "2026-11-26T09:00")
     assert thursday.exit_code == 0, thursday.output
     assert thursday.stdout.startswith(
-        "drafted issue 2026-W49 (no. 1): 8 news, 8 research, 8 events; send slot Mon 30 Nov "
+        "drafted issue 2026-W49 (no. 1): 8 news, 8 research, 6 events; send slot Mon 30 Nov "
         "07:00 CST (13:00 UTC); 2 editors told\n")
     assert ("next: remind the editors to approve 2026-W49 at Sun 29 Nov 19:00 CST "
             "(Mon 30 Nov 01:00 UTC)") in thursday.stdout
@@ -476,7 +476,7 @@ def test_insights_draft_drafts_ahead_and_the_tick_does_not_again(project: Path) 
     drafted = insights(project, "draft", "--now", "2026-11-24T10:00")  # Tuesday
     assert drafted.exit_code == 0, drafted.output
     assert drafted.stdout.startswith(
-        "drafted issue 2026-W49 (no. 1): 8 news, 8 research, 8 events; send slot Mon 30 Nov "
+        "drafted issue 2026-W49 (no. 1): 8 news, 8 research, 6 events; send slot Mon 30 Nov "
         "07:00 CST (13:00 UTC); 2 editors told\n")
     assert len(notices(project)) == len(EDITORS)
     assert scheduler_audit(config) == [("cli", "draft", "2026-W49")]

@@ -14,6 +14,7 @@ from subscribers.tokens import CONFIRM_MAX_AGE, Tokens
 
 from ..config import Config
 from ..render import environment, mjml_to_html
+from ..render.brand import newsletter_view
 from .message import MESSAGE_POLICY
 
 # The templates shipped with the project: an installation whose own templates folder
@@ -55,8 +56,7 @@ def confirmation_message(config: Config, tokens: Tokens, email: str, list_name: 
     nl = config.newsletter
     list_def = config.list_def(list_name)
     context = {
-        "newsletter": {"name": nl.name, "postal_address": nl.postal_address,
-                       "language": nl.language},
+        "newsletter": newsletter_view(nl),
         "list_title": list_def.title, "email": email,
         "confirm_url": f"{nl.base_url}/confirm/{tokens.confirm(email, list_name)}",
         "valid_days": CONFIRM_MAX_AGE // 86400,

@@ -16,6 +16,7 @@ from ..config import Config, Source
 from ..errors import SourceError, StoreError, StoreUnavailable
 from ..models import Item, SourceReport
 from ..store.store import SourceState, Store
+from ..tracking import DEFAULT_STRIP_RULES, StripRules
 from .feeds import parse_feed
 from .fetch import Fetcher, FetchPolicy, Network, fetch_local
 from .guard import Allowlist
@@ -46,10 +47,11 @@ def policy_from(config: Config) -> FetchPolicy:
 
 
 def parse_source(source: Source, body: bytes, url: str, now: datetime, horizon_days: int,
-                 content_type: str | None = None) -> tuple[list[Item], list[str]]:
+                 content_type: str | None = None,
+                 strip: StripRules = DEFAULT_STRIP_RULES) -> tuple[list[Item], list[str]]:
     if source.kind == "ics":
         return parse_ics(source.name, body, now, now + timedelta(days=horizon_days))
-    return parse_feed(source.name, source.section, body, url, content_type)
+    return parse_feed(source.name, source.section, body, url, content_type, strip)
 
 
 def fetch_and_parse(config: Config, fetcher: Fetcher, source: Source,
@@ -67,7 +69,8 @@ def fetch_and_parse(config: Config, fetcher: Fetcher, source: Source,
             return Parsed(source, not_modified=True, etag=fetched.etag,
                           last_modified=fetched.last_modified)
         items, warnings = parse_source(source, fetched.body, fetched.url, now,
-                                       config.compose.horizon_days, fetched.content_type)
+                                       config.compose.horizon_days, fetched.content_type,
+                                       config.links.strip_rules)
     except SourceError as e:
         return Parsed(source, error=e.reason)
     except Exception as e:  # a parser bug on one hostile feed must not stop the run

@@ -12,6 +12,7 @@ import feedparser
 
 from ..errors import SourceError
 from ..models import Item
+from ..tracking import DEFAULT_STRIP_RULES, StripRules, strip_tracking
 from .sanitize import clean_html, plain, safe_url, text_to_html
 
 DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>&]+[^\s\"<>&.,;)\]])", re.IGNORECASE)
@@ -21,8 +22,10 @@ PMID_IN_URL = re.compile(r"pubmed[^/]*/(?:.*/)?(\d{4,9})/?$", re.IGNORECASE)
 
 def parse_feed(
     name: str, section: str, body: bytes, url: str = "", content_type: str | None = None,
+    strip: StripRules = DEFAULT_STRIP_RULES,
 ) -> tuple[list[Item], list[str]]:
-    """Items from a feed's bytes, and warnings about what was wrong with it.
+    """Items from a feed's bytes, and warnings about what was wrong with it. Item links
+    lose their tracking parameters (`strip`).
 
     A feed feedparser calls ill-formed ("bozo") is still used for the entries it yields.
     """
@@ -42,7 +45,7 @@ def parse_feed(
     out: list[Item] = []
     for index, entry in enumerate(parsed.entries):
         try:
-            item = _entry_to_item(name, section, entry, feed_title)
+            item = _entry_to_item(name, section, entry, feed_title, strip)
         except (ValueError, TypeError, KeyError, OverflowError) as e:
             warnings.append(f"entry {index + 1} skipped: {_one_line(e)}")
             continue
@@ -57,8 +60,10 @@ def _one_line(error: Any) -> str:
     return " ".join(str(error).split())[:300] or type(error).__name__
 
 
-def _entry_to_item(name: str, section: str, entry: Any, feed_title: str | None) -> Item | None:
+def _entry_to_item(name: str, section: str, entry: Any, feed_title: str | None,
+                   strip: StripRules) -> Item | None:
     link = safe_url(entry.get("link"))
+    link = strip_tracking(link, strip) if link else None
     title = plain(entry.get("title"))[:500]
     summary = _summary(entry)
     guid = (entry.get("id") or link or title or "").strip()[:1000]

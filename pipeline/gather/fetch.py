@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import certifi
 import httpcore
@@ -42,6 +43,7 @@ PUBLIC_ONLY = Allowlist()  # what hops after a public first hop may reach
 USER_AGENT = f"io-insights/{__version__} (newsletter feed fetcher; +https://pypi.org/project/io-insights/)"
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 ALLOW_HINT = "gather.allow_private_hosts can allow it"
+T = TypeVar("T")
 
 # (host, port) -> addresses, in the order to try them. socket.getaddrinfo by default.
 Resolver = Callable[[str, int], Sequence[str]]
@@ -75,6 +77,14 @@ class Network:
     resolver: Resolver = system_resolver
     backend: httpcore.NetworkBackend | None = None  # None: httpcore's sockets
     tls: ssl.SSLContext | None = None  # None: certifi's CA bundle
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How a link answered (Fetcher.probe): the final status, and the URL that gave it."""
+
+    status: int
+    url: str
 
 
 @dataclass(frozen=True)
@@ -218,17 +228,42 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        return self._follow(name, url, allow, "GET", headers, lambda hop, response: self._read(
+            name, hop, response, deadline, etag, last_modified))
+
+    def probe(self, name: str, url: str, method: str = "HEAD") -> Probe:
+        """The status a link answers with after its redirects (each hop checked as a
+        feed's are, against the policy's allowlist only: a link's address literal is not
+        allowed the way an operator's typed source is), without reading its body. One
+        try: a link that fails is reported, not retried. Raises SourceError."""
+        deadline = time.monotonic() + self.policy.total_timeout
+
+        def answer(hop: str, response: httpx.Response) -> Probe:
+            if time.monotonic() > deadline:
+                raise SourceError(name, f"timed out after {self.policy.total_timeout:g} s "
+                                        f"(total) checking {url}")
+            return Probe(response.status_code, hop)
+
+        try:
+            return self._follow(name, url, self.policy.allow, method, {}, answer)
+        except _Transient as e:
+            raise e.error from None
+
+    def _follow(self, name: str, url: str, allow: Allowlist, method: str,
+                headers: dict[str, str], answer: Callable[[str, httpx.Response], T]) -> T:
+        """`method` `url` and its redirects, each hop's addresses checked; `answer` reads
+        the final response (closed after it)."""
         hop, previous = url, None
         try:
             for _ in range(self.policy.max_redirects + 1):
-                response, inside = self._open(name, hop, previous, allow, headers)
+                response, inside = self._open(name, hop, previous, allow, headers, method)
                 if previous is None and not inside:
                     # A feed on the internet never leads into the allowed private hosts:
                     # the allowance is for feeds that live there, not a door for others.
                     allow = PUBLIC_ONLY
                 try:
                     if not response.has_redirect_location:
-                        return self._read(name, hop, response, deadline, etag, last_modified)
+                        return answer(hop, response)
                     hop, previous = _next_hop(name, hop, response.headers["location"]), hop
                 finally:
                     response.close()
@@ -249,8 +284,8 @@ class Fetcher:
             raise SourceError(name, f"cannot fetch {hop}: bad host name ({e})") from None
 
     def _open(self, name: str, url: str, previous: str | None, allow: Allowlist,
-              headers: dict[str, str]) -> tuple[httpx.Response, bool]:
-        """GET `url` on a connection to one of its checked addresses (in resolver order,
+              headers: dict[str, str], method: str = "GET") -> tuple[httpx.Response, bool]:
+        """`method` (GET) `url` on a connection to one of its checked addresses (in resolver order,
         the next one when a connection fails, as socket.create_connection would), and
         whether it took the operator's allowance to reach them."""
         target = httpx.URL(url)
@@ -271,7 +306,7 @@ class Fetcher:
         error: httpx.HTTPError | None = None
         for address in addresses:
             request = self.client.build_request(
-                "GET", target.copy_with(host=address),
+                method, target.copy_with(host=address),
                 headers={**headers, "Host": target.netloc.decode("ascii")},
                 extensions={"sni_hostname": host})
             try:

@@ -26,16 +26,31 @@ def parse_ics(
         occurrences = recurring_ical_events.of(calendar).between(start, end)
     except Exception as e:  # the library raises many kinds on bad RRULEs; report, don't crash
         raise SourceError(name, f"cannot expand events: {' '.join(str(e).split())[:200]}") from e
+    rules = _repeat_rules(calendar)
     out = []
     for event in occurrences:
         try:
-            item = _event_to_item(name, event)
+            item = _event_to_item(name, event, rules)
         except (ValueError, TypeError, KeyError) as e:
             warnings.append(f"event {event.get('UID', '?')} skipped: {e}")
             continue
         if item.event_start and start <= item.event_start < end:
             out.append(item)
     return out, warnings
+
+
+def _repeat_rules(calendar: Calendar) -> dict[str, str]:
+    """UID -> RRULE of each recurring event. The expanded occurrences no longer carry
+    the rule, and without it every session of a series looks like a separate event."""
+    rules = {}
+    for event in calendar.walk("VEVENT"):
+        uid = str(event.get("UID") or "").strip()
+        rule = event.get("RRULE")
+        if uid and rule is not None:
+            rules[uid] = rule.to_ical().decode("ascii", "replace")
+        elif uid and event.get("RDATE") is not None:
+            rules.setdefault(uid, "")  # repeats on listed dates: a series without a rule
+    return rules
 
 
 def _as_utc(value: Any) -> tuple[datetime, bool, str | None]:
@@ -48,7 +63,7 @@ def _as_utc(value: Any) -> tuple[datetime, bool, str | None]:
     raise ValueError(f"unsupported date value {value!r}")
 
 
-def _event_to_item(name: str, event: Any) -> Item:
+def _event_to_item(name: str, event: Any, rules: dict[str, str]) -> Item:
     uid = str(event.get("UID") or "").strip()
     dtstart = event.get("DTSTART")
     if dtstart is None:
@@ -74,4 +89,6 @@ def _event_to_item(name: str, event: Any) -> Item:
         event_all_day=all_day,
         event_timezone=zone,
         event_location=location,
+        event_series=uid if uid in rules else None,
+        event_recurrence=rules.get(uid) or None,
     )

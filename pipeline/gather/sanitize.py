@@ -11,9 +11,11 @@ import re
 
 import nh3
 
+# Headings stay: a structured abstract may label its sections with them ("<h4>Results</h4>"),
+# and the teaser needs to know where a section starts (see render/teasers.py).
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "i", "li", "ol", "p",
-    "pre", "q", "s", "small", "strong", "sub", "sup", "u", "ul",
+    "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "h1", "h2", "h3", "h4", "h5",
+    "h6", "i", "li", "ol", "p", "pre", "q", "s", "small", "strong", "sub", "sup", "u", "ul",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}}
 URL_SCHEMES = {"http", "https", "mailto"}

@@ -17,6 +17,7 @@ from mjml import mjml2html
 from ..errors import RenderError
 from ..models import RenderedVariant
 from .placeholders import LEGACY, PLACEHOLDERS, Placeholder, inert
+from .plain import wordwrap
 
 HTML_TEMPLATE = "issue.mjml.j2"
 TEXT_TEMPLATE = "issue.txt.j2"
@@ -68,7 +69,7 @@ class LegacyPlaceholders(jinja2.ext.Extension):
 
 @lru_cache(maxsize=8)
 def environment(templates: Path, text: bool = False) -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
         extensions=[LegacyPlaceholders],
         finalize=_only_template_markers if text else _html_markers,
@@ -79,6 +80,9 @@ def environment(templates: Path, text: bool = False) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    if text:  # no line break inside a URL, whatever a text template wraps
+        env.filters["wordwrap"] = wordwrap
+    return env
 
 
 def _render_template(templates: Path, name: str, context: dict[str, Any], text: bool) -> str:

@@ -30,10 +30,25 @@ class IssuesMixin:
             row = conn.execute(select(issues).where(issues.c.id == issue_id)).first()
         return _issue_from_row(row) if row else None
 
-    def list_issues(self) -> list[Issue]:
+    def list_issues(self, *, with_approved_content: bool = True) -> list[Issue]:
+        """Newest first. Without `with_approved_content` each issue's approved_content
+        (every variant's approved texts, for the approval diff) is left unread: None."""
+        columns = [c for c in issues.c
+                   if with_approved_content or c.name != "approved_content"]
         with self.engine.connect() as conn:
-            rows = conn.execute(select(issues).order_by(issues.c.number.desc()))
+            rows = conn.execute(select(*columns).order_by(issues.c.number.desc()))
             return [_issue_from_row(r) for r in rows]
+
+    def issue_counts(self) -> dict[str, tuple[int, int]]:
+        """issue -> (items placed, variants rendered), counted in SQL: the issues list
+        reads no item and no variant's HTML."""
+        with self.engine.connect() as conn:
+            placed: dict[str, int] = dict(conn.execute(select(issue_items.c.issue_id, func.count())
+                                       .group_by(issue_items.c.issue_id)).all())
+            rendered: dict[str, int] = dict(conn.execute(select(variants.c.issue_id, func.count())
+                                         .group_by(variants.c.issue_id)).all())
+        return {issue: (int(placed.get(issue, 0)), int(rendered.get(issue, 0)))
+                for issue in placed.keys() | rendered.keys()}
 
     def latest_open_issue(self, begun_by: datetime | None = None) -> Issue | None:
         """The newest issue not yet sent, superseded nor cancelled (what `preview` and
@@ -198,6 +213,17 @@ class IssuesMixin:
                     {"issue_id": issue_id, "segment": v.segment, "subject": v.subject,
                      "html": v.html, "text": v.text, "rendered_at": now} for v in rendered
                 ])
+
+    def variant_subjects(self) -> dict[str, dict[str, str]]:
+        """issue -> segment -> its variant's subject (segments in order): the issues
+        list's subjects without reading any variant's HTML or text."""
+        out: dict[str, dict[str, str]] = {}
+        with self.engine.connect() as conn:
+            for issue_id, segment, subject in conn.execute(
+                    select(variants.c.issue_id, variants.c.segment, variants.c.subject)
+                    .order_by(variants.c.issue_id, variants.c.segment)):
+                out.setdefault(issue_id, {})[segment] = subject
+        return out
 
     def get_variants(self, issue_id: str) -> list[RenderedVariant]:
         with self.engine.connect() as conn:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import StoreError
-from ..models import Item
+from ..models import EDITOR_SOURCE, Item
 from .bulk import new_id
 from .records import SaveResult, SourceState, _item_from_row
 from .schema import (
@@ -72,6 +72,7 @@ class ItemsMixin:
             published_at=item.published_at, event_start=item.event_start,
             event_end=item.event_end, event_all_day=item.event_all_day,
             event_timezone=item.event_timezone, event_location=item.event_location,
+            event_series=item.event_series, event_recurrence=item.event_recurrence,
             topics=list(item.topics), content_hash=item.content_hash,
         )
 
@@ -87,7 +88,9 @@ class ItemsMixin:
             keys.append(items.c.canonical_url == item.canonical_url)
         if not keys:
             return False
-        query = select(items.c.id).where(items.c.source != item.source, or_(*keys)).limit(1)
+        # An editor's item for one issue is no feed's copy: the feed's own page still comes.
+        query = select(items.c.id).where(items.c.source != item.source,
+                                         items.c.source != EDITOR_SOURCE, or_(*keys)).limit(1)
         return conn.execute(query).first() is not None
 
     def unissued_items(self, sections: Iterable[str], since: datetime) -> list[Item]:
@@ -98,7 +101,8 @@ class ItemsMixin:
         dated = func.coalesce(items.c.published_at, items.c.first_seen_at)
         query = (
             select(items)
-            .where(items.c.section.in_(list(sections)), items.c.id.not_in(in_issue), dated >= since)
+            .where(items.c.section.in_(list(sections)), items.c.id.not_in(in_issue), dated >= since,
+                   items.c.source != EDITOR_SOURCE)  # written for one issue, never composed
             .order_by(dated.desc(), items.c.id)
         )
         with self.engine.connect() as conn:
@@ -113,7 +117,7 @@ class ItemsMixin:
         query = (
             select(items)
             .where(items.c.section == "events", items.c.event_start >= start,
-                   items.c.event_start < end)
+                   items.c.event_start < end, items.c.source != EDITOR_SOURCE)
             .order_by(items.c.event_start, items.c.id)
         )
         with self.engine.connect() as conn:

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import StoreError
+from ..states import RecipientState
 from .bulk import insert_new
 from .records import Batch
 from .schema import issues, send_batches, send_recipients
@@ -98,6 +99,9 @@ OUTCOME = case((and_(_r.state == "queued", _c.state == "accepted"), literal("sen
 # recipients together (through the primary key they come in address order, from all
 # over the table: 1.0 s rather than 0.4 s to count a million).
 _BY_BATCH = send_batches.join(send_recipients, _r.batch_id == _c.id)
+# What a recipient can be besides queued and sent (see send_progress_of).
+_OTHER_STATES = [s.value for s in RecipientState if s not in (RecipientState.QUEUED,
+                                                                RecipientState.SENT)]
 
 
 class LedgerMixin:
@@ -375,11 +379,52 @@ class LedgerMixin:
     def send_progress(self, issue_id: str) -> dict[str, dict[str, int]]:
         """segment -> recipients by state (queued, sent, skipped, failed, unknown,
         cancelled)."""
-        outcome = OUTCOME.label("outcome")
-        query = (select(_c.segment, outcome, func.count()).select_from(_BY_BATCH)
-                 .where(_c.issue_id == issue_id).group_by(_c.segment, outcome))
-        out: dict[str, dict[str, int]] = {}
+        return self.send_progress_of([issue_id]).get(issue_id, {})
+
+    def send_progress_of(self, issue_ids: Sequence[str]) -> dict[str, dict[str, dict[str, int]]]:
+        """issue -> send_progress, counted without reading the queued recipients: a
+        batch's size is how many it holds (record_batch and split_batch keep it so), so
+        only the recipients in another state are counted, through their index. Of an
+        accepted batch the queued and the sent both count as sent (OUTCOME), so its
+        sent recipients are not counted either: a million-address issue costs its
+        batches, not its million rows. A split batch holds only what was not moved."""
+        if not issue_ids:
+            return {}
+        ids = list(issue_ids)
+        accepted = _c.state == "accepted"
+        kind = case((accepted, literal("accepted")), (_c.state == "split", literal("split")),
+                    else_=literal("open"))
+        sizes = (select(_c.issue_id, _c.segment, kind, func.sum(_c.size))
+                 .where(_c.issue_id.in_(ids)).group_by(_c.issue_id, _c.segment, kind))
+        # Recipients in states other than queued and sent, by their batch's kind.
+        others = (select(_r.issue_id, _c.segment, kind, _r.state, func.count())
+                  .select_from(_BY_BATCH)
+                  .where(_r.issue_id.in_(ids), _r.state.in_(_OTHER_STATES))
+                  .group_by(_r.issue_id, _c.segment, kind, _r.state))
+        # Recipients sent one by one in batches not (yet) accepted.
+        open_batches = select(_c.id).where(_c.issue_id.in_(ids), ~accepted)
+        sent_open = (select(_r.issue_id, _c.segment, kind, func.count())
+                     .select_from(_BY_BATCH)
+                     .where(_r.issue_id.in_(ids), _r.state == "sent",
+                            _r.batch_id.in_(open_batches))
+                     .group_by(_r.issue_id, _c.segment, kind))
+        held: dict[tuple[str, str, str], int] = {}  # (issue, segment, kind) -> not queued
+        out: dict[str, dict[str, dict[str, int]]] = {}
+
+        def add(issue: str, segment: str, state: str, n: int) -> None:
+            if n:
+                counts = out.setdefault(issue, {}).setdefault(segment, {})
+                counts[state] = counts.get(state, 0) + n
+
         with self.engine.connect() as conn:
-            for segment, state, n in conn.execute(query):
-                out.setdefault(segment, {})[state] = int(n)
+            for issue, segment, of, state, n in conn.execute(others):
+                add(issue, segment, state, int(n))
+                held[issue, segment, of] = held.get((issue, segment, of), 0) + int(n)
+            for issue, segment, of, n in conn.execute(sent_open):
+                add(issue, segment, "sent", int(n))
+                held[issue, segment, of] = held.get((issue, segment, of), 0) + int(n)
+            for issue, segment, of, size in conn.execute(sizes):
+                if of != "split":
+                    queued = int(size) - held.get((issue, segment, of), 0)
+                    add(issue, segment, "sent" if of == "accepted" else "queued", queued)
         return out

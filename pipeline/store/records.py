@@ -48,7 +48,8 @@ def _item_from_row(row: Any) -> Item:
         journal=row.journal, doi=row.doi, pmid=row.pmid, published_at=row.published_at,
         event_start=row.event_start, event_end=row.event_end,
         event_all_day=bool(row.event_all_day), event_timezone=row.event_timezone,
-        event_location=row.event_location, topics=tuple(row.topics or ()),
+        event_location=row.event_location, event_series=row.event_series,
+        event_recurrence=row.event_recurrence, topics=tuple(row.topics or ()),
         first_seen_at=row.first_seen_at,
     )
 
@@ -58,8 +59,11 @@ def _issue_from_row(row: Any) -> Issue:
         id=row.id, number=row.number, period_start=row.period_start, period_end=row.period_end,
         status=row.status, editor_note=row.editor_note, created_at=row.created_at,
         sent_at=row.sent_at, approved_by=row.approved_by, approved_at=row.approved_at,
-        approved_hash=row.approved_hash, approved_content=row.approved_content,
+        approved_hash=row.approved_hash,
+        approved_content=getattr(row, "approved_content", None),
         dropped=frozenset((row.overrides or {}).get("dropped", ())),
         pinned=tuple((row.overrides or {}).get("pinned", ())),
         send_at=row.send_at, paused_at=row.paused_at, paused_by=row.paused_by,
+        lead_item_id=row.lead_item_id, section_order=tuple(row.section_order or ()),
+        subject=row.subject, preheader=row.preheader,
     )

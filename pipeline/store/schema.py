@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -64,6 +65,8 @@ items = Table(
     Column("event_all_day", Boolean, nullable=False, default=False),
     Column("event_timezone", String(64)),
     Column("event_location", Text),
+    Column("event_series", String(1000)),
+    Column("event_recurrence", Text),
     Column("topics", JSON, nullable=False, default=list),
     Column("content_hash", String(64), nullable=False),
     Column("first_seen_at", UTCDateTime, nullable=False),
@@ -106,6 +109,13 @@ issues = Table(
     Column("send_at", UTCDateTime),
     Column("paused_at", UTCDateTime),
     Column("paused_by", Text),
+    # Editors' content for this issue (pipeline/content_edits.py): the lead story shown on
+    # top of every variant, the sections' order, and the subject and preheader written
+    # by an editor instead of the configured ones (None: not overridden).
+    Column("lead_item_id", Integer),
+    Column("section_order", JSON),
+    Column("subject", Text),
+    Column("preheader", Text),
 )
 
 issue_items = Table(
@@ -117,6 +127,27 @@ issue_items = Table(
     Column("position", Integer, nullable=False),
     # New items make an issue worth sending; carried-over events only remind.
     Column("is_new", Boolean, nullable=False, default=True),
+    # An editor's headline and teaser (Markdown) for this issue; the item's own (the
+    # feed's) stay untouched in `items`. None: the feed's; "" teaser: none shown.
+    Column("title", Text),
+    Column("teaser", Text),
+)
+
+# Items an editor added by hand to one issue (a president's message, a job, a sponsor's
+# block). The item itself is a row in `items` with source EDITOR_SOURCE, so dropping,
+# pinning and moving it work as for any other; this row holds what only they have.
+editor_items = Table(
+    "editor_items",
+    metadata,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("issue_id", String(20), ForeignKey("issues.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("image_url", Text),  # https only
+    Column("image_alt", Text),
+    Column("sponsored", Boolean, nullable=False, default=False),  # labelled "Sponsored"
+    Column("added_by", String(320), nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+    Index("ix_editor_items_issue_id", "issue_id"),
 )
 
 variants = Table(
@@ -170,6 +201,26 @@ send_recipients = Table(
     Column("state", String(12), nullable=False, server_default="queued"),
     Column("note", Text),
     Index("ix_send_recipients_batch_id", "batch_id"),
+    # The admin's counts: recipients not simply queued (skipped, failed, held, sent one
+    # by one) found without reading an issue's million queued ones (see send_progress).
+    Index("ix_send_recipients_issue_state", "issue_id", "state", "batch_id"),
+)
+
+# Checks before approval (pipeline.checks): each link's answer, kept per issue and URL
+# so a re-render asks only the new ones; each variant's SpamAssassin score, with the
+# hash of the variant it scored (an edit makes it stale).
+issue_checks = Table(
+    "issue_checks",
+    metadata,
+    Column("issue_id", String(20), ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # link | spam
+    Column("target", String(2000), primary_key=True),  # the URL, or the segment
+    Column("verdict", String(12), nullable=False),
+    Column("status", Integer),  # a link's HTTP status
+    Column("score", Float),  # a variant's spam score
+    Column("detail", Text, nullable=False, default=""),
+    Column("content_hash", String(64)),
+    Column("checked_at", UTCDateTime, nullable=False),
 )
 
 editors = Table(
@@ -207,7 +258,8 @@ mail_events = Table(
     Column("email_hash", String(64), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
-    Index("ix_mail_events_issue_segment", "issue_id", "segment", "event"),
+    # With the hash: the admin's counts (unique opens too) come from the index alone.
+    Index("ix_mail_events_issue_segment_hash", "issue_id", "segment", "event", "email_hash"),
 )
 
 # The scheduler's actions (draft, remind, send, hold, late: pipeline/timeline.py), one row

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from . import db
+from .checks import ChecksMixin
+from .content import ContentMixin
 from .editors import EditorsMixin
 from .events import EventsMixin
 from .issues import IssuesMixin
@@ -26,10 +28,11 @@ if TYPE_CHECKING:
 __all__ = ["Batch", "SaveResult", "SourceState", "Store"]
 
 
-class Store(ItemsMixin, IssuesMixin, LedgerMixin, EventsMixin, EditorsMixin, ScheduleMixin):
-    """The pipeline's storage: one class per domain (items, issues, ledger, events,
-    editors, the scheduler's leases and the audit log), composed here, as in
-    lemon24/reader. Everything above talks to Store only."""
+class Store(ItemsMixin, ContentMixin, IssuesMixin, LedgerMixin, EventsMixin, EditorsMixin,
+            ScheduleMixin, ChecksMixin):
+    """The pipeline's storage: one class per domain (items, issues, editors' content,
+    ledger, events, editors, the scheduler's leases and the audit log, checks), composed
+    here, as in lemon24/reader. Everything above talks to Store only."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

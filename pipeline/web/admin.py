@@ -20,8 +20,10 @@ from starlette.routing import Route
 
 from ..accounts import check_login
 from ..approval import changes_since_approval, content_hash
+from ..checks import checks_report, run_checks
+from ..checks.spam import installed as spam_installed
 from ..deliver.gate import check_issue
-from ..deliver.message import personal_values
+from ..deliver.message import build_message, message_bytes, personal_values
 from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note
 from ..errors import InsightsError
 from ..issue_actions import (
@@ -34,11 +36,12 @@ from ..issue_actions import (
     issue_timeline,
 )
 from ..job import send_tests
-from ..models import Issue, RenderedVariant
-from ..render.issue import variant_spec, variants_of
+from ..models import SECTION_TITLES, SECTIONS, Issue, Recipient
+from ..render.context import summary_text
+from ..render.issue import overrides_of, variant_spec, variants_of
 from ..render.placeholders import fill
 from ..states import IssueStatus
-from ..variants import Overrides, plan_variant
+from ..variants import plan_lead, plan_variant, section_order
 from ..week import read_facts
 from .common import SESSION_HOURS, Web, check_csrf, client_key, csrf_token, read_form, web
 
@@ -151,23 +154,25 @@ async def issues_page(request: Request, editor: str) -> Response:
     w = web(request)
 
     def rows() -> list[dict[str, Any]]:
+        issues = w.store.list_issues(with_approved_content=False)
+        counts = w.store.issue_counts()
+        progress = w.store.send_progress_of([issue.id for issue in issues])
         out = []
         now, timeline = w.clock(), w.config.timeline
+        subjects = w.store.variant_subjects()
         confirmed: int | None = None  # who an unsent issue would go to now, read once
-        for issue in w.store.list_issues():
-            sections = w.store.issue_sections(issue.id)
-            progress = w.store.send_progress(issue.id)
-            variants = w.store.get_variants(issue.id)
-            recipients = sum(sum(p.values()) for p in progress.values())
+        for issue in issues:
+            placed, rendered = counts.get(issue.id, (0, 0))
+            states = progress.get(issue.id, {}).values()
+            recipients = sum(sum(p.values()) for p in states)
             if not recipients and issue.status in (IssueStatus.DRAFT, IssueStatus.APPROVED):
                 confirmed = _confirmed(w) if confirmed is None else confirmed
             out.append({"issue": issue,
                         "plan": issue_timeline(timeline, issue, now),
-                        "subject": _main_subject(w, variants),
-                        "items": sum(len(v) for v in sections.values()),
-                        "variants": len(variants),
-                        "sent": sum(p.get("sent", 0) for p in progress.values()),
-                        "cancelled": sum(p.get("cancelled", 0) for p in progress.values()),
+                        "subject": _main_subject(w, subjects.get(issue.id, {})),
+                        "items": placed, "variants": rendered,
+                        "sent": sum(p.get("sent", 0) for p in states),
+                        "cancelled": sum(p.get("cancelled", 0) for p in states),
                         "recipients": recipients,
                         "would_go_to": confirmed if not recipients else None})
         return out
@@ -216,9 +221,14 @@ async def issue_page(request: Request, editor: str) -> Response:
         variant = by_segment.get(segment) or variants[0]
         sample = personal_values(w.config, w.tokens, editor, "Alex", test=True)
         sections = w.store.issue_sections(issue_id)
-        shown = plan_variant(sections, variant_spec(w.config, variant.segment),
-                             Overrides(dropped=issue.dropped, pinned=issue.pinned))
-        shown_ids = {i.id for items in shown.values() for i in items}
+        edits = w.store.issue_edits(issue_id)
+        overrides, spec = overrides_of(issue, edits), variant_spec(w.config, variant.segment)
+        shown = plan_variant(sections, spec, overrides)
+        lead = plan_lead(sections, spec, overrides)
+        shown_ids = {i.id for items in shown.values() for i in items} | (
+            {lead.id} if lead else set())
+        # Sections listed in this issue's order; each item's own teaser beside the edit.
+        order = section_order(SECTIONS, issue.section_order)
         progress = w.store.send_progress(issue_id)
         return {
             **timeline_facts(w, issue),
@@ -227,10 +237,15 @@ async def issue_page(request: Request, editor: str) -> Response:
             "content": content_hash(variants),
             "preview_html": fill(variant.html, sample.values),
             "preview_text": fill(variant.text, sample.values),
-            "sections": sections, "shown_ids": shown_ids,
+            "sections": {name: sections[name] for name in order if name in sections},
+            "section_titles": SECTION_TITLES, "shown_ids": shown_ids, "edits": edits,
+            "own_teasers": {i.id: summary_text(i) for items in sections.values()
+                            for i in items},
             "problems": check_issue(w.config, variants),
             "diff": changes_since_approval(issue, variants),
             "events": w.store.event_counts(issue_id),
+            "checks": checks_report(w.config, variants, w.store.check_results(issue_id)),
+            "spam_checked": spam_installed(),
         }
 
     data = await run_in_threadpool(gather)
@@ -247,13 +262,13 @@ def _totals(progress: dict[str, dict[str, int]]) -> dict[str, int]:
     return totals
 
 
-def _main_subject(w: Web, variants: list[RenderedVariant]) -> str:
-    """The subject of the first segment's variant (the list has room for one)."""
-    by_segment = {v.segment: v.subject for v in variants}
+def _main_subject(w: Web, by_segment: dict[str, str]) -> str:
+    """The subject of the first segment's variant (the list has room for one); of
+    variants the config no longer names, the first by segment."""
     for name in w.config.variant_names:
         if name in by_segment:
             return by_segment[name]
-    return variants[0].subject if variants else ""
+    return next(iter(by_segment.values()), "")
 
 
 def _confirmed(w: Web) -> int:
@@ -342,6 +357,30 @@ async def approve_issue(request: Request, editor: str) -> Response:
                         f"Issue {issue_id} approved by {editor}.")
 
 
+@editor_only
+async def run_issue_checks(request: Request, editor: str) -> Response:
+    """Ask the links not asked yet for this issue (every one with `refresh`) and score
+    the changed variants: seconds, with the gather limits; broken links only warn."""
+    w = web(request)
+    issue_id = request.path_params["issue_id"]
+    refresh = request.state.form.get("refresh") == "1"
+
+    def check() -> None:
+        issue = w.store.get_issue(issue_id)
+        if issue is None:
+            raise HTTPException(404, f"No issue {issue_id}.")
+        variants = variants_of(w.config, w.store, issue)
+        reader = Recipient(0, editor, "Alex", "test")
+        personal = personal_values(w.config, w.tokens, editor, "Alex", test=True)
+        messages = [message_bytes(build_message(w.config, v, reader, personal, w.clock()))
+                    for v in variants]
+        run_checks(w.config, w.store, issue_id, variants, messages, w.clock(),
+                   refresh=refresh)
+
+    return await _apply(request, check, "Links checked" + (
+        " and spam scores taken." if spam_installed() else "."))
+
+
 async def admin_home(request: Request) -> Response:
     return RedirectResponse("/admin/issues", 303)
 
@@ -357,4 +396,5 @@ routes = [
     Route("/admin/issues/{issue_id}/note", save_note, methods=["POST"]),
     Route("/admin/issues/{issue_id}/test", send_test, methods=["POST"]),
     Route("/admin/issues/{issue_id}/approve", approve_issue, methods=["POST"]),
+    Route("/admin/issues/{issue_id}/checks", run_issue_checks, methods=["POST"]),
 ]

@@ -1,5 +1,5 @@
-"""The ASGI app: routes from admin (editors), public (subscribers) and webhooks
-(SendGrid), over one Store opened for the process."""
+"""The ASGI app: routes from admin (editors), public (subscribers), webhooks (SendGrid)
+and static (the logo), over one Store opened for the process."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from subscribers.tokens import Tokens, secret_key
 from ..config import Config
 from ..errors import StoreUnavailable
 from ..store.store import Store
-from . import admin, admin_timeline, public, webhooks
+from . import admin, admin_content, admin_timeline, public, webhooks
 from .common import SESSION_HOURS, Web, store_unavailable
+from .static import static_mount
 
 # Email previews (in sandboxed srcdoc iframes) show remote images such as the logo; no
 # page runs scripts, and no page may be framed by another site.
@@ -92,7 +93,8 @@ def create_app(config: Config, *, store: Store | None = None,
                 clock=clock or (lambda: datetime.now(UTC)),
                 webhook_key=webhook_key or os.environ.get(webhooks.KEY_ENV) or None)
     app = Starlette(
-        routes=[*admin.routes, *admin_timeline.routes, *public.routes, *webhooks.routes],
+        routes=[*admin.routes, *admin_timeline.routes, *admin_content.routes, *public.routes,
+                *webhooks.routes, static_mount(config.resolve(config.render.static))],
         exception_handlers={StoreUnavailable: store_unavailable},
         middleware=[
             Middleware(SecurityHeaders),

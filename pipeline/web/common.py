@@ -27,7 +27,9 @@ from subscribers.tokens import Tokens
 from .. import notices
 from ..config import Config
 from ..errors import StoreUnavailable
+from ..models import Item
 from ..ports import Consent
+from ..render.when import item_when
 from ..store.store import Store
 
 WEB_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "web"
@@ -113,6 +115,7 @@ class Web:
         self.env.filters["period"] = self.period_label
         self.env.filters["when"] = lambda at: notices.when(at, self.config.newsletter.tz)
         self.env.filters["count"] = lambda n: f"{n:,}"
+        self.env.filters["event_when"] = self.event_when
 
     def period_label(self, issue: Any) -> str:
         """An issue's week in the newsletter's time zone, last day included."""
@@ -120,6 +123,12 @@ class Web:
         first = issue.period_start.astimezone(tz)
         last = (issue.period_end - timedelta(seconds=1)).astimezone(tz)
         return f"{first:%d %b} – {last:%d %b %Y}"
+
+    def event_when(self, item: Item, since: datetime | None = None) -> str:
+        """An event's time as the email shows it (render/when.py); `since`: the issue's
+        start, whose year dates leave out."""
+        tz = self.config.newsletter.tz
+        return item_when(item, tz, since.astimezone(tz).year if since else None)
 
     @property
     def audience(self) -> Consent:

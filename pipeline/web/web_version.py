@@ -19,8 +19,9 @@ from ..config import Config
 from ..gather.sanitize import html_to_text
 from ..models import Item
 from ..ports import PublishedIssues
-from ..render.context import shorten
 from ..render.placeholders import PLACEHOLDERS, fill
+from ..render.sentences import shorten
+from ..render.when import item_when
 from .common import web
 from .links import message
 
@@ -64,7 +65,8 @@ async def issue_web_version(request: Request) -> Response:
 
 def event_calendar(config: Config, item: Item, now: datetime) -> bytes:
     """One event as a calendar file (pure). Times in UTC, which every calendar converts;
-    an all-day event as dates (its stored end is inclusive, iCalendar's is exclusive)."""
+    an all-day event as dates (its stored end is inclusive, iCalendar's is exclusive).
+    The description opens with the time as the issue showed it, zone included."""
     assert item.event_start is not None
     nl = config.newsletter
     host = nl.base_url.split("://", 1)[1].split("/", 1)[0]
@@ -90,11 +92,12 @@ def event_calendar(config: Config, item: Item, now: datetime) -> bytes:
         event.add("url", item.link)
     if item.event_location:
         event.add("location", item.event_location)
-    description = shorten(html_to_text(item.summary_html), DESCRIPTION_CHARS)
+    # The time as the email gave it (the newsletter's zone), above the organiser's text.
+    when = item_when(item, nl.tz, series=False)
+    description = f"{when}\n\n{shorten(html_to_text(item.summary_html), DESCRIPTION_CHARS)}"
     if item.link:
         description = f"{description}\n\n{item.link}".strip()
-    if description:
-        event.add("description", description)
+    event.add("description", description.strip())
     calendar.add_component(event)
     return calendar.to_ical()
 

@@ -1,0 +1,161 @@
+"""Checks before approval: does each link in the issue answer, and how does SpamAssassin
+score each variant. Run from the admin ("Check links"), stored per issue, shown beside
+the pre-send gate's verdict. A broken link is a warning for the editor, never a block:
+the gate (deliver/gate.py) alone decides whether an issue may go.
+
+Links are asked with the gather limits (timeouts, redirects, the address guard; see
+gather/fetch.py), HEAD first and GET when HEAD says nothing, on a bounded pool, and each
+URL's answer is kept for the issue, so a re-render asks only the links it added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from ..config import Config
+from ..errors import SourceError
+from ..gather import policy_from
+from ..gather.fetch import Fetcher, Network
+from ..models import RenderedVariant
+from ..store.checks import CheckResult
+from ..store.store import Store
+from .targets import LinkTarget, Verdict, head_refused, links_to_check, verdict_of
+
+MAX_WORKERS = 16  # links asked at once, whatever gather.max_workers allows
+
+
+def own_links(config: Config) -> tuple[str, ...]:
+    """Our per-reader pages: filled at send with each reader's token, never checked."""
+    base = config.newsletter.base_url
+    return (f"{base}/u/", f"{base}/p/")
+
+
+def check_link(fetcher: Fetcher, url: str) -> CheckResult:
+    try:
+        probe = fetcher.probe("link", url, "HEAD")
+        if head_refused(probe.status):
+            probe = fetcher.probe("link", url, "GET")
+    except SourceError as e:
+        refused = e.reason.startswith("refused")
+        return CheckResult("link", url, Verdict.REFUSED if refused else Verdict.UNREACHABLE,
+                           detail=e.reason)
+    moved = f"answered at {probe.url}" if probe.url != url else ""
+    return CheckResult("link", url, verdict_of(probe.status), status=probe.status,
+                       detail=moved)
+
+
+def check_links(config: Config, urls: Sequence[str],
+                network: Network | None = None) -> list[CheckResult]:
+    """Ask each URL (in parallel, at most gather.concurrency per host); results in the
+    order of `urls`."""
+    if not urls:
+        return []
+    per_host: dict[str, threading.Semaphore] = {}
+    for url in urls:
+        per_host.setdefault(urlsplit(url).hostname or "", threading.Semaphore(
+            config.gather.concurrency))
+
+    def ask(url: str) -> CheckResult:
+        with per_host[urlsplit(url).hostname or ""]:
+            return check_link(fetcher, url)
+
+    workers = max(1, min(MAX_WORKERS, config.gather.max_workers, len(urls)))
+    with Fetcher(policy_from(config), workers, network) as fetcher, \
+            ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(ask, urls))
+
+
+def variant_hash(variant: RenderedVariant) -> str:
+    digest = hashlib.sha256()
+    for part in (variant.subject, variant.html, variant.text):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    target: LinkTarget
+    result: CheckResult | None  # None: not checked yet
+
+
+@dataclass(frozen=True)
+class SpamRow:
+    segment: str
+    result: CheckResult | None
+    stale: bool  # scored before the variant last changed
+
+
+@dataclass(frozen=True)
+class ChecksReport:
+    links: list[LinkRow]
+    spam: list[SpamRow]
+
+    @property
+    def unchecked(self) -> int:
+        return sum(row.result is None for row in self.links)
+
+    @property
+    def problems(self) -> list[LinkRow]:
+        return [row for row in self.links
+                if row.result is not None and row.result.verdict != Verdict.OK]
+
+
+def checks_report(config: Config, variants: Sequence[RenderedVariant],
+                  results: Sequence[CheckResult]) -> ChecksReport:
+    """What the admin shows: the current variants' links with their stored answers
+    (links an edit removed are not shown), and each variant's score. Pure."""
+    links = {r.target: r for r in results if r.kind == "link"}
+    spam = {r.target: r for r in results if r.kind == "spam"}
+    return ChecksReport(
+        [LinkRow(t, links.get(t.url)) for t in links_to_check(variants, own_links(config))],
+        [SpamRow(v.segment, spam.get(v.segment), v.segment in spam
+                 and spam[v.segment].content_hash != variant_hash(v)) for v in variants])
+
+
+def links_due(config: Config, variants: Sequence[RenderedVariant],
+              results: Sequence[CheckResult], refresh: bool = False) -> list[str]:
+    """The URLs to ask now: those without an answer for this issue (every one when
+    `refresh`)."""
+    known = {r.target for r in results if r.kind == "link"}
+    return [t.url for t in links_to_check(variants, own_links(config))
+            if refresh or t.url not in known]
+
+
+def spam_results(variants: Sequence[RenderedVariant],
+                 messages: Sequence[bytes]) -> list[CheckResult]:
+    """Each variant's score, from its message as a reader would receive it."""
+    from .spam import installed, spam_score
+
+    if not installed():
+        return []
+    out = []
+    for variant, message in zip(variants, messages, strict=True):
+        scored = spam_score(message)
+        out.append(CheckResult("spam", variant.segment,
+                               "scored" if scored.score is not None else "skipped",
+                               score=scored.score, detail=scored.why,
+                               content_hash=variant_hash(variant)))
+    return out
+
+
+def run_checks(config: Config, store: Store, issue_id: str,
+               variants: Sequence[RenderedVariant], messages: Sequence[bytes],
+               now: datetime, *, refresh: bool = False,
+               network: Network | None = None) -> list[CheckResult]:
+    """Ask the links due and score the variants due (`messages`: one per variant);
+    store and return what was found."""
+    known = store.check_results(issue_id)
+    results = check_links(config, links_due(config, variants, known, refresh), network)
+    scored = {r.target: r.content_hash for r in known if r.kind == "spam"}
+    due = [(v, m) for v, m in zip(variants, messages, strict=True)
+           if refresh or scored.get(v.segment) != variant_hash(v)]
+    results += spam_results([v for v, _ in due], [m for _, m in due])
+    store.save_check_results(issue_id, results, now)
+    return results

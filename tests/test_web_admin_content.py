@@ -1,0 +1,145 @@
+"""/admin's forms for editors' own content: each needs the CSRF token and a signed-in
+editor, refuses what cannot go into an issue with a message saying why, returns to the
+item it changed, and re-renders every variant."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from . import test_web_admin
+
+# The signed-out and signed-in admin fixtures (a draft awaiting approval, one editor).
+admin = test_web_admin.admin
+signed_in = test_web_admin.signed_in
+
+ISSUE = "/admin/issues/2026-W48"
+IMAGE = "https://cdn.example.org/lead.jpg"
+
+
+def page(client) -> str:
+    return client.client.get(ISSUE).text
+
+
+def flash(client) -> str:
+    found = re.search(r'<p class="(?:flash|error)" role="status">(.*?)</p>', page(client))
+    return html.unescape(found.group(1)) if found else ""
+
+
+def general(client):
+    return next(v for v in client.store.get_variants("2026-W48") if v.segment == "general")
+
+
+def news(client):
+    return client.store.issue_sections("2026-W48")["news"]
+
+
+POSTS = [
+    ("content/add", {"section": "news", "title": "T", "link": "https://e.org/"}),
+    ("content/headers", {"subject": "S", "preheader": ""}),
+    ("content/sections", {"section": "events", "move": "up"}),
+]
+
+
+@pytest.mark.parametrize(("path", "data"), POSTS)
+def test_every_content_form_needs_the_csrf_token_and_an_editor(admin, path, data):
+    r = admin.client.post(f"{ISSUE}/{path}", data=data, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+    admin.login()
+    before = admin.store.get_variants("2026-W48")
+    r = admin.client.post(f"{ISSUE}/{path}", data={**data, "csrf": "wrong"},
+                          follow_redirects=False)
+    assert r.status_code == 403
+    assert admin.store.get_variants("2026-W48") == before
+    item = news(admin)[0].id
+    for tail in (f"content/{item}/text", f"content/{item}/lead"):
+        assert admin.client.post(f"{ISSUE}/{tail}", data={"csrf": "wrong"},
+                                 follow_redirects=False).status_code == 403
+
+
+def test_add_an_item_with_an_image_as_the_lead_story(signed_in):
+    signed_in.approve()
+    r = signed_in.post(f"{ISSUE}/content/add", section="news",
+                       title="A message from the president", link="https://www.example.org/p",
+                       teaser="We *grow*.", image_url=IMAGE, image_alt="The president",
+                       lead="yes", segment="general", view="desktop")
+    [item] = [i for i in news(signed_in) if i.title == "A message from the president"]
+    assert r.status_code == 303
+    assert r.headers["location"].endswith(f"segment=general&view=desktop#item-{item.id}")
+    assert signed_in.store.get_issue("2026-W48").status == "draft"
+    assert signed_in.store.get_issue("2026-W48").lead_item_id == item.id
+    assert "== LEAD STORY ==" in general(signed_in).text
+    text = page(signed_in)
+    assert f'id="item-{item.id}"' in text and "Lead story</span>" in text
+    assert "Added by an editor" in text and "Item added; every variant re-rendered." in text
+    assert "+== LEAD STORY ==" in html.unescape(text)  # in the approval diff
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"title": "", "link": "https://e.org/"}, "title: write something"),
+    ({"title": "A\nB", "link": "https://e.org/"}, "title: one line"),
+    ({"title": "T", "link": "javascript:alert(1)"}, "link: a web address starting with https://"),
+    ({"title": "T", "link": "data:text/html;base64,PHNjcmlwdD4="}, "link: a web address"),
+    ({"title": "T", "link": "https://e.org/", "image_url": "http://e.org/i.jpg",
+      "image_alt": "x"}, "image: an address starting with https://"),
+    ({"title": "T", "link": "https://e.org/", "image_url": IMAGE}, "alt text: write something"),
+    ({"title": "T", "link": "https://e.org/", "section": "events", "starts": "tomorrow"},
+     "starts: 'tomorrow' is not a date and time"),
+    ({"title": "T", "link": "https://e.org/", "section": "events"}, "an event needs the date"),
+])
+def test_what_cannot_go_into_an_issue_is_refused_with_a_message(signed_in, fields, message):
+    before = signed_in.store.get_variants("2026-W48")
+    r = signed_in.post(f"{ISSUE}/content/add", **{"section": "news", **fields})
+    assert r.status_code == 303 and r.headers["location"].endswith("#add-item")
+    assert message in flash(signed_in)
+    assert signed_in.store.get_variants("2026-W48") == before
+
+
+def test_an_event_added_in_the_newsletters_time(signed_in):
+    signed_in.post(f"{ISSUE}/content/add", section="events", title="Members' evening",
+                   link="https://www.example.org/evening", starts="2026-12-03T18:30",
+                   where="Vienna")
+    assert "Members' evening" in general(signed_in).text
+    assert "18:30" in general(signed_in).text
+
+
+def test_edit_a_headline_shows_the_feeds_original_beside_it(signed_in):
+    item = news(signed_in)[1]
+    r = signed_in.post(f"{ISSUE}/content/{item.id}/text", title="A better headline",
+                       teaser="Short and **clear**.")
+    assert r.headers["location"].endswith(f"#item-{item.id}")
+    text = general(signed_in).text
+    assert "A better headline" in text and item.title not in text
+    shown = page(signed_in)
+    assert "The feed’s original" in shown and html.escape(item.title) in shown
+    assert 'value="A better headline"' in shown and "Edited for this issue" in shown
+    signed_in.post(f"{ISSUE}/content/{item.id}/text", title=item.title, teaser="")
+    assert item.title in general(signed_in).text
+    r = signed_in.post(f"{ISSUE}/content/{item.id}/text", title="x" * 300)
+    assert "title: 300 characters, at most 200" in flash(signed_in)
+
+
+def test_lead_remove_sections_and_headers(signed_in):
+    item = news(signed_in)[0]
+    signed_in.post(f"{ISSUE}/content/{item.id}/lead")
+    assert signed_in.store.get_issue("2026-W48").lead_item_id == item.id
+    signed_in.post(f"{ISSUE}/content/{item.id}/lead", lead="no")
+    assert signed_in.store.get_issue("2026-W48").lead_item_id is None
+    r = signed_in.post(f"{ISSUE}/content/{item.id}/remove")
+    assert "was not added by an editor" in flash(signed_in)
+    r = signed_in.post(f"{ISSUE}/content/sections", section="events", move="up")
+    assert r.headers["location"].endswith("#section-events")
+    assert signed_in.store.get_issue("2026-W48").section_order == ("news", "events", "research")
+    assert signed_in.post(f"{ISSUE}/content/sections", section="events",
+                          move="sideways").status_code == 400
+    signed_in.post(f"{ISSUE}/content/headers", subject="Hello\r\nBcc: x@evil.example",
+                   preheader="")
+    assert "subject: one line" in flash(signed_in)
+    signed_in.post(f"{ISSUE}/content/headers", subject="The TACE guideline is out",
+                   preheader="And more")
+    assert general(signed_in).subject == "The TACE guideline is out"
+    assert 'value="The TACE guideline is out"' in page(signed_in)
+    audit = [e.action for e in signed_in.store.audit_entries("2026-W48")]
+    assert {"lead", "sections", "headers"} <= set(audit)
