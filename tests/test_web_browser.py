@@ -185,6 +185,21 @@ def press(page, button: str, confirm: str, shot=None) -> None:
     page.wait_for_selector("#timeline")
 
 
+def signed_in_at_issue(p, base: str, trap: Trap, issue_id: str = "2026-W48"):
+    """A desktop-sized page of a chromium whose every host but loopback is the trap,
+    signed in as the editor on the issue's admin page; (browser, page)."""
+    rules = f"--host-resolver-rules=MAP * 127.0.0.1:{trap.port}, EXCLUDE 127.0.0.1"
+    browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                args=[*CHROMIUM_ARGS, rules])
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{base}/admin/issues/{issue_id}")
+    page.fill("#email", "ed@example.org")
+    page.fill("#password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/admin/issues/{issue_id}")
+    return browser, page
+
+
 def test_an_editor_approves_sends_at_a_time_then_pauses_and_resumes(sending, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -196,15 +211,7 @@ def test_an_editor_approves_sends_at_a_time_then_pauses_and_resumes(sending, tmp
     base, config, store, sendgrid = sending
     trap = Trap()
     with sync_playwright() as p:
-        rules = f"--host-resolver-rules=MAP * 127.0.0.1:{trap.port}, EXCLUDE 127.0.0.1"
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=[*CHROMIUM_ARGS, rules])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{base}/admin/issues/2026-W48")
-        page.fill("#email", "ed@example.org")
-        page.fill("#password", "correct horse battery")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/admin/issues/2026-W48")
+        browser, page = signed_in_at_issue(p, base, trap)
         assert "Held:" in page.locator("#timeline-state").inner_text()
 
         page.click("#approve")
