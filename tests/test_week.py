@@ -339,6 +339,9 @@ STATE_CASES = [
      "approved by ada"),
     ("approved late", {"status": "approved", "approved_by": "ada"}, (), "2026-12-02T12:00",
      "approved by ada; past its deadline: not sent automatically"),
+    ("approved by its deadline, the tick after it sends it", {
+        "status": "approved", "approved_by": "ada", "approved_at": at("2026-12-01T06:59")},
+     (), "2026-12-01T07:04", "approved by ada"),
     ("paused", {"status": "sending", "paused_at": at("2026-11-30T07:10"),
                 "paused_by": "grace"}, (), "2026-11-30T08:00", "paused by grace"),
     ("sending", {"status": "sending"}, (), "2026-11-30T07:01", "sending"),
