@@ -605,6 +605,16 @@ class Config(_Strict):
         return self.delivery.require_approval or self.schedule.send is not None
 
     @property
+    def deprecated(self) -> str | None:
+        """The line the scheduler's commands print for an older key still set."""
+        if self.schedule.deprecated:
+            return self.schedule.deprecated
+        if self.schedule.send is not None and "require_approval" in self.delivery.model_fields_set:
+            return ("[delivery] require_approval is deprecated: with the [schedule] timeline, "
+                    "approval = \"required\" or \"optional\" decides (drop the older key).")
+        return None
+
+    @property
     def timeline(self) -> Timeline:
         from .timeline import Timeline
 

@@ -436,7 +436,7 @@ def week_status(config: Config, now: datetime, *, recent: int = 8) -> WeekStatus
             timeline, upcoming.send_at).draft_at
         return WeekStatus(now, timeline, next_draft, upcoming.send_at, lines,
                           decide(timeline, facts, now), next_due(timeline, facts, now),
-                          store.actions(recent), config.schedule.deprecated)
+                          store.actions(recent), config.deprecated)
     finally:
         store.close()
 

@@ -114,3 +114,14 @@ def test_cli_exits_2_with_one_line_and_no_traceback(project):
     lines = result.stderr.strip().splitlines()
     assert lines == [f"config error: {project / 'config.toml'}: sources[3].kind: "
                      "expected 'rss' or 'ics' (got 'atom')"]
+
+
+def test_the_older_require_approval_with_the_timeline_is_said_deprecated(project):
+    path = project / "config.toml"
+    assert load_config(path).deprecated is None  # the timeline as shipped (tests' copy)
+    text = path.read_text().replace('approval = "optional"', 'approval = "required"', 1)
+    path.write_text(text.replace('backend = "outbox"',
+                                 'backend = "outbox"\nrequire_approval = true', 1))
+    deprecated = load_config(path).deprecated
+    assert deprecated is not None
+    assert deprecated.startswith("[delivery] require_approval is deprecated")
