@@ -16,7 +16,7 @@ in the store before performing it, so two schedulers perform it once (pipeline/w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -341,25 +341,3 @@ def next_due(timeline: Timeline, facts: Facts,
         if actions:
             return moment, actions
     return None  # every issue of the cycles ahead is already made and approved, or sent
-
-
-def pending(actions: Iterable[Action]) -> list[str]:
-    """One line per action, for `insights status` and the tick's report."""
-    return [describe(a) for a in actions]
-
-
-def describe(action: Action) -> str:
-    match action:
-        case Draft(period=period, slot=slot):
-            return f"draft issue {period} (for the send at {slot.isoformat()})"
-        case Remind(issue=issue, slot=slot):
-            return f"remind the editors: issue {issue} is not approved (send {slot.isoformat()})"
-        case Send(issue=issue):
-            return f"send issue {issue}"
-        case Hold(issue=issue, deadline=deadline):
-            return (f"hold issue {issue}: not approved; it goes if approved by "
-                    f"{deadline.isoformat()}")
-        case Late(issue=issue, deadline=deadline):
-            return (f"issue {issue} passed its deadline ({deadline.isoformat()}) unsent: "
-                    "not sent automatically")
-    raise AssertionError(action)
