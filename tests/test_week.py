@@ -546,3 +546,11 @@ def test_approving_again_as_it_stands_is_said_not_recorded(project: Path) -> Non
                         r"it stands \(content \w{12}\): nothing to do\.\n", again.stdout)
     assert [a for a in scheduler_audit(config) if a[1] == "approve"] == [
         (EDITORS[0], "approve", "2026-W49")]
+
+
+@pytest.mark.parametrize("now", ["garbage", "0001-01-01T00:00", "9999-12-31T23:00"])
+def test_a_now_that_is_no_moment_of_a_week_is_a_usage_error(project: Path, now: str) -> None:
+    for command in ("tick", "status"):
+        result = insights(project, command, "--now", now)
+        assert result.exit_code == 2, result.output
+        assert "Invalid value for --now" in result.output
