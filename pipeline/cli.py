@@ -78,6 +78,10 @@ def parse_now(value: str | None, config: Config) -> datetime:
                                  param_hint="--now") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=config.newsletter.tz)
+    # The timeline looks weeks either side of it: near year 1 or 9999 that overflows.
+    if not 1970 <= when.year <= 9000:
+        raise click.BadParameter(f"expected a date-time between 1970 and 9000, got {value!r}",
+                                 param_hint="--now")
     return when.astimezone(UTC)
 
 

@@ -189,10 +189,10 @@ def demo(ctx: click.Context) -> None:
 
 
 def _warn_deprecated(config: Config) -> None:
-    if config.schedule.deprecated:
+    if config.deprecated:
         from rich.markup import escape
 
-        err_console.print(f"[yellow]{escape(config.schedule.deprecated)}[/yellow]",
+        err_console.print(f"[yellow]{escape(config.deprecated)}[/yellow]",
                           soft_wrap=True)
 
 

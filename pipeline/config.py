@@ -160,7 +160,9 @@ def _weekly(crontab: str | None, tz: zoneinfo.ZoneInfo) -> None:
     trigger = CronTrigger.from_crontab(crontab, timezone=tz)
     t, weeks = trigger.get_next_fire_time(None, datetime(2026, 1, 5, tzinfo=UTC)), set()
     for _ in range(12):
-        assert t is not None
+        if t is None:
+            raise ValueError(f"schedule.send: {crontab!r} never fires (no such date?); "
+                             "the newsletter is weekly (e.g. '0 7 * * mon')")
         week = t.astimezone(tz).isocalendar()[:2]
         if week in weeks:
             raise ValueError(f"schedule.send: {crontab!r} fires more than once a week; "
@@ -199,6 +201,9 @@ class Schedule(_Strict):
             raise ValueError("send: a draft slot needs a send slot (send = \"0 7 * * mon\")")
         if parse_duration(self.late_by) > timedelta(days=6):
             raise ValueError("late_by: at most 6 days (the next week's issue comes then)")
+        if parse_duration(self.late_by) < timedelta(minutes=10):
+            # A tick seconds after the slot would find an approved issue already late.
+            raise ValueError("late_by: at least 10 minutes (cron ticks every 5 minutes)")
         return self
 
     @property
@@ -598,6 +603,16 @@ class Config(_Strict):
         if self.schedule.approval is not None:
             return self.schedule.approval == "required"
         return self.delivery.require_approval or self.schedule.send is not None
+
+    @property
+    def deprecated(self) -> str | None:
+        """The line the scheduler's commands print for an older key still set."""
+        if self.schedule.deprecated:
+            return self.schedule.deprecated
+        if self.schedule.send is not None and "require_approval" in self.delivery.model_fields_set:
+            return ("[delivery] require_approval is deprecated: with the [schedule] timeline, "
+                    "approval = \"required\" or \"optional\" decides (drop the older key).")
+        return None
 
     @property
     def timeline(self) -> Timeline:

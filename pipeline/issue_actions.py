@@ -20,7 +20,15 @@ from zoneinfo import ZoneInfo
 from . import notices
 from .models import Issue
 from .states import IssueStatus
-from .timeline import Facts, Timeline, cycle_for_period, cycle_of, draft_to_make, held_draft_key
+from .timeline import (
+    Facts,
+    Timeline,
+    approved_in_time,
+    cycle_for_period,
+    cycle_of,
+    draft_to_make,
+    held_draft_key,
+)
 
 IssueAction = Literal["send-now", "send-at", "skip", "pause", "resume", "cancel"]
 # Each action's button, in the order the page offers them.
@@ -74,7 +82,7 @@ def issue_timeline(timeline: Timeline, issue: Issue, now: datetime) -> IssueTime
     status = issue.status
     ready = status == IssueStatus.APPROVED or (
         timeline.approval == "optional" and status == IssueStatus.DRAFT)
-    state = _state(status, ready, issue.paused_at is not None, send_at, deadline, now)
+    state = _state(issue, ready, send_at, deadline, now)
     allowed: set[IssueAction] = set()
     refused: dict[IssueAction, str] = {}
     if status in (IssueStatus.DRAFT, IssueStatus.APPROVED):
@@ -106,16 +114,17 @@ def issue_timeline(timeline: Timeline, issue: Issue, now: datetime) -> IssueTime
                          ready, state, frozenset(allowed), refused, earliest)
 
 
-def _state(status: str, ready: bool, paused: bool, send_at: datetime, deadline: datetime,
+def _state(issue: Issue, ready: bool, send_at: datetime, deadline: datetime,
            now: datetime) -> State:
+    status = issue.status
     if status == IssueStatus.SENDING:
-        return "paused" if paused else "sending"
+        return "paused" if issue.paused_at is not None else "sending"
     if status not in (IssueStatus.DRAFT, IssueStatus.APPROVED):
         return "sent" if status == IssueStatus.SENT else (
             "cancelled" if status == IssueStatus.CANCELLED else "skipped")
     if now < send_at:
         return "approved" if status == IssueStatus.APPROVED else "draft"
-    if now > deadline:
+    if now > deadline and not approved_in_time(status, issue.approved_at, deadline):
         return "late"
     return "due" if ready else "held"
 

@@ -16,7 +16,7 @@ in the store before performing it, so two schedulers perform it once (pipeline/w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -249,13 +249,24 @@ def _past_slot(timeline: Timeline, facts: Facts, cycle: Cycle, now: datetime) ->
     slot = issue.send_at or cycle.send_at
     if now < slot:  # an editor moved the send later this week
         return _reminder(timeline, issue, cycle, slot, now)
+    return _slot_came(timeline, issue, slot, now)
+
+
+def approved_in_time(status: str, approved_at: datetime | None, deadline: datetime) -> bool:
+    """Approved by the deadline: it still goes though the first tick after the approval
+    came after the deadline (the notices promise "approve it by ...")."""
+    return (status == IssueStatus.APPROVED and approved_at is not None
+            and approved_at <= deadline)
+
+
+def _slot_came(timeline: Timeline, issue: IssueFacts, slot: datetime,
+               now: datetime) -> list[Action]:
+    """The issue's slot (its week's, or an editor's "Send at") has come: send, hold, or
+    past the deadline say it is late."""
     deadline = slot + timeline.late_by
     approved = _approved(timeline, issue)
     if now > deadline:
-        # Approved by the deadline it still goes, though the first tick after the
-        # approval came after the deadline (the notices promise "approve it by ...").
-        if (issue.status == IssueStatus.APPROVED and issue.approved_at is not None
-                and issue.approved_at <= deadline):
+        if approved_in_time(issue.status, issue.approved_at, deadline):
             return [Send(issue.id, slot)]
         return [Late(issue.id, deadline, approved)]
     if approved:
@@ -274,11 +285,7 @@ def _before_slot(timeline: Timeline, facts: Facts, cycle: Cycle, now: datetime) 
     if issue.status not in (IssueStatus.DRAFT, IssueStatus.APPROVED):
         return []
     if issue.send_at is not None and issue.send_at <= now and now >= cycle.begins:
-        if _approved(timeline, issue):
-            return [Send(issue.id, issue.send_at)]
-        if now <= issue.send_at + timeline.late_by:
-            return [Hold(issue.id, issue.send_at, issue.send_at + timeline.late_by)]
-        return [Late(issue.id, issue.send_at + timeline.late_by, False)]
+        return _slot_came(timeline, issue, issue.send_at, now)
     return _reminder(timeline, issue, cycle, issue.send_at or cycle.send_at, now)
 
 
@@ -334,25 +341,3 @@ def next_due(timeline: Timeline, facts: Facts,
         if actions:
             return moment, actions
     return None  # every issue of the cycles ahead is already made and approved, or sent
-
-
-def pending(actions: Iterable[Action]) -> list[str]:
-    """One line per action, for `insights status` and the tick's report."""
-    return [describe(a) for a in actions]
-
-
-def describe(action: Action) -> str:
-    match action:
-        case Draft(period=period, slot=slot):
-            return f"draft issue {period} (for the send at {slot.isoformat()})"
-        case Remind(issue=issue, slot=slot):
-            return f"remind the editors: issue {issue} is not approved (send {slot.isoformat()})"
-        case Send(issue=issue):
-            return f"send issue {issue}"
-        case Hold(issue=issue, deadline=deadline):
-            return (f"hold issue {issue}: not approved; it goes if approved by "
-                    f"{deadline.isoformat()}")
-        case Late(issue=issue, deadline=deadline):
-            return (f"issue {issue} passed its deadline ({deadline.isoformat()}) unsent: "
-                    "not sent automatically")
-    raise AssertionError(action)

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from .config import Config
 from .errors import InsightsError, StoreUnavailable
+from .issue_actions import issue_timeline
 from .job import send_scheduled
 from .models import Issue
 from .notices import editors_told, when
@@ -435,7 +436,7 @@ def week_status(config: Config, now: datetime, *, recent: int = 8) -> WeekStatus
             timeline, upcoming.send_at).draft_at
         return WeekStatus(now, timeline, next_draft, upcoming.send_at, lines,
                           decide(timeline, facts, now), next_due(timeline, facts, now),
-                          store.actions(recent), config.schedule.deprecated)
+                          store.actions(recent), config.deprecated)
     finally:
         store.close()
 
@@ -451,7 +452,7 @@ def _issue_line(timeline: Timeline, cycle: Cycle, issue: Issue | None, facts: Fa
 def issue_state(timeline: Timeline, cycle: Cycle, issue: Issue | None, facts: Facts,
                 now: datetime) -> str:
     """"held: not approved", "approved by ...", "paused by ...": an issue's state in the
-    week, for people. Pure."""
+    week, for people: the admin's (issue_actions.issue_timeline), in words. Pure."""
     period = cycle.period
     if issue is None:
         if f"draft:{period}" in facts.done:
@@ -459,20 +460,20 @@ def issue_state(timeline: Timeline, cycle: Cycle, issue: Issue | None, facts: Fa
         if now > cycle.deadline(timeline):  # decide drafts no issue too late to go
             return "not drafted: its deadline passed (no issue this week)"
         return "not drafted yet" if now < cycle.draft_at else "due to be drafted"
-    status = IssueStatus(issue.status)
-    slot = issue.send_at or cycle.send_at
-    if status == IssueStatus.SENDING:
-        return f"paused by {issue.paused_by or 'an editor'}" if issue.paused_at else "sending"
-    if status == IssueStatus.SENT:
-        return f"sent {issue.sent_at:%Y-%m-%d %H:%M} UTC" if issue.sent_at else "sent"
-    if status in (IssueStatus.SKIPPED, IssueStatus.CANCELLED):
-        return str(status)
-    approved = status == IssueStatus.APPROVED
+    state = issue_timeline(timeline, issue, now).state
+    approved = issue.status == IssueStatus.APPROVED
     who = f"approved by {issue.approved_by}" if approved else "draft, not approved"
-    if now > slot + timeline.late_by:
-        return f"{who}; past its deadline: not sent automatically"
-    if now >= slot and not approved and timeline.approval == "required":
-        return "held: not approved at its slot"
+    match state:
+        case "paused":
+            return f"paused by {issue.paused_by or 'an editor'}"
+        case "sent":
+            return f"sent {issue.sent_at:%Y-%m-%d %H:%M} UTC" if issue.sent_at else "sent"
+        case "sending" | "skipped" | "cancelled":
+            return state
+        case "late":
+            return f"{who}; past its deadline: not sent automatically"
+        case "held":
+            return "held: not approved at its slot"
     if not approved and timeline.approval == "optional":
         return "draft (goes as it stands at its slot: approval optional)"
     return who

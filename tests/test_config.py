@@ -37,6 +37,8 @@ def test_bundled_config_loads_and_resolves_paths(project):
     ('approval = "optional"', 'approval = "maybe"', "schedule.approval: expected 'required' or 'optional'"),
     ('late_by = "24h"', 'late_by = "a day"', "schedule.late_by: expected a duration such as '24h'"),
     ('late_by = "24h"', 'late_by = "7d"', "late_by: at most 6 days"),
+    ('late_by = "24h"', 'late_by = "0h"', "late_by: at least 10 minutes"),
+    ('send = "0 7 * * mon"', 'send = "0 7 30 2 *"', "schedule.send: '0 7 30 2 *' never fires"),
     ('remind = "12h"', 'remind = 12', "schedule.remind: expected a valid string"),
     ('send = "0 7 * * mon"', 'send = "0 7 * * *"', "schedule.send: '0 7 * * *' fires more than once a week"),
     ('send = "0 7 * * mon"', 'cron = "0 7 * * mon"\nsend = "0 7 * * mon"', "set draft and send (the timeline) or the old cron, not both"),
@@ -112,3 +114,14 @@ def test_cli_exits_2_with_one_line_and_no_traceback(project):
     lines = result.stderr.strip().splitlines()
     assert lines == [f"config error: {project / 'config.toml'}: sources[3].kind: "
                      "expected 'rss' or 'ics' (got 'atom')"]
+
+
+def test_the_older_require_approval_with_the_timeline_is_said_deprecated(project):
+    path = project / "config.toml"
+    assert load_config(path).deprecated is None  # the timeline as shipped (tests' copy)
+    text = path.read_text().replace('approval = "optional"', 'approval = "required"', 1)
+    path.write_text(text.replace('backend = "outbox"',
+                                 'backend = "outbox"\nrequire_approval = true', 1))
+    deprecated = load_config(path).deprecated
+    assert deprecated is not None
+    assert deprecated.startswith("[delivery] require_approval is deprecated")

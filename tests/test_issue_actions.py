@@ -5,6 +5,7 @@ UTC), its deadline 24 h later."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -77,6 +78,17 @@ def test_state_and_allowed_actions(status, send_at, paused, now, timeline, state
     assert plan.allowed == allowed
     for action in ACTIONS:  # every action refused says why
         assert (plan.why_not(action) is None) == (action in allowed)
+
+
+def test_approved_by_its_deadline_is_due_after_it():
+    """As timeline.decide: approved by the deadline, the first tick after it sends it."""
+    approved = issue("approved")
+    deadline = SLOT + timedelta(hours=24)
+    in_time = replace(approved, approved_at=deadline - timedelta(minutes=1))
+    too_late = replace(approved, approved_at=deadline + timedelta(minutes=1))
+    after = deadline + timedelta(minutes=4)
+    assert issue_timeline(TIMELINE, in_time, after).state == "due"
+    assert issue_timeline(TIMELINE, too_late, after).state == "late"
 
 
 def test_slot_deadline_and_a_moved_send():

@@ -35,6 +35,9 @@ OPTIONAL = Timeline("0 9 * * thu", "0 7 * * mon", CHI, "optional", timedelta(hou
                     timedelta(hours=12))
 ONE_STEP = Timeline("0 7 * * mon", "0 7 * * mon", CHI, "optional", timedelta(hours=24),
                     timedelta(hours=12))
+# A Friday slot: an editor's "Send at" earlier in the week can pass its deadline first.
+FRIDAY = Timeline("0 9 * * mon", "0 7 * * fri", CHI, "required", timedelta(hours=24),
+                  timedelta(hours=12))
 W49_SLOT = datetime(2026, 11, 30, 7, 0, tzinfo=CHI)  # Monday; drafted Thu 26 Nov 09:00
 
 
@@ -134,6 +137,17 @@ CASES = [
      facts(IssueFacts("2026-W49", S.APPROVED, send_at=at("2026-12-02T09:00")),
            done=("hold:2026-W49", "late:2026-W49")), "2026-12-02T09:00",
      [Send("2026-W49", at("2026-12-02T09:00"))]),
+    ("Send at earlier than a Friday slot, machine down past its deadline: late", FRIDAY,
+     facts(IssueFacts("2026-W49", S.APPROVED, send_at=at("2026-12-01T09:00"))),
+     "2026-12-03T12:00", [Late("2026-W49", at("2026-12-02T09:00"), True)]),
+    ("Send at earlier than a Friday slot, approved after its deadline: late", FRIDAY,
+     facts(IssueFacts("2026-W49", S.APPROVED, send_at=at("2026-12-01T09:00"),
+                      approved_at=at("2026-12-03T09:00"))),
+     "2026-12-03T12:00", [Late("2026-W49", at("2026-12-02T09:00"), True)]),
+    ("Send at earlier than a Friday slot, approved by its deadline: sends", FRIDAY,
+     facts(IssueFacts("2026-W49", S.APPROVED, send_at=at("2026-12-01T09:00"),
+                      approved_at=at("2026-12-02T08:00"))),
+     "2026-12-03T12:00", [Send("2026-W49", at("2026-12-01T09:00"))]),
     ("Send at later, not approved, reminder before it", WEEK,
      facts(IssueFacts("2026-W49", S.DRAFT, send_at=at("2026-11-30T20:00"))),
      "2026-11-30T08:00", [Remind("2026-W49", at("2026-11-30T20:00"))]),

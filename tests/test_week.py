@@ -339,6 +339,9 @@ STATE_CASES = [
      "approved by ada"),
     ("approved late", {"status": "approved", "approved_by": "ada"}, (), "2026-12-02T12:00",
      "approved by ada; past its deadline: not sent automatically"),
+    ("approved by its deadline, the tick after it sends it", {
+        "status": "approved", "approved_by": "ada", "approved_at": at("2026-12-01T06:59")},
+     (), "2026-12-01T07:04", "approved by ada"),
     ("paused", {"status": "sending", "paused_at": at("2026-11-30T07:10"),
                 "paused_by": "grace"}, (), "2026-11-30T08:00", "paused by grace"),
     ("sending", {"status": "sending"}, (), "2026-11-30T07:01", "sending"),
@@ -543,3 +546,11 @@ def test_approving_again_as_it_stands_is_said_not_recorded(project: Path) -> Non
                         r"it stands \(content \w{12}\): nothing to do\.\n", again.stdout)
     assert [a for a in scheduler_audit(config) if a[1] == "approve"] == [
         (EDITORS[0], "approve", "2026-W49")]
+
+
+@pytest.mark.parametrize("now", ["garbage", "0001-01-01T00:00", "9999-12-31T23:00"])
+def test_a_now_that_is_no_moment_of_a_week_is_a_usage_error(project: Path, now: str) -> None:
+    for command in ("tick", "status"):
+        result = insights(project, command, "--now", now)
+        assert result.exit_code == 2, result.output
+        assert "Invalid value for --now" in result.output
