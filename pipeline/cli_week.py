@@ -138,6 +138,10 @@ def demo(ctx: click.Context) -> None:
     if config.delivery.backend != "outbox":  # never mail the examples' people for real
         raise click.UsageError("the demo writes its email to the outbox only: run it with "
                                "[delivery] backend = \"outbox\" (the bundled config.toml)")
+    if not config.store_url.startswith("sqlite:"):  # a shared database: a real newsletter's
+        raise click.UsageError("the demo keeps its example week in a SQLite file, not in "
+                               f"{config.store.url.split('://')[0]} (a real newsletter's "
+                               "store): run it with the bundled config.toml")
 
     def step(moment: datetime | None, what: str, command: str) -> None:
         """A step's heading (bold on a terminal), then the command it runs under it."""

@@ -118,3 +118,15 @@ def test_the_demo_never_mails_for_real(project: Path) -> None:
     assert refused.returncode == 2
     assert "the demo writes its email to the outbox only" in refused.stderr
     assert not (project / "var").exists()  # refused before it touched anything
+
+
+def test_the_demo_never_writes_into_a_shared_database(project: Path) -> None:
+    """A PostgreSQL store is where a newsletter keeps its real subscribers and issues:
+    the demo's example people, editor and sent week do not belong there."""
+    from .helpers import use_store
+
+    use_store(project, "postgresql://postgres@127.0.0.1:1/nothing_here")
+    refused = make_run(project)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "the demo keeps its example week in a SQLite file" in refused.stderr
+    assert "Traceback" not in refused.stderr
