@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,16 @@ class StopRequest:
     @property
     def reason(self) -> str:
         return f"{'cancelled' if self.cancelled else 'paused'} by {self.by or 'an editor'}"
+
+
+class IssueSchedule(NamedTuple):
+    """An issue's fields that the scheduler's decision reads (see issues_for)."""
+
+    id: str
+    status: str
+    send_at: datetime | None
+    paused: bool
+    approved_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -168,16 +179,14 @@ class ScheduleMixin:
             return conn.execute(select(issues.c.paused_at).where(
                 issues.c.id == issue_id)).scalar() is not None
 
-    def issues_for(self, issue_ids: Iterable[str]) -> list[tuple[str, str, datetime | None,
-                                                                 bool, datetime | None]]:
-        """(id, status, send_at, paused, approved_at) of these issues: what `decide`
-        reads."""
+    def issues_for(self, issue_ids: Iterable[str]) -> list[IssueSchedule]:
+        """These issues (and any being sent) as `decide` reads them."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(issues.c.id, issues.c.status, issues.c.send_at,
                                        issues.c.paused_at, issues.c.approved_at).where(
                 or_(issues.c.id.in_(list(issue_ids)), issues.c.status == "sending")))
-            return [(r.id, r.status, r.send_at, r.paused_at is not None, r.approved_at)
-                    for r in rows]
+            return [IssueSchedule(r.id, r.status, r.send_at, r.paused_at is not None,
+                                  r.approved_at) for r in rows]
 
     # -- audit log -----------------------------------------------------------------------
 
