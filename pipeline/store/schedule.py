@@ -118,11 +118,6 @@ class ScheduleMixin:
                 schedule_actions.c.key == key, schedule_actions.c.owner.is_not(None))).scalar()
         return not owned
 
-    def forget_action(self, key: str) -> None:
-        """Make an action due again (an editor's "Draft again", a new "Send at")."""
-        with self.engine.begin() as conn:
-            conn.execute(schedule_actions.delete().where(schedule_actions.c.key == key))
-
     def done_actions(self, keys: Iterable[str] | None = None) -> frozenset[str]:
         query = select(schedule_actions.c.key).where(schedule_actions.c.done_at.is_not(None))
         if keys is not None:
@@ -173,11 +168,6 @@ class ScheduleMixin:
         if row is None or (row.paused_at is None and row.status != "cancelled"):
             return None
         return StopRequest(row.status == "cancelled", row.paused_by)
-
-    def is_paused(self, issue_id: str) -> bool:
-        with self.engine.connect() as conn:
-            return conn.execute(select(issues.c.paused_at).where(
-                issues.c.id == issue_id)).scalar() is not None
 
     def issues_for(self, issue_ids: Iterable[str]) -> list[IssueSchedule]:
         """These issues (and any being sent) as `decide` reads them."""
