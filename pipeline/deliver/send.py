@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from ..children import fewer_collections
 from ..config import Config
 from ..errors import AuthFailed, DeliveryError, StoreError
-from ..models import Issue, Recipient, RenderedVariant
+from ..models import Issue, RenderedVariant
 from ..ports import Recipients
 from ..states import BatchState, IssueStatus, RecipientState
 from ..store.store import Batch, Store
@@ -38,7 +38,7 @@ from .decide import (
     resolution,
 )
 from .gate import check_issue
-from .sender import Sender, SendResult, held_line
+from .sender import Sender, SendResult, held_line, in_batches
 from .shards import RunningShare, ShareJob, shares, start_share
 from .stopping import stop_on_signals
 
@@ -92,18 +92,10 @@ def cancel_rest(config: Config, store: Store, audience: Recipients, issue_id: st
     eligible now who is not in its ledger yet, recorded as cancelled (counted in the
     report and on the issue's page; never sent, since the issue is cancelled). How many."""
     cancelled = store.cancel_unsent(issue_id, now)
-    buffers: dict[str, list[Recipient]] = {}
-    size = config.delivery.batch_size
-    for recipient in audience.resolve([entry.name for entry in config.lists],
-                                      config.segment_rules, config.default_segment or None):
-        buffer = buffers.setdefault(recipient.segment, [])
-        buffer.append(recipient)
-        if len(buffer) >= size:
-            cancelled += store.record_cancelled(issue_id, recipient.segment, buffer, now)
-            buffer.clear()
-    for segment, buffer in buffers.items():
-        if buffer:
-            cancelled += store.record_cancelled(issue_id, segment, buffer, now)
+    people = audience.resolve([entry.name for entry in config.lists], config.segment_rules,
+                              config.default_segment or None)
+    for segment, batch in in_batches(people, config.delivery.batch_size):
+        cancelled += store.record_cancelled(issue_id, segment, batch, now)
     return cancelled
 
 
