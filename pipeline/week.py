@@ -158,8 +158,8 @@ def read_facts(store: Store, timeline: Timeline, now: datetime) -> Facts:
     next one (and any issue being sent), and which of their actions are done."""
     periods = {c.period for c in (previous_cycle(timeline, now), next_cycle(timeline, now))
                if c is not None}
-    issues = {row[0]: IssueFacts(row[0], IssueStatus(row[1]), row[2], row[3], row[4])
-              for row in store.issues_for(periods)}
+    issues = {r.id: IssueFacts(r.id, IssueStatus(r.status), r.send_at, r.paused, r.approved_at)
+              for r in store.issues_for(periods)}
     keys = {f"{kind}:{period}" for kind in KINDS for period in periods | issues.keys()}
     keys |= {held_draft_key(period) for period in periods}  # for the admin's "Draft anyway"
     return Facts(issues, store.done_actions(keys))

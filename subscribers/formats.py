@@ -24,7 +24,14 @@ from typing import Any, NamedTuple
 from pipeline.children import die_with_parent, next_message, put_in_chunks, stop
 from pipeline.errors import AudienceError
 
-from .model import KNOWN_ATTRIBUTES, LIST_ATTRIBUTES, clean_name, normalise_email
+from .model import (
+    KNOWN_ATTRIBUTES,
+    LIST_ATTRIBUTES,
+    clean_name,
+    neutralise,
+    normalise_email,
+    restore,
+)
 
 FORMATS = ("auto", "csv", "mailchimp", "listmonk")
 # Status a file may carry for a person; None means "subscribe as the list says".
@@ -133,28 +140,6 @@ def open_text(path: Path) -> io.TextIOWrapper:
     encoding = choose_encoding(head[:SAMPLE_BYTES], whole=len(head) <= SAMPLE_BYTES)
     errors = "subscribers.latin-1" if encoding == LATIN_1 else UNDECODABLE
     return path.open("r", encoding=encoding, errors=errors, newline="")
-
-
-# A cell a spreadsheet would run as a formula starts with one of these (OWASP's list).
-FORMULA_STARTS = frozenset("=+-@\t\r")
-
-
-def neutralise(cell: str) -> str:
-    """A cell for our CSV export that no spreadsheet runs: one starting with a formula
-    character gets a leading "'", and so does one that already starts with quotes and
-    then such a character, so that `restore` gives back exactly the value."""
-    if cell and (cell[0] in FORMULA_STARTS
-                 or cell[0] == "'" and cell.lstrip("'")[:1] in FORMULA_STARTS):
-        return "'" + cell
-    return cell
-
-
-def restore(cell: str) -> str:
-    """The value of a cell written by `neutralise` (or by a tool following the same
-    convention): one leading "'" before quotes and a formula character is dropped."""
-    if cell[:1] == "'" and cell.lstrip("'")[:1] in FORMULA_STARTS:
-        return cell[1:]
-    return cell
 
 
 def detect_format(header: list[str]) -> str:

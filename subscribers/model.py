@@ -149,3 +149,25 @@ class ImportSummary:
 
     def counts(self) -> tuple[int, int, int, int, int]:
         return (self.added, self.updated, self.unchanged, self.skipped, self.invalid)
+
+
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP's list).
+FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def neutralise(cell: str) -> str:
+    """A cell for our CSV export that no spreadsheet runs: one starting with a formula
+    character gets a leading "'", and so does one that already starts with quotes and
+    then such a character, so that `restore` gives back exactly the value."""
+    if cell and (cell[0] in FORMULA_STARTS
+                 or cell[0] == "'" and cell.lstrip("'")[:1] in FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+def restore(cell: str) -> str:
+    """The value of a cell written by `neutralise` (or by a tool following the same
+    convention): one leading "'" before quotes and a formula character is dropped."""
+    if cell[:1] == "'" and cell.lstrip("'")[:1] in FORMULA_STARTS:
+        return cell[1:]
+    return cell

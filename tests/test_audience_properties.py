@@ -136,7 +136,7 @@ subscriber = st.fixed_dictionaries({
 def test_hostile_names_and_attributes_round_trip_through_csv(tmp_path_factory, people):
     import csv
 
-    from subscribers.formats import FORMULA_STARTS
+    from subscribers.model import FORMULA_STARTS
 
     first = fresh_audience()
     for i, p in enumerate(people):
@@ -165,7 +165,7 @@ def test_hostile_names_and_attributes_round_trip_through_csv(tmp_path_factory, p
 
 @given(st.text())
 def test_neutralised_cells_never_start_a_formula_and_restore_exactly(value):
-    from subscribers.formats import FORMULA_STARTS, neutralise, restore
+    from subscribers.model import FORMULA_STARTS, neutralise, restore
 
     cell = neutralise(value)
     assert cell[:1] not in FORMULA_STARTS

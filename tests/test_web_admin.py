@@ -561,10 +561,10 @@ def test_pause_resume_and_cancel_during_a_send(signed_in):
     assert 'id="action-pause"' not in page and 'id="action-send-at"' not in page
 
     page = flashed(signed_in, timeline_post(signed_in, "resume"))
-    assert not signed_in.store.is_paused("2026-W48")
+    assert signed_in.store.stop_request("2026-W48") is None
     assert "continues at the scheduler&#39;s next tick" in page and 'id="action-pause"' in page
     page = flashed(signed_in, timeline_post(signed_in, "pause"))
-    assert signed_in.store.is_paused("2026-W48") and "nothing more goes" in page
+    assert signed_in.store.stop_request("2026-W48") is not None and "nothing more goes" in page
     assert "already paused" in flashed(signed_in, timeline_post(signed_in, "pause"))
 
     confirm = timeline_post(signed_in, "cancel", confirmed=False)

@@ -456,7 +456,7 @@ def test_content_changed_after_approval_is_held_not_sent(project: Path) -> None:
     assert insights(project, "approve", "2026-W49", "--as", EDITORS[1]).exit_code == 0
     store = Store.open(config.store_url)
     try:  # the released send is looked at again at once (as an editor's "Send now" does)
-        store.forget_action("send:2026-W49")
+        store.make_due("send:2026-W49", datetime.now(UTC))
     finally:
         store.close()
     sent = insights(project, "tick", "--now", "2026-11-30T08:00")

@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from subscribers.formats import neutralise
+from subscribers.model import neutralise
 
 from ..errors import DeliveryError
 from ..models import Recipient, RenderedVariant

@@ -12,7 +12,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -300,7 +300,6 @@ class Sender:
             try:
                 for batch in resume:
                     submit(batch)
-                buffers: dict[str, list[Recipient]] = {}
                 default = self.config.default_segment or None
                 # A large audience is resolved wholly in a child process: this one's
                 # core is busy building and posting (measured 2.5 s faster at
@@ -310,12 +309,7 @@ class Sender:
                 people = everyone.resolve(self.lists, self.config.segment_rules, default,
                                           id_range=id_range, share=0.0,
                                           prepare=preparer() if preparer else None)
-                for recipient in people:
-                    buffer = buffers.setdefault(recipient.segment, [])
-                    buffer.append(recipient)
-                    if len(buffer) >= delivery.batch_size:
-                        self._record(recipient.segment, buffer, submit)
-                for segment, buffer in buffers.items():
+                for segment, buffer in in_batches(people, delivery.batch_size):
                     self._record(segment, buffer, submit)
             except _Stop:
                 pass
@@ -340,6 +334,22 @@ class Sender:
         buffer.clear()
         if recorded is not None:
             submit(*recorded)
+
+
+def in_batches(recipients: Iterable[Recipient],
+               size: int) -> Iterator[tuple[str, list[Recipient]]]:
+    """(segment, `size` of its recipients) as each segment fills a batch, then each
+    segment's remainder: how a send records the people it resolves."""
+    buffers: dict[str, list[Recipient]] = {}
+    for recipient in recipients:
+        buffer = buffers.setdefault(recipient.segment, [])
+        buffer.append(recipient)
+        if len(buffer) >= size:
+            yield recipient.segment, buffer
+            buffers[recipient.segment] = []
+    for segment, buffer in buffers.items():
+        if buffer:
+            yield segment, buffer
 
 
 def held_line(batch_id: int, segment: str, recipients: int, went_out: datetime | None,

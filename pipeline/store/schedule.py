@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,16 @@ class StopRequest:
     @property
     def reason(self) -> str:
         return f"{'cancelled' if self.cancelled else 'paused'} by {self.by or 'an editor'}"
+
+
+class IssueSchedule(NamedTuple):
+    """An issue's fields that the scheduler's decision reads (see issues_for)."""
+
+    id: str
+    status: str
+    send_at: datetime | None
+    paused: bool
+    approved_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -107,11 +118,6 @@ class ScheduleMixin:
                 schedule_actions.c.key == key, schedule_actions.c.owner.is_not(None))).scalar()
         return not owned
 
-    def forget_action(self, key: str) -> None:
-        """Make an action due again (an editor's "Draft again", a new "Send at")."""
-        with self.engine.begin() as conn:
-            conn.execute(schedule_actions.delete().where(schedule_actions.c.key == key))
-
     def done_actions(self, keys: Iterable[str] | None = None) -> frozenset[str]:
         query = select(schedule_actions.c.key).where(schedule_actions.c.done_at.is_not(None))
         if keys is not None:
@@ -163,21 +169,14 @@ class ScheduleMixin:
             return None
         return StopRequest(row.status == "cancelled", row.paused_by)
 
-    def is_paused(self, issue_id: str) -> bool:
-        with self.engine.connect() as conn:
-            return conn.execute(select(issues.c.paused_at).where(
-                issues.c.id == issue_id)).scalar() is not None
-
-    def issues_for(self, issue_ids: Iterable[str]) -> list[tuple[str, str, datetime | None,
-                                                                 bool, datetime | None]]:
-        """(id, status, send_at, paused, approved_at) of these issues: what `decide`
-        reads."""
+    def issues_for(self, issue_ids: Iterable[str]) -> list[IssueSchedule]:
+        """These issues (and any being sent) as `decide` reads them."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(issues.c.id, issues.c.status, issues.c.send_at,
                                        issues.c.paused_at, issues.c.approved_at).where(
                 or_(issues.c.id.in_(list(issue_ids)), issues.c.status == "sending")))
-            return [(r.id, r.status, r.send_at, r.paused_at is not None, r.approved_at)
-                    for r in rows]
+            return [IssueSchedule(r.id, r.status, r.send_at, r.paused_at is not None,
+                                  r.approved_at) for r in rows]
 
     # -- audit log -----------------------------------------------------------------------
 
