@@ -76,6 +76,13 @@ def news(store):
     (NewItem("events", "T", "https://e.org/a"), "an event needs the date"),
     (NewItem("news", "T", "https://e.org/a", starts=MONDAY), "for events only"),
     (NewItem("news", "T", "https://e.org/a", teaser="x" * 2001), "teaser: 2001 characters"),
+    # what urlsplit cannot read (an unclosed IPv6 bracket) is no web address either
+    (NewItem("news", "T", "https://[::1/a"), "link: a web address"),
+    (NewItem("news", "T", "https://e.org/a", image_url="https://[cdn/i.jpg", image_alt="A"),
+     "image: an address starting with https://"),
+    # Markdown keeps its line breaks and tabs; other control characters (a NUL, which
+    # PostgreSQL cannot store) are no text
+    (NewItem("news", "T", "https://e.org/a", teaser="a\x00b"), "teaser: no control"),
 ])
 def test_what_an_editor_types_is_checked_before_it_is_stored(draft, new, refused):
     config, store, issue_id = draft
