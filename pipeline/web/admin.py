@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from ..accounts import check_login
 from ..approval import changes_since_approval, content_hash
-from ..checks import checks_report, run_checks
+from ..checks import CHECK_SECONDS, checks_report, run_checks
 from ..checks.spam import installed as spam_installed
 from ..deliver.gate import check_issue
 from ..deliver.message import build_message, message_bytes, personal_values
@@ -364,10 +364,12 @@ async def approve_issue(request: Request, editor: str) -> Response:
 @editor_only
 async def run_issue_checks(request: Request, editor: str) -> Response:
     """Ask the links not asked yet for this issue (every one with `refresh`) and score
-    the changed variants: seconds, with the gather limits; broken links only warn."""
+    the changed variants: seconds, with the gather limits, and no link begun after
+    CHECK_SECONDS (the rest wait for the next press); broken links only warn."""
     w = web(request)
     issue_id = request.path_params["issue_id"]
     refresh = request.state.form.get("refresh") == "1"
+    not_asked: list[int] = []
 
     def check() -> None:
         issue = w.store.get_issue(issue_id)
@@ -378,11 +380,16 @@ async def run_issue_checks(request: Request, editor: str) -> Response:
         personal = personal_values(w.config, w.tokens, editor, "Alex", test=True)
         messages = [message_bytes(build_message(w.config, v, reader, personal, w.clock()))
                     for v in variants]
-        run_checks(w.config, w.store, issue_id, variants, messages, w.clock(),
-                   refresh=refresh)
+        not_asked.append(run_checks(w.config, w.store, issue_id, variants, messages,
+                                    w.clock(), refresh=refresh).not_asked)
 
-    return await apply_change(request, check, "Links checked" + (
+    response = await apply_change(request, check, "Links checked" + (
         " and spam scores taken." if spam_installed() else "."))
+    if not_asked and not_asked[0]:
+        flash(request, f"Links checked for {CHECK_SECONDS:g} seconds: {not_asked[0]:,} "
+                       "not asked yet (slow sites) show \"not checked\"; press Check links "
+                       "again to ask them.")
+    return response
 
 
 async def admin_home(request: Request) -> Response:
