@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from .errors import InsightsError
 from .gather.sanitize import safe_url
@@ -38,8 +39,17 @@ def one_line(value: str, field: str, limit: int, *, required: bool = True) -> st
     return value
 
 
-def link(value: str) -> str:
+def _web_address(value: str) -> str | None:
+    """An absolute http(s) URL (sanitize.safe_url) that urlsplit can read, else None."""
     url = safe_url(value)
+    try:
+        return url if url is not None and urlsplit(url).hostname else None
+    except ValueError:  # "https://[::1/": an unclosed IPv6 bracket
+        return None
+
+
+def link(value: str) -> str:
+    url = _web_address(value)
     if url is None or len(url) > 2000:
         raise EditorInputError("link: a web address starting with https:// or http:// "
                                f"(got {value.strip()[:80]!r})")
@@ -47,7 +57,7 @@ def link(value: str) -> str:
 
 
 def image_url(value: str) -> str:
-    url = safe_url(value)
+    url = _web_address(value)
     if url is None or not url.lower().startswith("https://") or len(url) > 2000:
         raise EditorInputError("image: an address starting with https:// (mail clients "
                                f"block images over http; got {value.strip()[:80]!r})")
@@ -57,6 +67,8 @@ def image_url(value: str) -> str:
 def teaser(value: str) -> str:
     """Markdown; rendered later with raw HTML off and through the sanitiser."""
     value = value.replace("\r\n", "\n").strip()
+    if re.search(r"[\x00-\x08\x0b-\x1f\x7f]", value):  # line breaks and tabs are Markdown's
+        raise EditorInputError("teaser: no control characters (only line breaks and tabs)")
     if len(value) > TEASER_CHARS:
         raise EditorInputError(f"teaser: {len(value)} characters, at most {TEASER_CHARS}")
     return value

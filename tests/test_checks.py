@@ -206,3 +206,32 @@ def test_check_links_in_the_admin_warns_and_still_lets_the_editor_approve(
     assert admin.approve().status_code == 303
     assert admin.store.get_issue("2026-W48").status == "approved"
     admin.store.close()
+
+
+def test_no_link_is_begun_after_the_time_and_the_next_run_asks_the_rest(config, tmp_path,
+                                                                         monkeypatch):
+    """The editor's request waits for the check: a slow site's links, asked one at a
+    time (gather.concurrency 1), stop being begun after `seconds`; those left are not
+    stored, so the page shows them "not checked" and the next run asks them."""
+    from pipeline.store.store import Store
+
+    from .helpers import MONDAY
+
+    cfg = loopback(config, concurrency=1, read_timeout=5.0)
+    with FeedServer(latency=0.4) as slow:
+        urls = [f"{slow.url}/ok/{n}" for n in range(4)]
+        results = check_links(cfg, urls, seconds=0.2)
+        assert [r.target for r in results] == urls[:1]
+        store = Store.open(f"sqlite:///{tmp_path}/checks.db")
+        store.create_issue("2026-W48", MONDAY, MONDAY, {}, frozenset(), MONDAY)
+        variants = [variant("general", *urls)]
+        monkeypatch.setattr("pipeline.checks.CHECK_SECONDS", 0.2)
+        first = run_checks(cfg, store, "2026-W48", variants, [b""], MONDAY)
+        assert first.not_asked == 3
+        assert [r.target for r in first.results if r.kind == "link"] == urls[:1]
+        assert checks_report(cfg, variants, store.check_results("2026-W48")).unchecked == 3
+        monkeypatch.setattr("pipeline.checks.CHECK_SECONDS", 30.0)
+        second = run_checks(cfg, store, "2026-W48", variants, [b""], MONDAY)
+        assert second.not_asked == 0
+        assert [r.target for r in second.results if r.kind == "link"] == urls[1:]
+        store.close()

@@ -76,6 +76,13 @@ def news(store):
     (NewItem("events", "T", "https://e.org/a"), "an event needs the date"),
     (NewItem("news", "T", "https://e.org/a", starts=MONDAY), "for events only"),
     (NewItem("news", "T", "https://e.org/a", teaser="x" * 2001), "teaser: 2001 characters"),
+    # what urlsplit cannot read (an unclosed IPv6 bracket) is no web address either
+    (NewItem("news", "T", "https://[::1/a"), "link: a web address"),
+    (NewItem("news", "T", "https://e.org/a", image_url="https://[cdn/i.jpg", image_alt="A"),
+     "image: an address starting with https://"),
+    # Markdown keeps its line breaks and tabs; other control characters (a NUL, which
+    # PostgreSQL cannot store) are no text
+    (NewItem("news", "T", "https://e.org/a", teaser="a\x00b"), "teaser: no control"),
 ])
 def test_what_an_editor_types_is_checked_before_it_is_stored(draft, new, refused):
     config, store, issue_id = draft
@@ -329,3 +336,20 @@ def test_an_issue_that_went_cannot_be_edited(draft):
         add_item(config, store, issue_id, SPONSOR, ED, MONDAY)
     with pytest.raises(InsightsError, match="only a draft or approved issue can be edited"):
         set_headers(config, store, issue_id, "New", None, ED, MONDAY)
+
+
+def test_the_lead_story_is_shown_as_its_section_would_show_it(project):
+    """Our utm tags and the issue's journal names reach the lead story as every other
+    item ([links] utm on): the lead is one of the issue's items, only placed on top."""
+    require_approval(project)
+    edit_config(project, "utm = false", "utm = true")
+    config, _ = first_run(project)
+    store = Store.open(config.store_url)
+    item = news(store)[0]
+    tagged = "utm_campaign=2026-W48"
+    in_section = re.search(r"== SOCIETY NEWS ==\n(.*?)\n== ", variant(store).text, re.S)
+    assert tagged in in_section.group(1)
+    set_lead(config, store, "2026-W48", item.id, ED, MONDAY)
+    lead = re.search(r"== LEAD STORY ==\n(.*?)\n== ", variant(store).text, re.S).group(1)
+    assert item.title in lead and tagged in lead
+    store.close()

@@ -5,17 +5,22 @@ the gate (deliver/gate.py) alone decides whether an issue may go.
 
 Links are asked with the gather limits (timeouts, redirects, the address guard; see
 gather/fetch.py), HEAD first and GET when HEAD says nothing, on a bounded pool, and each
-URL's answer is kept for the issue, so a re-render asks only the links it added.
+URL's answer is kept for the issue, so a re-render asks only the links it added. One run
+starts no link after CHECK_SECONDS: the editor's request waits for it, and a slow site
+must not hold the page for minutes; the links left show "not checked" and the next run
+asks them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from ..config import Config
@@ -28,6 +33,9 @@ from ..store.store import Store
 from .targets import LinkTarget, Verdict, head_refused, links_to_check, verdict_of
 
 MAX_WORKERS = 16  # links asked at once, whatever gather.max_workers allows
+# No link is begun after this; one begun finishes within the gather's limits (its total
+# timeout, plus the last hop's connect and read timeouts).
+CHECK_SECONDS = 30.0
 
 
 def own_links(config: Config) -> tuple[str, ...]:
@@ -50,25 +58,28 @@ def check_link(fetcher: Fetcher, url: str) -> CheckResult:
                        detail=moved)
 
 
-def check_links(config: Config, urls: Sequence[str],
-                network: Network | None = None) -> list[CheckResult]:
+def check_links(config: Config, urls: Sequence[str], network: Network | None = None,
+                seconds: float | None = None) -> list[CheckResult]:
     """Ask each URL (in parallel, at most gather.concurrency per host); results in the
-    order of `urls`."""
+    order of `urls`, without the URLs not begun within `seconds` (CHECK_SECONDS)."""
     if not urls:
         return []
     per_host: dict[str, threading.Semaphore] = {}
     for url in urls:
         per_host.setdefault(urlsplit(url).hostname or "", threading.Semaphore(
             config.gather.concurrency))
+    deadline = time.monotonic() + (CHECK_SECONDS if seconds is None else seconds)
 
-    def ask(url: str) -> CheckResult:
+    def ask(url: str) -> CheckResult | None:
         with per_host[urlsplit(url).hostname or ""]:
+            if time.monotonic() > deadline:  # waited out a slow host's other links
+                return None
             return check_link(fetcher, url)
 
     workers = max(1, min(MAX_WORKERS, config.gather.max_workers, len(urls)))
     with Fetcher(policy_from(config), workers, network) as fetcher, \
             ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(ask, urls))
+        return [result for result in pool.map(ask, urls) if result is not None]
 
 
 def variant_hash(variant: RenderedVariant) -> str:
@@ -145,17 +156,24 @@ def spam_results(variants: Sequence[RenderedVariant],
     return out
 
 
+class ChecksRun(NamedTuple):
+    results: list[CheckResult]  # what was found (and stored)
+    not_asked: int  # links due but not begun within CHECK_SECONDS: the next run asks them
+
+
 def run_checks(config: Config, store: Store, issue_id: str,
                variants: Sequence[RenderedVariant], messages: Sequence[bytes],
                now: datetime, *, refresh: bool = False,
-               network: Network | None = None) -> list[CheckResult]:
+               network: Network | None = None) -> ChecksRun:
     """Ask the links due and score the variants due (`messages`: one per variant);
-    store and return what was found."""
+    store what was found."""
     known = store.check_results(issue_id)
-    results = check_links(config, links_due(config, variants, known, refresh), network)
+    due_links = links_due(config, variants, known, refresh)
+    results = check_links(config, due_links, network)
+    not_asked = len(due_links) - len(results)
     scored = {r.target: r.content_hash for r in known if r.kind == "spam"}
     due = [(v, m) for v, m in zip(variants, messages, strict=True)
            if refresh or scored.get(v.segment) != variant_hash(v)]
     results += spam_results([v for v, _ in due], [m for _, m in due])
     store.save_check_results(issue_id, results, now)
-    return results
+    return ChecksRun(results, not_asked)

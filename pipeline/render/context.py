@@ -6,7 +6,7 @@ rendered once and delivery fills them in for each person.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -99,6 +99,19 @@ def campaign_for(config: Config, issue: Issue) -> Campaign | None:
                     campaign=issue.id, own_host=urlsplit(nl.base_url).hostname or "")
 
 
+def item_viewer(config: Config, issue: Issue,
+                journals: Mapping[str, str]) -> Callable[[Item], dict[str, Any]]:
+    """item_view with what every item of `issue` shares: our utm tags, the journal
+    names (issue_journals), the issue's year and each source's link label. The sections'
+    items and the lead story are shown alike."""
+    nl = config.newsletter
+    campaign = campaign_for(config, issue)
+    year = issue.period_start.astimezone(nl.tz).year
+    labels = {s.name: s.link_label for s in config.sources}
+    return lambda item: item_view(item, nl.tz, nl.base_url, campaign, journals, year,
+                                  labels.get(item.source))
+
+
 def preheader_for(count: int, lead_title: str) -> str:
     """The line inboxes show after the subject, unless an editor wrote one."""
     return shorten(f"{count} updates this week: {lead_title}", 140)
@@ -119,13 +132,9 @@ def build_context(
     date_label = _date_label(issue.period_start, tz)
     if journals is None:
         journals = issue_journals(config, (i for items in sections.values() for i in items))
-    campaign = campaign_for(config, issue)
-    year = issue.period_start.astimezone(tz).year
-    labels = {s.name: s.link_label for s in config.sources}
+    view = item_viewer(config, issue, journals)
     shown: list[dict[str, Any]] = [
-        {"key": key, "title": SECTION_TITLES[key],
-         "items": [item_view(i, tz, nl.base_url, campaign, journals, year,
-                             labels.get(i.source)) for i in items]}
+        {"key": key, "title": SECTION_TITLES[key], "items": [view(i) for i in items]}
         for key, items in sections.items() if items
     ]
     lead = next((s["items"][0]["title"] for s in shown if s["items"]), "")

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from ..models import Issue, Item, ItemEdit
-from .context import editor_note_html, item_view, preheader_for
+from ..models import Issue, ItemEdit
+from .context import editor_note_html, preheader_for
 from .plain import markdown_to_text
 
 # Images are shown at the content's width, 2:1; width and height are fixed so the layout
@@ -38,17 +37,16 @@ def edited_view(view: dict[str, Any], edit: ItemEdit | None) -> dict[str, Any]:
     return out
 
 
-def with_editor_content(context: dict[str, Any], issue: Issue, lead: Item | None,
-                        edits: Mapping[int, ItemEdit], tz: ZoneInfo,
-                        base_url: str) -> dict[str, Any]:
+def with_editor_content(context: dict[str, Any], issue: Issue, lead: dict[str, Any] | None,
+                        edits: Mapping[int, ItemEdit]) -> dict[str, Any]:
     """`context` (see build_context) with the editors' content of `issue`; `lead` is the
-    variant's lead story (variants.plan_lead), already out of its section."""
+    view (context.item_viewer) of the variant's lead story (variants.plan_lead), already
+    out of its section."""
     if not edits and lead is None and issue.subject is None and issue.preheader is None:
         return context
     sections = [{**s, "items": [edited_view(v, edits.get(v["id"])) for v in s["items"]]}
                 for s in context["sections"]]
-    lead_view = edited_view(item_view(lead, tz, base_url), edits.get(lead.id or -1)) \
-        if lead is not None else None
+    lead_view = edited_view(lead, edits.get(lead["id"] or -1)) if lead is not None else None
     first = lead_view or next((s["items"][0] for s in sections if s["items"]), None)
     count = sum(len(s["items"]) for s in sections) + (lead_view is not None)
     return {

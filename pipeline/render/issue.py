@@ -10,7 +10,7 @@ from ..models import Issue, ItemEdit, RenderedVariant
 from ..ports import IssueVariants
 from ..variants import Overrides, VariantSpec, plan_lead, plan_variant
 from . import render_variant
-from .context import Readership, build_context, issue_journals
+from .context import Readership, build_context, issue_journals, item_viewer
 from .editor_views import with_editor_content
 
 
@@ -35,18 +35,18 @@ def render_issue(config: Config, store: IssueVariants, issue: Issue) -> list[Ren
     edits = store.issue_edits(issue.id)
     overrides = overrides_of(issue, edits)
     sections = store.issue_sections(issue.id)
-    nl = config.newsletter
     list_titles = [entry.title for entry in config.lists]
     descriptions = {s.name: s.description for s in config.segments}
     journals = issue_journals(config, (i for items in sections.values() for i in items))
+    view = item_viewer(config, issue, journals)  # the lead stories'
     rendered = []
     for segment in config.variant_names:
         readership = Readership(segment, descriptions.get(segment, ""), list_titles)
         spec = variant_spec(config, segment)
         planned = plan_variant(sections, spec, overrides)
+        lead = plan_lead(sections, spec, overrides)
         context = with_editor_content(build_context(config, issue, planned, readership, journals),
-                                      issue, plan_lead(sections, spec, overrides), edits, nl.tz,
-                                      nl.base_url)
+                                      issue, view(lead) if lead else None, edits)
         rendered.append(render_variant(config.resolve(config.render.templates), segment, context))
     store.save_variants(issue.id, rendered, datetime.now(UTC))
     return rendered

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from ..accounts import check_login
 from ..approval import changes_since_approval, content_hash
-from ..checks import checks_report, run_checks
+from ..checks import CHECK_SECONDS, checks_report, run_checks
 from ..checks.spam import installed as spam_installed
 from ..deliver.gate import check_issue
 from ..deliver.message import build_message, message_bytes, personal_values
@@ -92,11 +92,12 @@ def flash(request: Request, message: str, kind: str = "flash") -> None:
     request.session["flash"] = [kind, message]
 
 
-def back_to(issue_id: str, request: Request) -> RedirectResponse:
-    segment = request.state.form.get("segment", "")
-    view = request.state.form.get("view", "desktop")
+def back_to(issue_id: str, request: Request, anchor: str = "") -> RedirectResponse:
+    """The issue's page as the form showed it (segment, view), at `anchor` if given."""
+    segment = str(request.state.form.get("segment", ""))
+    view = str(request.state.form.get("view", "")) or "desktop"
     return RedirectResponse(f"/admin/issues/{quote(issue_id)}?segment={quote(segment)}"
-                            f"&view={quote(view)}", 303)
+                            f"&view={quote(view)}" + (f"#{anchor}" if anchor else ""), 303)
 
 
 async def login_page(request: Request) -> Response:
@@ -292,15 +293,17 @@ def timeline_facts(w: Web, issue: Issue) -> dict[str, Any]:
             "audit": w.store.audit_entries(issue.id)}
 
 
-async def _apply(request: Request, change: Callable[[], Any], done: str) -> Response:
-    issue_id = request.path_params["issue_id"]
+async def apply_change(request: Request, change: Callable[[], Any], done: str,
+                       anchor: str = "") -> Response:
+    """Run `change` (in the thread pool), flash `done` or the refusal's message, and go
+    back to the issue's page (at `anchor`)."""
     try:
         await run_in_threadpool(change)
     except InsightsError as e:
         flash(request, str(e), "error")
     else:
         flash(request, done)
-    return back_to(issue_id, request)
+    return back_to(request.path_params["issue_id"], request, anchor)
 
 
 @editor_only
@@ -311,9 +314,9 @@ async def item_action(request: Request, editor: str) -> Response:
     if action not in ITEM_ACTIONS:
         raise HTTPException(400, f"Unknown action {action!r}.")
     item_id = request.path_params["item_id"]
-    return await _apply(request, lambda: edit_item(w.config, w.store, issue_id, item_id,
-                                                    action, w.clock()),
-                        f"Item {item_id}: {action} done; every variant re-rendered.")
+    return await apply_change(
+        request, lambda: edit_item(w.config, w.store, issue_id, item_id, action, w.clock()),
+        f"Item {item_id}: {action} done; every variant re-rendered.")
 
 
 @editor_only
@@ -323,9 +326,9 @@ async def save_note(request: Request, editor: str) -> Response:
     note = str(request.state.form.get("note", ""))
     if len(note) > 10_000:
         raise HTTPException(400, "The note is over 10,000 characters.")
-    return await _apply(request, lambda: edit_note(w.config, w.store, issue_id, note,
-                                                    w.clock()),
-                        "Note saved; every variant re-rendered.")
+    return await apply_change(
+        request, lambda: edit_note(w.config, w.store, issue_id, note, w.clock()),
+        "Note saved; every variant re-rendered.")
 
 
 @editor_only
@@ -339,7 +342,7 @@ async def send_test(request: Request, editor: str) -> Response:
         results.extend(send_tests(w.config, w.store, [editor], w.clock(), issue_id=issue_id,
                                   segments=[segment] if segment else None))
 
-    response = await _apply(request, send, f"Test sent to {editor}.")
+    response = await apply_change(request, send, f"Test sent to {editor}.")
     if results:
         flash(request, f"Test sent to {editor}: " + "; ".join(results))
     return response
@@ -352,18 +355,21 @@ async def approve_issue(request: Request, editor: str) -> Response:
     # Always checked: a form without the hash (or an empty one) is not an approval of
     # what the editor saw.
     seen = str(request.state.form.get("content", ""))
-    return await _apply(request, lambda: approve(w.config, w.store, issue_id, editor,
-                                                 w.clock(), seen_hash=seen),
-                        f"Issue {issue_id} approved by {editor}.")
+    return await apply_change(
+        request, lambda: approve(w.config, w.store, issue_id, editor, w.clock(),
+                                 seen_hash=seen),
+        f"Issue {issue_id} approved by {editor}.")
 
 
 @editor_only
 async def run_issue_checks(request: Request, editor: str) -> Response:
     """Ask the links not asked yet for this issue (every one with `refresh`) and score
-    the changed variants: seconds, with the gather limits; broken links only warn."""
+    the changed variants: seconds, with the gather limits, and no link begun after
+    CHECK_SECONDS (the rest wait for the next press); broken links only warn."""
     w = web(request)
     issue_id = request.path_params["issue_id"]
     refresh = request.state.form.get("refresh") == "1"
+    not_asked: list[int] = []
 
     def check() -> None:
         issue = w.store.get_issue(issue_id)
@@ -374,11 +380,16 @@ async def run_issue_checks(request: Request, editor: str) -> Response:
         personal = personal_values(w.config, w.tokens, editor, "Alex", test=True)
         messages = [message_bytes(build_message(w.config, v, reader, personal, w.clock()))
                     for v in variants]
-        run_checks(w.config, w.store, issue_id, variants, messages, w.clock(),
-                   refresh=refresh)
+        not_asked.append(run_checks(w.config, w.store, issue_id, variants, messages,
+                                    w.clock(), refresh=refresh).not_asked)
 
-    return await _apply(request, check, "Links checked" + (
+    response = await apply_change(request, check, "Links checked" + (
         " and spam scores taken." if spam_installed() else "."))
+    if not_asked and not_asked[0]:
+        flash(request, f"Links checked for {CHECK_SECONDS:g} seconds: {not_asked[0]:,} "
+                       "not asked yet (slow sites) show \"not checked\"; press Check links "
+                       "again to ask them.")
+    return response
 
 
 async def admin_home(request: Request) -> Response:

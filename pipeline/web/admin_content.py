@@ -7,20 +7,14 @@ Every edit returns to the item (or form) it changed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-from urllib.parse import quote
-
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import content_edits
-from ..errors import InsightsError
 from ..issue_actions import parse_local
-from .admin import editor_only, flash
+from .admin import apply_change, back_to, editor_only, flash
 from .common import web
 
 FIELD_CHARS = 4000  # no field of these forms needs more (the teaser's limit is 2,000)
@@ -33,25 +27,6 @@ def _field(request: Request, name: str) -> str:
     return value
 
 
-def _back(request: Request, anchor: str) -> RedirectResponse:
-    issue_id = request.path_params["issue_id"]
-    segment = _field(request, "segment")
-    view = _field(request, "view") or "desktop"
-    return RedirectResponse(f"/admin/issues/{quote(issue_id)}?segment={quote(segment)}"
-                            f"&view={quote(view)}#{anchor}", 303)
-
-
-async def _apply(request: Request, change: Callable[[], Any], done: str,
-                 anchor: str) -> Response:
-    try:
-        await run_in_threadpool(change)
-    except InsightsError as e:
-        flash(request, str(e), "error")
-    else:
-        flash(request, done)
-    return _back(request, anchor)
-
-
 @editor_only
 async def add_item(request: Request, editor: str) -> Response:
     w = web(request)
@@ -61,7 +36,7 @@ async def add_item(request: Request, editor: str) -> Response:
         when = parse_local(starts, w.config.newsletter.tz) if starts else None
     except ValueError as e:
         flash(request, f"starts: {e}", "error")
-        return _back(request, "add-item")
+        return back_to(issue_id, request, "add-item")
     new = content_edits.NewItem(
         section=_field(request, "section"), title=_field(request, "title"),
         link=_field(request, "link"), teaser=_field(request, "teaser"),
@@ -74,10 +49,10 @@ async def add_item(request: Request, editor: str) -> Response:
         added.append(content_edits.add_item(w.config, w.store, issue_id, new, editor,
                                             w.clock())[1])
 
-    response = await _apply(request, change, "Item added; every variant re-rendered.",
-                            "add-item")
+    response = await apply_change(request, change, "Item added; every variant re-rendered.",
+                                  "add-item")
     if added:  # back to the new item, not to the form
-        return _back(request, f"item-{added[0]}")
+        return back_to(issue_id, request, f"item-{added[0]}")
     return response
 
 
@@ -88,7 +63,7 @@ async def edit_text(request: Request, editor: str) -> Response:
     title = _field(request, "title").strip() or None
     teaser = "" if _field(request, "no_teaser") == "yes" else (
         _field(request, "teaser").strip() or None)
-    return await _apply(request, lambda: content_edits.edit_item_text(
+    return await apply_change(request, lambda: content_edits.edit_item_text(
         w.config, w.store, issue_id, item_id, title, teaser, editor, w.clock()),
         f"Item {item_id}: headline and teaser saved; every variant re-rendered.",
         f"item-{item_id}")
@@ -98,7 +73,7 @@ async def edit_text(request: Request, editor: str) -> Response:
 async def remove_item(request: Request, editor: str) -> Response:
     w = web(request)
     issue_id, item_id = request.path_params["issue_id"], request.path_params["item_id"]
-    return await _apply(request, lambda: content_edits.remove_item(
+    return await apply_change(request, lambda: content_edits.remove_item(
         w.config, w.store, issue_id, item_id, editor, w.clock()),
         f"Item {item_id} removed; every variant re-rendered.", "items")
 
@@ -108,7 +83,7 @@ async def lead(request: Request, editor: str) -> Response:
     w = web(request)
     issue_id, item_id = request.path_params["issue_id"], request.path_params["item_id"]
     chosen = None if _field(request, "lead") == "no" else item_id
-    return await _apply(request, lambda: content_edits.set_lead(
+    return await apply_change(request, lambda: content_edits.set_lead(
         w.config, w.store, issue_id, chosen, editor, w.clock()),
         f"Item {item_id} is the lead story; every variant re-rendered." if chosen else
         "No lead story; every variant re-rendered.", f"item-{item_id}")
@@ -122,7 +97,7 @@ async def move_section(request: Request, editor: str) -> Response:
     step = {"up": -1, "down": 1}.get(_field(request, "move"))
     if step is None:
         raise HTTPException(400, "Move a section up or down.")
-    return await _apply(request, lambda: content_edits.move_section(
+    return await apply_change(request, lambda: content_edits.move_section(
         w.config, w.store, issue_id, section, step, editor, w.clock()),
         f"Section {section} moved {_field(request, 'move')}; every variant re-rendered.",
         f"section-{section}" if section.isalpha() else "items")
@@ -133,7 +108,7 @@ async def headers(request: Request, editor: str) -> Response:
     w = web(request)
     issue_id = request.path_params["issue_id"]
     subject, preheader = _field(request, "subject"), _field(request, "preheader")
-    return await _apply(request, lambda: content_edits.set_headers(
+    return await apply_change(request, lambda: content_edits.set_headers(
         w.config, w.store, issue_id, subject, preheader, editor, w.clock()),
         "Subject and preheader saved; every variant re-rendered.", "headers")
 

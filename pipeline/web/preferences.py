@@ -153,7 +153,7 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def _page(request: Request, w: Web, email: str, person: Subscriber, reason: str | None,
+def _page(request: Request, w: Web, link: Link, person: Subscriber, reason: str | None,
           outcome: Outcome | None = None) -> Response:
     interests = set(map(str, _as_list(person.attributes.get("interests"))))
     region = str(person.attributes.get("region") or "")
@@ -161,7 +161,7 @@ def _page(request: Request, w: Web, email: str, person: Subscriber, reason: str 
     if region and region not in regions:  # keep a value set elsewhere selectable
         regions[region] = region
     return w.page(
-        request, "public_preferences.html.j2", email=email, token=request.path_params["token"],
+        request, "public_preferences.html.j2", email=link.email, token=link.token,
         person=person, lists=list_rows(w.config, person, reason),
         blocked=BLOCKED_REASONS.get(reason or "") if reason not in LIFTABLE else None,
         left_everything=reason == "unsubscribed",
@@ -183,11 +183,11 @@ async def preferences(request: Request, link: Link) -> Response:
                        f"We hold no subscription for {email}: it may have been erased on "
                        "request. You are welcome to sign up again.", 404, subscribe=True)
     if request.method != "POST":  # GET, and HEAD (link scanners send both)
-        return _page(request, w, email, person, reason)
+        return _page(request, w, link, person, reason)
     choices = read_choices(await request.form(), w.config, person)
     outcome = await run_in_threadpool(_apply, w, email, person, reason, choices,
                                       client_ip(request))
     person, reason = await run_in_threadpool(load)
     if person is None:  # erased between the two reads
         return message(request, "No subscription found", "", 404, subscribe=True)
-    return _page(request, w, email, person, reason, outcome)
+    return _page(request, w, link, person, reason, outcome)
