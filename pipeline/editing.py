@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from . import editor_input
 from .approval import approval_refused, content_hash, nothing_to_approve, readable_content
 from .config import Config
 from .errors import InsightsError
@@ -79,7 +80,7 @@ def edit_item(config: Config, store: Store, issue_id: str, item_id: int, action:
 
 
 def edit_note(config: Config, store: Store, issue_id: str, note: str, now: datetime) -> Issue:
-    store.set_editor_note(issue_id, note, now)
+    store.set_editor_note(issue_id, editor_input.note(note), now)
     return _rerender(config, store, issue_id)
 
 

@@ -64,6 +64,17 @@ def image_url(value: str) -> str:
     return url
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # all but tab, CR and LF
+
+
+def note(value: str) -> str:
+    """The editor's note (Markdown), as typed: only characters a reader can see, and
+    the line breaks and tabs Markdown uses (a NUL would not even reach PostgreSQL)."""
+    if _CONTROL.search(value):
+        raise EditorInputError("note: no control characters (only line breaks and tabs)")
+    return value
+
+
 def teaser(value: str) -> str:
     """Markdown; rendered later with raw HTML off and through the sanitiser."""
     value = value.replace("\r\n", "\n").strip()

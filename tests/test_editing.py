@@ -101,3 +101,17 @@ def test_a_sent_issue_cannot_be_edited(project):
     with pytest.raises(InsightsError, match="is sent; only a draft or approved issue"):
         edit_item(config, store, "2026-W48", item.id, "drop", MONDAY)
     store.close()
+
+
+@pytest.mark.parametrize("note", ["A note\x00 with a NUL", "bell \x07 here", "esc \x1b[31m"])
+def test_a_note_with_a_control_character_is_refused_and_the_note_kept(draft, note):
+    """A NUL made PostgreSQL refuse the write (a 500 in the admin, a traceback in the CLI);
+    other control characters are not text a reader can see."""
+    from pipeline.editor_input import EditorInputError
+
+    config, store, issue_id = draft
+    before = store.get_issue(issue_id).editor_note
+    with pytest.raises(EditorInputError, match="note: no control characters"):
+        edit_note(config, store, issue_id, note, MONDAY)
+    assert store.get_issue(issue_id).editor_note == before
+    assert edit_note(config, store, issue_id, "Line one\r\n\tand two", MONDAY)  # still fine
