@@ -92,11 +92,12 @@ def issue_timeline(timeline: Timeline, issue: Issue, now: datetime) -> IssueTime
         else:
             refused["send-at"] = f"the week of issue {issue.id} is over"
         if not ready:
-            refused["send-now"] = (f"issue {issue.id} is not approved: approval is required "
-                                   "before it can be sent")
+            # No colon in a refusal: the page and the flash say "Send now ...: <why>".
+            refused["send-now"] = (f"issue {issue.id} is not approved, and approval is "
+                                   "required before it can be sent")
         elif now < begins:
-            refused["send-now"] = (f"the week of issue {issue.id} has not begun: nothing is "
-                                   "sent before it; choose a time in it with Send at ...")
+            refused["send-now"] = (f"the week of issue {issue.id} has not begun, and nothing "
+                                   "is sent before it (choose a time in it with Send at ...)")
         elif now >= ends:
             refused["send-now"] = f"the week of issue {issue.id} is over"
         else:

@@ -16,8 +16,8 @@ in the store before performing it, so two schedulers perform it once (pipeline/w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -341,3 +341,18 @@ def next_due(timeline: Timeline, facts: Facts,
         if actions:
             return moment, actions
     return None  # every issue of the cycles ahead is already made and approved, or sent
+
+
+def after_due(facts: Facts, due: Sequence[Action]) -> Facts:
+    """The facts once the actions `due` now are done as planned: a draft made (the usual
+    outcome; nothing new skips it), a send finished, the editors told. Pure: what
+    `insights status` asks `next_due` with, so its "Next" is not the action due now
+    again, at a later moment."""
+    issues = dict(facts.issues)
+    for action in due:
+        match action:
+            case Draft(period=period) if period not in issues:
+                issues[period] = IssueFacts(period, IssueStatus.DRAFT)
+            case Send(issue=issue) if issue in issues:
+                issues[issue] = replace(issues[issue], status=IssueStatus.SENT)
+    return Facts(issues, facts.done | {a.key for a in due})

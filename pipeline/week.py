@@ -50,6 +50,7 @@ from .timeline import (
     Remind,
     Send,
     Timeline,
+    after_due,
     decide,
     draft_to_make,
     held_draft_key,
@@ -412,7 +413,7 @@ class WeekStatus:
     next_send: datetime
     cycles: list[IssueLine]
     due: list[Action]  # due now: the next tick performs them
-    next: tuple[datetime, list[Action]] | None
+    next: tuple[datetime, list[Action]] | None  # after those due now are done
     actions: list[ActionRecord]  # the newest first
     deprecated: str | None
 
@@ -434,8 +435,9 @@ def week_status(config: Config, now: datetime, *, recent: int = 8) -> WeekStatus
         upcoming = next_cycle(timeline, now)
         next_draft = upcoming.draft_at if upcoming.draft_at > now else next_cycle(
             timeline, upcoming.send_at).draft_at
-        return WeekStatus(now, timeline, next_draft, upcoming.send_at, lines,
-                          decide(timeline, facts, now), next_due(timeline, facts, now),
+        due = decide(timeline, facts, now)
+        return WeekStatus(now, timeline, next_draft, upcoming.send_at, lines, due,
+                          next_due(timeline, after_due(facts, due), now),
                           store.actions(recent), config.deprecated)
     finally:
         store.close()

@@ -103,13 +103,23 @@ def test_slot_deadline_and_a_moved_send():
 
 
 @pytest.mark.parametrize(("status", "now", "why"), [
-    ("draft", MON_8, "is not approved: approval is required"),
-    ("approved", THURSDAY, "has not begun: nothing is sent before it"),
+    ("draft", MON_8, "is not approved, and approval is required"),
+    ("approved", THURSDAY, "has not begun, and nothing is sent before it"),
     ("approved", NEXT_MON, "the week of issue 2026-W49 is over"),
     ("sent", MON_8, "issue 2026-W49 is sent"),
 ])
 def test_why_send_now_is_not_offered(status, now, why):
     assert why in issue_timeline(TIMELINE, issue(status), now).why_not("send-now")
+
+
+@pytest.mark.parametrize("status", list(IssueStatus))
+@pytest.mark.parametrize("now", [THURSDAY, MON_8, TUE_8, NEXT_MON])
+def test_a_refusal_is_one_clause_after_the_actions_name(status, now):
+    """The page says "Send now is not offered: <why>." and the flash "Send now: <why>.":
+    a colon in the why would make it read "...: ...: ..."."""
+    plan = issue_timeline(TIMELINE, issue(status, paused=status == "sending"), now)
+    for action in ACTIONS:
+        assert ":" not in (plan.why_not(action) or ""), action
 
 
 def test_pause_and_resume_outside_a_send_say_why():

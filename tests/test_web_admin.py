@@ -283,6 +283,13 @@ def test_a_sent_issue_shows_its_progress_and_cannot_be_edited(project, store_url
     r = admin.post(f"/admin/issues/2026-W48/items/{item.id}", action="drop")
     assert "only a draft or approved issue can be edited" in admin.client.get(
         r.headers["location"]).text
+    # Nothing left to check: its links' answers stay shown, the button goes, and a post
+    # from a page opened before it went asks nothing.
+    assert 'id="checks"' in page and 'id="check-links"' not in page
+    r = admin.post("/admin/issues/2026-W48/checks")
+    assert "Issue 2026-W48 is sent, so there is nothing left to check." in admin.client.get(
+        r.headers["location"]).text
+    assert admin.store.check_results("2026-W48") == []
     admin.store.close()
 
 
@@ -445,10 +452,14 @@ def test_the_issue_page_shows_its_timeline(signed_in):
     assert "required; not approved yet" in page
     # 08:00 on the Monday: past the slot, not approved: held, and told how to send it
     assert 'class="state state-held"' in page and "Approved by Tue 24 Nov 07:00" in page
-    assert "every 5 minutes with cron, every minute with `insights schedule`" in page
+    # The command as code, not as the terminal's backticks (the CLI keeps those).
+    assert "every 5 minutes with cron, every minute with <code>insights schedule</code>" in page
+    assert "`" not in page.split('id="timeline-state">')[1].split("</p>")[0]
     assert 'id="action-send-at"' in page and 'id="action-skip"' in page
     assert 'id="action-send-now"' not in page and 'id="action-pause"' not in page
-    assert "Send now is not offered: issue 2026-W48 is not approved" in page
+    why = page.split('id="send-now-why">')[1].split("</p>")[0]
+    assert why.startswith("Send now is not offered: issue 2026-W48 is not approved")
+    assert why.count(":") == 1  # one sentence, not "...: ...: ..."
     field = re.search(r'<input type="datetime-local"[^>]*>', page).group(0)
     assert 'min="2026-11-23T08:00"' in field and 'max="2026-11-29T23:59"' in field
 

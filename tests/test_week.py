@@ -286,6 +286,23 @@ def test_the_editorial_week_through_insights_tick(project: Path) -> None:
         ("scheduler", "late", "2026-W50")]
 
 
+def test_status_does_not_repeat_the_action_due_now_as_the_next(project: Path) -> None:
+    """A draft due at the next tick is not also "Next" (at a later moment, as if it
+    waited); next is what follows it, the reminder. A held issue's next is its late."""
+    week_project(project)
+    due = insights(project, "status", "--now", "2026-11-26T09:30").output
+    assert "Due now: draft 2026-W49 (at the next tick)" in due
+    assert "Next: draft 2026-W49" not in due
+    assert ("Next: remind the editors to approve 2026-W49 at Sun 29 Nov 19:00 CST "
+            "(Mon 30 Nov 01:00 UTC)") in due
+    insights(project, "tick", "--now", "2026-11-26T09:00")
+    held = insights(project, "status", "--now", "2026-11-30T07:30").output
+    assert "Due now: send 2026-W49 if approved, else hold it" in held
+    assert "Next: send 2026-W49" not in held
+    assert ("Next: tell the editors 2026-W49 missed its deadline unless approved before at "
+            "Tue 01 Dec 07:00 CST") in held
+
+
 def test_a_draft_with_no_editor_to_tell_says_how_to_add_one(project: Path) -> None:
     require_approval(project)
     seed(load_config(project / "config.toml"))  # subscribers, no editor account

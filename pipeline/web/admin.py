@@ -375,6 +375,9 @@ async def run_issue_checks(request: Request, editor: str) -> Response:
         issue = w.store.get_issue(issue_id)
         if issue is None:
             raise HTTPException(404, f"No issue {issue_id}.")
+        if issue.status not in (IssueStatus.DRAFT, IssueStatus.APPROVED):  # a stale page
+            raise InsightsError(f"Issue {issue_id} is {issue.status}, so there is nothing "
+                                "left to check.")
         variants = variants_of(w.config, w.store, issue)
         reader = Recipient(0, editor, "Alex", "test")
         personal = personal_values(w.config, w.tokens, editor, "Alex", test=True)

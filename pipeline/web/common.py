@@ -7,6 +7,7 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import re
 import secrets
 import time
 from collections import OrderedDict, deque
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -93,6 +95,15 @@ class RateLimiter:
         return len(self._hits)
 
 
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def code_spans(text: str) -> Markup:
+    """A message written for the terminal too (`insights schedule` in backticks) as HTML:
+    the backticked words in <code>. Escaped first: the text stays data."""
+    return Markup(_CODE.sub(r"<code>\1</code>", str(escape(text))))
+
+
 @dataclass
 class Web:
     """The app's state, one per process (request.app.state.web)."""
@@ -115,6 +126,7 @@ class Web:
         self.env.filters["period"] = self.period_label
         self.env.filters["when"] = lambda at: notices.when(at, self.config.newsletter.tz)
         self.env.filters["count"] = lambda n: f"{n:,}"
+        self.env.filters["code"] = code_spans
         self.env.filters["event_when"] = self.event_when
 
     def period_label(self, issue: Any) -> str:
