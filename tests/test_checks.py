@@ -4,6 +4,9 @@ score's parsing, and the admin's "Check links" showing them beside the gate's ve
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 from pipeline.checks import check_links, checks_report, links_due, run_checks
@@ -172,6 +175,19 @@ def test_spamassassins_report_is_read():
     assert parse_report(b"no report") is None
 
 
+def loopback_checks(monkeypatch, server) -> None:
+    """The admin's Check links on a network where every name is public and every
+    connection goes to `server` (on loopback)."""
+    import pipeline.web.admin_checks as admin_checks
+    from pipeline.gather.fetch import Network
+
+    from .test_gather_ssrf import PUBLIC, LoopbackBackend
+
+    network = Network(lambda host, port: [PUBLIC], LoopbackBackend(server))
+    real = admin_checks.run_checks
+    monkeypatch.setattr(admin_checks, "run_checks",
+                        lambda *a, **k: real(*a, **{**k, "network": network}))
+
 
 def test_check_links_in_the_admin_warns_and_still_lets_the_editor_approve(
         project, monkeypatch, server):
@@ -180,17 +196,13 @@ def test_check_links_in_the_admin_warns_and_still_lets_the_editor_approve(
     so as a warning, and the issue can still be approved."""
     import pipeline.checks.spam as spam
     import pipeline.web.admin as admin_module
-    from pipeline.gather.fetch import Network
 
-    from .test_gather_ssrf import PUBLIC, LoopbackBackend
     from .test_web_admin import make_admin
 
-    network = Network(lambda host, port: [PUBLIC], LoopbackBackend(server))
-    real = admin_module.run_checks
-    monkeypatch.setattr(admin_module, "run_checks",
-                        lambda *a, **k: real(*a, **{**k, "network": network}))
+    loopback_checks(monkeypatch, server)
     monkeypatch.setattr(spam, "installed", lambda: False)
     monkeypatch.setattr(admin_module, "spam_installed", lambda: False)
+    monkeypatch.setattr("pipeline.web.admin_checks.spam_installed", lambda: False)
     admin = next(make_admin(project, f"sqlite:///{project}/var/admin.db", monkeypatch,
                             approval=True))
     assert admin.login().status_code == 303
@@ -235,3 +247,61 @@ def test_no_link_is_begun_after_the_time_and_the_next_run_asks_the_rest(config, 
         assert second.not_asked == 0
         assert [r.target for r in second.results if r.kind == "link"] == urls[1:]
         store.close()
+
+
+@pytest.fixture
+def slow_spamassassin(tmp_path, monkeypatch):
+    """A `spamassassin` first on PATH that takes 0.5 s a message, then scores it 0.4."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    fake = folder / "spamassassin"
+    fake.write_text("#!/bin/sh\ncat > /dev/null\nsleep 0.5\n"
+                    "echo 'X-Spam-Status: No, score=0.4 required=5.0 tests=HTML_MESSAGE'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    return fake
+
+
+def test_the_spam_scores_share_one_deadline_and_the_next_run_scores_the_rest(
+        config, tmp_path, monkeypatch, slow_spamassassin):
+    """Six variants at 0.5 s each would hold the request 3 s; within 1.2 s in all, two
+    are scored and the others are "not scored (time)", which the next run scores."""
+    from pipeline.store.store import Store
+
+    from .helpers import MONDAY
+
+    store = Store.open(f"sqlite:///{tmp_path}/checks.db")
+    store.create_issue("2026-W48", MONDAY, MONDAY, {}, frozenset(), MONDAY)
+    variants = [variant(f"segment-{n}") for n in range(6)]
+    monkeypatch.setattr("pipeline.checks.SPAM_SECONDS", 1.2)
+    started = time.monotonic()
+    first = run_checks(config, store, "2026-W48", variants, [b"message"] * 6, MONDAY)
+    assert time.monotonic() - started < 2.0
+    spam = checks_report(config, variants, store.check_results("2026-W48")).spam
+    assert [row.result.score for row in spam[:2]] == [0.4, 0.4]
+    assert [row.result.detail for row in spam[2:]] == ["not scored (time)"] * 4
+    assert first.not_scored == 4
+    monkeypatch.setattr("pipeline.checks.SPAM_SECONDS", 10.0)
+    second = run_checks(config, store, "2026-W48", variants, [b"message"] * 6, MONDAY)
+    assert [r.target for r in second.results] == [f"segment-{n}" for n in range(2, 6)]
+    assert second.not_scored == 0
+    spam = checks_report(config, variants, store.check_results("2026-W48")).spam
+    assert all(row.result.score == 0.4 and not row.stale for row in spam)
+    store.close()
+
+
+def test_the_admin_shows_the_variants_not_scored_in_time(project, monkeypatch, server,
+                                                           slow_spamassassin):
+    from .test_web_admin import make_admin
+
+    loopback_checks(monkeypatch, server)
+    monkeypatch.setattr("pipeline.checks.SPAM_SECONDS", 0.8)
+    admin = next(make_admin(project, f"sqlite:///{project}/var/admin.db", monkeypatch,
+                            approval=True))
+    assert admin.login().status_code == 303
+    r = admin.post("/admin/issues/2026-W48/checks", segment="", view="desktop")
+    page = admin.client.get(r.headers["location"]).text
+    scores = page.split('id="spam-scores">')[1].split("</p>")[0]
+    assert "<strong>0.4</strong>" in scores and "not scored (time)" in scores
+    assert "variant(s) show &#34;not scored (time)&#34;" in page
+    admin.store.close()

@@ -8,7 +8,9 @@ gather/fetch.py), HEAD first and GET when HEAD says nothing, on a bounded pool, 
 URL's answer is kept for the issue, so a re-render asks only the links it added. One run
 starts no link after CHECK_SECONDS: the editor's request waits for it, and a slow site
 must not hold the page for minutes; the links left show "not checked" and the next run
-asks them.
+asks them. The spam scores, one SpamAssassin run per variant (seconds each), share
+SPAM_SECONDS in all: the variants not scored by then show "not scored (time)" and the
+next run scores them.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ MAX_WORKERS = 16  # links asked at once, whatever gather.max_workers allows
 # No link is begun after this; one begun finishes within the gather's limits (its total
 # timeout, plus the last hop's connect and read timeouts).
 CHECK_SECONDS = 30.0
+# Every variant's SpamAssassin run together, after the links: the request waits for it
+# too, and the rules load anew for each message (5-10 s on a small machine).
+SPAM_SECONDS = 60.0
+NOT_SCORED_IN_TIME = "not scored (time)"
 
 
 def own_links(config: Config) -> tuple[str, ...]:
@@ -139,16 +145,24 @@ def links_due(config: Config, variants: Sequence[RenderedVariant],
             if refresh or t.url not in known]
 
 
-def spam_results(variants: Sequence[RenderedVariant],
-                 messages: Sequence[bytes]) -> list[CheckResult]:
-    """Each variant's score, from its message as a reader would receive it."""
-    from .spam import installed, spam_score
+def spam_results(variants: Sequence[RenderedVariant], messages: Sequence[bytes],
+                 seconds: float | None = None) -> list[CheckResult]:
+    """Each variant's score, from its message as a reader would receive it, within
+    `seconds` (SPAM_SECONDS) in all. A variant the time did not cover is "not scored
+    (time)", kept without its content's hash so that the next run scores it."""
+    from .spam import TIMEOUT_S, installed, spam_score
 
     if not installed():
         return []
+    deadline = time.monotonic() + (SPAM_SECONDS if seconds is None else seconds)
     out = []
     for variant, message in zip(variants, messages, strict=True):
-        scored = spam_score(message)
+        left = deadline - time.monotonic()
+        scored = spam_score(message, min(TIMEOUT_S, left)) if left > 0 else None
+        if scored is None or (scored.timed_out and left < TIMEOUT_S):
+            out.append(CheckResult("spam", variant.segment, "skipped",
+                                   detail=NOT_SCORED_IN_TIME))
+            continue
         out.append(CheckResult("spam", variant.segment,
                                "scored" if scored.score is not None else "skipped",
                                score=scored.score, detail=scored.why,
@@ -159,6 +173,7 @@ def spam_results(variants: Sequence[RenderedVariant],
 class ChecksRun(NamedTuple):
     results: list[CheckResult]  # what was found (and stored)
     not_asked: int  # links due but not begun within CHECK_SECONDS: the next run asks them
+    not_scored: int = 0  # variants SPAM_SECONDS did not cover: the next run scores them
 
 
 def run_checks(config: Config, store: Store, issue_id: str,
@@ -174,6 +189,7 @@ def run_checks(config: Config, store: Store, issue_id: str,
     scored = {r.target: r.content_hash for r in known if r.kind == "spam"}
     due = [(v, m) for v, m in zip(variants, messages, strict=True)
            if refresh or scored.get(v.segment) != variant_hash(v)]
-    results += spam_results([v for v, _ in due], [m for _, m in due])
-    store.save_check_results(issue_id, results, now)
-    return ChecksRun(results, not_asked)
+    scores = spam_results([v for v, _ in due], [m for _, m in due])
+    store.save_check_results(issue_id, results + scores, now)
+    return ChecksRun(results + scores, not_asked,
+                     sum(r.detail == NOT_SCORED_IN_TIME for r in scores))

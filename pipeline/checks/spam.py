@@ -17,6 +17,7 @@ _DETAILS = re.compile(rb"^\s*(-?\d+\.\d+)\s+([A-Z0-9_]+)\s", re.MULTILINE)
 class SpamScore(NamedTuple):
     score: float | None  # None: not scored (see why)
     why: str  # the rules that scored, or why there is no score
+    timed_out: bool = False  # stopped after `timeout`
 
 
 def installed() -> bool:
@@ -30,7 +31,7 @@ def spam_score(message: bytes, timeout: float = TIMEOUT_S) -> SpamScore:
         result = subprocess.run([SPAMASSASSIN, "-L", "-t"], input=message,
                                 capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        return SpamScore(None, f"spamassassin took over {timeout:g} s")
+        return SpamScore(None, f"spamassassin took over {timeout:g} s", timed_out=True)
     except OSError as e:
         return SpamScore(None, f"cannot run spamassassin: {e.strerror}")
     return parse_report(result.stdout) or SpamScore(

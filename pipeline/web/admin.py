@@ -20,10 +20,10 @@ from starlette.routing import Route
 
 from ..accounts import check_login
 from ..approval import changes_since_approval, content_hash
-from ..checks import CHECK_SECONDS, checks_report, run_checks
+from ..checks import checks_report
 from ..checks.spam import installed as spam_installed
 from ..deliver.gate import check_issue
-from ..deliver.message import build_message, message_bytes, personal_values
+from ..deliver.message import personal_values
 from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note
 from ..errors import InsightsError
 from ..issue_actions import (
@@ -36,7 +36,7 @@ from ..issue_actions import (
     issue_timeline,
 )
 from ..job import send_tests
-from ..models import SECTION_TITLES, SECTIONS, Issue, Recipient
+from ..models import SECTION_TITLES, SECTIONS, Issue
 from ..render.context import summary_text
 from ..render.issue import overrides_of, variant_spec, variants_of
 from ..render.placeholders import fill
@@ -361,40 +361,6 @@ async def approve_issue(request: Request, editor: str) -> Response:
         f"Issue {issue_id} approved by {editor}.")
 
 
-@editor_only
-async def run_issue_checks(request: Request, editor: str) -> Response:
-    """Ask the links not asked yet for this issue (every one with `refresh`) and score
-    the changed variants: seconds, with the gather limits, and no link begun after
-    CHECK_SECONDS (the rest wait for the next press); broken links only warn."""
-    w = web(request)
-    issue_id = request.path_params["issue_id"]
-    refresh = request.state.form.get("refresh") == "1"
-    not_asked: list[int] = []
-
-    def check() -> None:
-        issue = w.store.get_issue(issue_id)
-        if issue is None:
-            raise HTTPException(404, f"No issue {issue_id}.")
-        if issue.status not in (IssueStatus.DRAFT, IssueStatus.APPROVED):  # a stale page
-            raise InsightsError(f"Issue {issue_id} is {issue.status}, so there is nothing "
-                                "left to check.")
-        variants = variants_of(w.config, w.store, issue)
-        reader = Recipient(0, editor, "Alex", "test")
-        personal = personal_values(w.config, w.tokens, editor, "Alex", test=True)
-        messages = [message_bytes(build_message(w.config, v, reader, personal, w.clock()))
-                    for v in variants]
-        not_asked.append(run_checks(w.config, w.store, issue_id, variants, messages,
-                                    w.clock(), refresh=refresh).not_asked)
-
-    response = await apply_change(request, check, "Links checked" + (
-        " and spam scores taken." if spam_installed() else "."))
-    if not_asked and not_asked[0]:
-        flash(request, f"Links checked for {CHECK_SECONDS:g} seconds: {not_asked[0]:,} "
-                       "not asked yet (slow sites) show \"not checked\"; press Check links "
-                       "again to ask them.")
-    return response
-
-
 async def admin_home(request: Request) -> Response:
     return RedirectResponse("/admin/issues", 303)
 
@@ -410,5 +376,4 @@ routes = [
     Route("/admin/issues/{issue_id}/note", save_note, methods=["POST"]),
     Route("/admin/issues/{issue_id}/test", send_test, methods=["POST"]),
     Route("/admin/issues/{issue_id}/approve", approve_issue, methods=["POST"]),
-    Route("/admin/issues/{issue_id}/checks", run_issue_checks, methods=["POST"]),
 ]
