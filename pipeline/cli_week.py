@@ -120,6 +120,7 @@ def demo(ctx: click.Context) -> None:
         demo_week,
         local_now,
         notice_files,
+        offline,
         shown_path,
         week_summary,
     )
@@ -128,8 +129,11 @@ def demo(ctx: click.Context) -> None:
 
     state = ctx.find_object(State)
     assert state is not None
-    config = state.config
+    config = offline(state.config)
     _warn_deprecated(config)
+    if config is not state.config:
+        console.print(escape("The demo checks no link at draft time ([checks] at_draft): "
+                             "it runs on this machine only."), highlight=False, soft_wrap=True)
     timeline, tz = config.timeline, config.newsletter.tz
     week = demo_week(timeline)
     csv = config.resolve(EXAMPLE_SUBSCRIBERS)

@@ -459,6 +459,15 @@ class Links(_Strict):
                           {h: tuple(n) for h, n in self.strip_params_by_host.items()})
 
 
+class Checks(_Strict):
+    """The [checks] section: the checks before approval (pipeline/checks)."""
+
+    # The draft step asks every link of the new issue (as "Check links" does) and the
+    # editors' "draft is ready" notice says which did not answer. Off unless set: it
+    # reaches every site the issue links to (the demo never does; see pipeline/demo.py).
+    at_draft: StrictBool = False
+
+
 DEFAULT_INTERESTS = ("liver", "lung", "kidney", "bone", "immuno-oncology")
 DEFAULT_REGIONS = {
     "north-america": "North America", "latin-america": "Latin America", "europe": "Europe",
@@ -497,6 +506,7 @@ class Config(_Strict):
     render: Render = Render()
     links: Links = Links()
     gather: Gather = Gather()
+    checks: Checks = Checks()
     preferences: Preferences = Preferences()
     # Topic name -> keywords, matched on title and summary as whole words, any case.
     topics: dict[str, list[str]] = Field(default_factory=dict)

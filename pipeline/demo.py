@@ -43,6 +43,16 @@ def demo_week(timeline: Timeline, week: tuple[int, int] = EXAMPLE_WEEK) -> DemoW
                     min(cycle.draft_at + APPROVED_AFTER, cycle.send_at), cycle.send_at)
 
 
+def offline(config: Config) -> Config:
+    """The config the demo runs the week with: on the machine only. Its draft checks no
+    link (`[checks] at_draft`): the examples link to made-up sites and real ones (doi.org),
+    and the demo must run, the same each time, without a network. Pure."""
+    if not config.checks.at_draft:
+        return config
+    return config.model_copy(update={"checks": config.checks.model_copy(
+        update={"at_draft": False})})
+
+
 def local_now(moment: datetime, timeline: Timeline) -> str:
     """`--now` as one types it: the newsletter's wall clock, "2026-11-26T09:00"."""
     return moment.astimezone(timeline.tz).strftime("%Y-%m-%dT%H:%M")

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from .checks import checks_report, run_checks
+from .checks.targets import Verdict
 from .compose import events_only, period_for
 from .config import Config
 from .deliver.backends import make_backend
@@ -31,6 +33,7 @@ from .notices import (
     DraftReady,
     HeldAtSlot,
     IssueSummary,
+    LinkCheck,
     Newsroom,
     NothingNew,
     Notice,
@@ -47,6 +50,7 @@ from .notices import (
 )
 from .render.brand import newsletter_view
 from .render.issue import overrides_of, render_issue, variant_spec, variants_of
+from .store.checks import CheckResult
 from .store.store import Store
 from .timeline import held_draft_key
 from .variants import plan_variant
@@ -113,15 +117,54 @@ def draft_for_slot(config: Config, store: Store, period: str, slot: datetime, no
 
     issue = store_draft(store, week, content, now)
     render_issue(config, store, issue)
+    links = check_links_at_draft(config, store, issue, now, network) \
+        if config.checks.at_draft else None
     deadline = slot + config.timeline.late_by
-    notified = notify_editors(config, store, DraftReady(issue, slot, deadline, failed), now)
+    notified = notify_editors(config, store, DraftReady(issue, slot, deadline, failed, links),
+                              now)
     counts = ", ".join(f"{len(v)} {k}" for k, v in content.sections.items())
     lines = [f"drafted issue {issue.id} (no. {issue.number}): {counts}; send slot "
              f"{when(slot, tz)}; {editors_told(notified)}"]
+    if links is not None:
+        lines.append(links_line(links))
     if failed_required:  # an editor's decision: the audit log says so
         lines.append("drafted anyway, without the failed required source(s) "
                      + ", ".join(name for name, _ in failed_required))
     return DraftResult("drafted", issue, lines, notified, reports)
+
+
+def check_links_at_draft(config: Config, store: Store, issue: Issue, now: datetime,
+                         network: Network | None = None) -> LinkCheck:
+    """Ask the new draft's links as "Check links" does (stored for its page too). A
+    failing check is the editors' warning; one that cannot run is reported, and the
+    draft stands either way."""
+    try:
+        variants = variants_of(config, store, issue)
+        run = run_checks(config, store, issue.id, variants, None, now, network=network)
+        report = checks_report(config, variants, store.check_results(issue.id))
+    except Exception as e:  # the draft is made: a bug in checking must not undo it
+        log.exception("could not check the links of issue %s", issue.id)
+        return LinkCheck(0, error=f"{type(e).__name__}: {e}")
+    failed = [(row.target.url, answer_of(row.result)) for row in report.problems
+              if row.result is not None]
+    return LinkCheck(len(report.links), failed, run.not_asked)
+
+
+def answer_of(result: CheckResult) -> str:
+    """How a link answered, in a few words: "404", "unreachable: timed out"."""
+    if result.verdict == Verdict.BROKEN and result.status:
+        return str(result.status)
+    return f"{result.verdict}: {result.detail}" if result.detail else str(result.verdict)
+
+
+def links_line(links: LinkCheck) -> str:
+    """The tick's line for the draft's link check."""
+    if links.error:
+        return f"links not checked: {links.error}"
+    asked = links.links - links.not_asked
+    line = (f"links: {len(links.failed)} of {asked} did not answer" if links.failed else
+            f"links: every one of {asked} answered")
+    return line + (f"; {links.not_asked} not asked in time" if links.not_asked else "")
 
 
 def _notify_once(config: Config, store: Store, key: str, notice: Notice,

@@ -18,7 +18,19 @@ from .models import SECTION_TITLES, Issue
 
 Tone = Literal["ready", "warning", "alert", "done", "info"]
 HEADLINES_PER_SECTION = 5
+LINKS_LISTED = 10  # in the draft's notice; "Check links" on its page shows every one
 ERROR_CHARS = 300
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    """The new draft's links, asked as it was made (`[checks] at_draft`): warnings for
+    the editors, never a block."""
+
+    links: int  # links to check in its variants
+    failed: Sequence[tuple[str, str]] = ()  # (url, its answer: "404", "unreachable: ...")
+    not_asked: int = 0  # not begun in time (slow sites): "Check links" asks them
+    error: str = ""  # the check itself failed (the draft stands): why
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,7 @@ class DraftReady:
     slot: datetime
     deadline: datetime
     failed: Sequence[tuple[str, str]] = ()  # (source, error): sources that failed this gather
+    links: LinkCheck | None = None  # None: not checked at draft time
 
 
 @dataclass(frozen=True)
@@ -222,6 +235,34 @@ def _problems_line(summary: IssueSummary | None) -> str | None:
             "until fixed (see below).")
 
 
+def links_sentence(links: LinkCheck) -> str | None:
+    """"2 links did not answer: https://... (404), https://... (unreachable: ...)." or
+    "Every link answered (42 checked)."; None when the issue has no link to check."""
+    again = "\"Check links\" on its page"
+    if links.error:
+        return (f"The links could not be checked ({one_line(links.error, 200)}); {again} "
+                "asks them.")
+    if not links.links:
+        return None
+    if not links.failed and not links.not_asked:
+        return f"Every link answered ({links.links} checked)."
+    parts = []
+    if links.failed:
+        n = len(links.failed)
+        listed = ", ".join(f"{one_line(url, 200)} ({one_line(answer, 100)})"
+                           for url, answer in links.failed[:LINKS_LISTED])
+        more = f" and {n - LINKS_LISTED} more" if n > LINKS_LISTED else ""
+        parts.append(f"{n} link{'s' if n != 1 else ''} did not answer: {listed}{more}. A "
+                     "warning, not a block.")
+    else:
+        parts.append(f"Every link asked answered ({links.links - links.not_asked} of "
+                     f"{links.links}).")
+    if links.not_asked:
+        parts.append(f"{links.not_asked} were not asked in time (slow sites); {again} "
+                     "asks them.")
+    return " ".join(parts)
+
+
 def notice_view(room: Newsroom, notice: Notice, summary: IssueSummary | None) -> NoticeView:
     """The notice's email, as data. Pure."""
     tz = room.tz
@@ -230,8 +271,9 @@ def notice_view(room: Newsroom, notice: Notice, summary: IssueSummary | None) ->
     name = _issue_name(room, summary, issue_id)
     kind = notice_kind(notice)
     match notice:
-        case DraftReady(slot=slot, deadline=deadline, failed=failed):
+        case DraftReady(slot=slot, deadline=deadline, failed=failed, links=links):
             problems = _problems_line(summary)
+            checked = links_sentence(links) if links is not None else None
             if room.approval_required:
                 steps = [f"Review it and approve it before {when(slot, tz)}: it goes at "
                          "that slot.",
@@ -251,6 +293,7 @@ def notice_view(room: Newsroom, notice: Notice, summary: IssueSummary | None) ->
                 "warning" if problems else "ready", f"{name} is ready for review",
                 [f"The draft for {week_of(slot, tz)} is made: {_contents(summary)}."]
                 + ([problems] if problems else [])
+                + ([checked] if checked else [])
                 + ([f"{len(failed)} source(s) failed while gathering; their news is "
                     "missing from this draft."] if failed else []),
                 [Fact("Approve by (the send slot)" if room.approval_required else

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pipeline.checks import check_links, checks_report, links_due, run_checks
+from pipeline.checks import check_links, checks_report, links_due, own_links, run_checks
 from pipeline.checks.spam import parse_report
 from pipeline.checks.targets import LinkTarget, hrefs, links_to_check, worth_checking
 from pipeline.config import load_config
@@ -69,6 +69,17 @@ def test_links_are_checked_once_each_in_order_with_their_variants():
         LinkTarget("https://a.example/", ("general", "liver")),
         LinkTarget("https://b.example/", ("general", "liver")),
         LinkTarget("https://c.example/", ("liver",))]
+
+
+def test_our_pages_that_exist_once_the_issue_goes_are_not_checked(config):
+    """The web version and its events' calendar files answer 404 until the issue is
+    sent (the app serves them then), like the per-reader pages they are ours."""
+    base = config.newsletter.base_url
+    page = variant("general", f"{base}/issues/2026-W48/general", f"{base}/events/12.ics",
+                   f"{base}/u/token", f"{base}/p/token", f"{base}/subscribe",
+                   "https://a.example/")
+    assert [t.url for t in links_to_check([page], own_links(config))] == [
+        f"{base}/subscribe", "https://a.example/"]
 
 
 @pytest.fixture

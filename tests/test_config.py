@@ -27,6 +27,15 @@ def test_bundled_config_loads_and_resolves_paths(project):
     assert config.variant_names[-1] == "general"
 
 
+def test_link_checks_at_draft_are_off_unless_set(project):
+    """Off in the code without [checks], and off in the shipped config (its example
+    links are not to be asked: see the comment there)."""
+    assert not load_config(project / "config.toml").checks.at_draft
+    edit_config(project, "[checks]\n", "")
+    edit_config(project, "at_draft = false\n", "")
+    assert not load_config(project / "config.toml").checks.at_draft
+
+
 @pytest.mark.parametrize("old,new,expected", [
     ('kind = "ics"', 'kind = "atom"', "sources[3].kind: expected 'rss' or 'ics' (got 'atom')"),
     ('backend = "outbox"', 'backnd = "outbox"', "delivery.backnd: unknown key"),
@@ -48,6 +57,8 @@ def test_bundled_config_loads_and_resolves_paths(project):
     ('name = "lung"', 'name = "liver"', "segments: the name 'liver' is used twice"),
     ('backend = "outbox"', 'backend = "outbox"\nrequire_approval = "yes"', "delivery.require_approval: expected a valid boolean (got 'yes')"),
     ('backend = "outbox"', 'backend = "outbox"\nrequire_approval = true', 'schedule.approval: "optional" contradicts delivery.require_approval = true'),
+    ("at_draft = false", 'at_draft = "yes"', "checks.at_draft: expected a valid boolean (got 'yes')"),
+    ("at_draft = false", "at_draft = false\nat_send = true", "checks.at_send: unknown key"),
     ("batch_size = 1000", 'batch_size = "500"', "delivery.batch_size: expected a valid integer (got '500')"),
     ("batch_size = 1000", "batch_size = 5000", "delivery.batch_size: expected less than or equal to 1000 (got 5000)"),
     ('processes = "auto"', 'processes = "many"', 'delivery.processes: expected "auto" or a whole number from 1 to 16 (got \'many\')'),

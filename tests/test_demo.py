@@ -110,6 +110,30 @@ def test_make_run_shows_the_week_and_a_second_run_changes_nothing(project: Path)
         store.close()
 
 
+def test_the_demo_checks_no_link_even_when_the_config_would(project: Path) -> None:
+    """The examples link to made-up sites and real ones: with `[checks] at_draft` on,
+    the demo's draft still asks none of them (the week stays on the machine)."""
+    from pipeline.demo import offline
+
+    from .helpers import edit_config
+
+    require_approval(project)
+    edit_config(project, "at_draft = false", "at_draft = true")
+    config = load_config(project / "config.toml")
+    assert config.checks.at_draft and not offline(config).checks.at_draft
+    assert offline(offline(config)) == offline(config)
+    run = make_run(project)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "The demo checks no link at draft time ([checks] at_draft)" in run.stdout
+    assert re.search(r"^drafted issue 2026-W49 .*1 editor told$", run.stdout, re.M)
+    assert "links:" not in run.stdout
+    store = Store.open(config.store_url)
+    try:
+        assert store.check_results("2026-W49") == []
+    finally:
+        store.close()
+
+
 def test_the_demo_never_mails_for_real(project: Path) -> None:
     from .helpers import edit_config
 

@@ -26,9 +26,10 @@ from pipeline.editorial import (
     draft_for_slot,
     notify_editors,
 )
-from pipeline.notices import when
+from pipeline.notices import LinkCheck, links_sentence, when
 from pipeline.store.store import Store
 
+from .feedserver import FeedServer
 from .helpers import CHICAGO, add_rss_item, edit_config, require_approval, seed
 
 THURSDAY = datetime(2026, 11, 26, 9, 0, tzinfo=CHICAGO)  # the draft slot of 2026-W49
@@ -107,6 +108,8 @@ def test_draft_for_the_slots_period_tells_each_editor(config: Config, store: Sto
         assert "Society news (8)" in body
     assert "trainees: 71 recipients, 22 items" in text
     assert "IO Insights no. 1 — week of 30 November 2026" in text  # the variants' subject
+    # As shipped, the draft asks no link ([checks] at_draft is off): nothing stored or said.
+    assert store.check_results("2026-W49") == [] and "link" not in text.split("Who")[0]
 
 
 def test_an_existing_issue_is_not_drafted_again(config: Config, store: Store) -> None:
@@ -340,3 +343,115 @@ def test_with_approval_optional_the_draft_goes_as_it_stands(project: Path) -> No
     assert body is not None
     assert all(len(line) <= 78 or "https://" in line for line in body.get_content().splitlines())
     store.close()
+
+
+# -- [checks] at_draft: the draft's links asked on loopback --------------------------------
+
+
+def links_project(project: Path, server: FeedServer, *paths: str) -> Config:
+    """The shipped project with `[checks] at_draft` on and one news feed whose items
+    link to `paths` (in this order in the issue) on the loopback `server`, allowed as a
+    private host; the research
+    and events feeds off, so those are the issue's links to check (our own pages are
+    not checked)."""
+    items = "".join(
+        f"<item><title>Society news {n}</title><link>{server.url}{path}</link>"
+        f"<guid>links-{n}</guid><pubDate>Tue, 24 Nov 2026 1{9 - n}:00:00 GMT</pubDate>"
+        f"<description>Plain news {n}.</description></item>" for n, path in enumerate(paths))
+    (project / "examples" / "feeds" / "society-news.rss").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+        f"{items}</channel></rss>", encoding="utf-8")
+    return configure(
+        project, ("at_draft = false", "at_draft = true"),
+        ("allow_private_hosts = []", 'allow_private_hosts = ["127.0.0.1"]'),
+        ('url = "examples/feeds/pubmed-research.rss"',
+         'url = "examples/feeds/pubmed-research.rss"\nenabled = false'),
+        ('url = "examples/feeds/jvir-toc.atom"', 'url = "examples/feeds/jvir-toc.atom"\nenabled = false'),
+        ('url = "examples/feeds/events.ics"', 'url = "examples/feeds/events.ics"\nenabled = false'))
+
+
+def draft_ready(config: Config) -> EmailMessage:
+    """The draft-ready notice (the same for each editor)."""
+    return next(m for m in outbox(config) if m["X-Insights-Notice"] == "draft-ready")
+
+
+@pytest.fixture
+def server():
+    with FeedServer() as s:
+        yield s
+
+
+def editors_store(config: Config) -> Store:
+    store = Store.open(config.store_url)
+    for editor in EDITORS:
+        store.save_editor(editor, "not-a-real-hash", THURSDAY)
+    return store
+
+
+def test_at_draft_the_notice_says_which_links_did_not_answer(project: Path,
+                                                            server: FeedServer) -> None:
+    config = links_project(project, server, "/ok/a", "/status/404", "/status/410")
+    store = editors_store(config)
+    result = draft_for_slot(config, store, "2026-W49", SLOT, THURSDAY)
+    assert result.kind == "drafted" and result.notified == 2  # a warning, never a block
+    assert result.lines[1] == "links: 2 of 3 did not answer"
+    assert ("HEAD", "/ok/a") in server.methods and ("HEAD", "/status/404") in server.methods
+    text, html = parts(draft_ready(config))
+    for body in (text, html):
+        assert (f"2 links did not answer: {server.url}/status/404 (404), "
+                f"{server.url}/status/410 (410). A warning, not a block.") in body
+    # The answers are the issue's: its page shows them without asking again.
+    assert {r.target: r.verdict for r in store.check_results("2026-W49")} == {
+        f"{server.url}/ok/a": "ok", f"{server.url}/status/404": "broken",
+        f"{server.url}/status/410": "broken"}
+    store.close()
+
+
+def test_at_draft_every_link_answered(project: Path, server: FeedServer) -> None:
+    config = links_project(project, server, "/ok/a", "/ok/b")
+    store = editors_store(config)
+    result = draft_for_slot(config, store, "2026-W49", SLOT, THURSDAY)
+    assert result.lines[1] == "links: every one of 2 answered"
+    text, html = parts(draft_ready(config))
+    assert "Every link answered (2 checked)." in text and "Every link answered" in html
+    store.close()
+
+
+def test_a_link_check_that_fails_is_reported_and_the_draft_stands(
+        project: Path, server: FeedServer, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    config = links_project(project, server, "/ok/a")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the check broke")
+
+    monkeypatch.setattr("pipeline.editorial.run_checks", broken)
+    store = editors_store(config)
+    result = draft_for_slot(config, store, "2026-W49", SLOT, THURSDAY)
+    assert result.kind == "drafted" and store.get_issue("2026-W49").status == "draft"
+    assert result.lines[1] == "links not checked: RuntimeError: the check broke"
+    assert "could not check the links of issue 2026-W49" in caplog.text
+    text, _ = parts(draft_ready(config))
+    assert ("The links could not be checked (RuntimeError: the check broke); "
+            "\"Check links\" on its page asks them.") in text
+    store.close()
+
+
+MANY = [(f"https://a.example/{n}", "404") for n in range(12)]
+
+
+@pytest.mark.parametrize(("links", "sentence"), [
+    (LinkCheck(0), None),
+    (LinkCheck(42), "Every link answered (42 checked)."),
+    (LinkCheck(3, [("https://a.example/x", "404")]),
+     "1 link did not answer: https://a.example/x (404). A warning, not a block."),
+    (LinkCheck(20, MANY), "12 links did not answer: " + ", ".join(
+        f"https://a.example/{n} (404)" for n in range(10)) + " and 2 more. A warning, not a "
+     "block."),
+    (LinkCheck(5, not_asked=2), "Every link asked answered (3 of 5). 2 were not asked in "
+     "time (slow sites); \"Check links\" on its page asks them."),
+    (LinkCheck(0, error="OSError: no route"), "The links could not be checked (OSError: "
+     "no route); \"Check links\" on its page asks them."),
+])
+def test_what_the_draft_notice_says_of_its_links(links: LinkCheck, sentence: str | None) -> None:
+    assert links_sentence(links) == sentence

@@ -45,9 +45,11 @@ NOT_SCORED_IN_TIME = "not scored (time)"
 
 
 def own_links(config: Config) -> tuple[str, ...]:
-    """Our per-reader pages: filled at send with each reader's token, never checked."""
+    """Our pages, never checked: the per-reader ones (filled at send with each reader's
+    token), and the web version and its events' calendar files, which the app serves
+    once the issue goes (web/web_version.py): before then they answer 404."""
     base = config.newsletter.base_url
-    return (f"{base}/u/", f"{base}/p/")
+    return (f"{base}/u/", f"{base}/p/", f"{base}/issues/", f"{base}/events/")
 
 
 def check_link(fetcher: Fetcher, url: str) -> CheckResult:
@@ -177,17 +179,17 @@ class ChecksRun(NamedTuple):
 
 
 def run_checks(config: Config, store: Store, issue_id: str,
-               variants: Sequence[RenderedVariant], messages: Sequence[bytes],
+               variants: Sequence[RenderedVariant], messages: Sequence[bytes] | None,
                now: datetime, *, refresh: bool = False,
                network: Network | None = None) -> ChecksRun:
-    """Ask the links due and score the variants due (`messages`: one per variant);
-    store what was found."""
+    """Ask the links due and score the variants due (`messages`: one per variant; None:
+    the links only); store what was found."""
     known = store.check_results(issue_id)
     due_links = links_due(config, variants, known, refresh)
     results = check_links(config, due_links, network)
     not_asked = len(due_links) - len(results)
     scored = {r.target: r.content_hash for r in known if r.kind == "spam"}
-    due = [(v, m) for v, m in zip(variants, messages, strict=True)
+    due = [(v, m) for v, m in zip(variants, messages or (), strict=messages is not None)
            if refresh or scored.get(v.segment) != variant_hash(v)]
     scores = spam_results([v for v, _ in due], [m for _, m in due])
     store.save_check_results(issue_id, results + scores, now)
