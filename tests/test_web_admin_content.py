@@ -92,9 +92,55 @@ def test_add_an_item_with_an_image_as_the_lead_story(signed_in):
 def test_what_cannot_go_into_an_issue_is_refused_with_a_message(signed_in, fields, message):
     before = signed_in.store.get_variants("2026-W48")
     r = signed_in.post(f"{ISSUE}/content/add", **{"section": "news", **fields})
-    assert r.status_code == 303 and r.headers["location"].endswith("#add-item")
-    assert message in flash(signed_in)
+    assert r.status_code == 400  # the page at once, at the form: no redirect
+    assert message.lower() in html.unescape(refusal(r.text, "add-item-refused")).lower()
     assert signed_in.store.get_variants("2026-W48") == before
+
+
+def refusal(page: str, element_id: str) -> str:
+    found = re.search(rf'<p class="error" role="alert" id="{element_id}">(.*?)</p>', page)
+    assert found, f"no #{element_id} on the page"
+    return found.group(1)
+
+
+def add_form(page: str) -> str:
+    return page.split('<h3 id="add-item">')[1].split("</form>")[0]
+
+
+def test_a_refused_add_keeps_what_the_editor_typed_escaped(signed_in):
+    """Refused (an http image), the form comes back filled as it was sent, at the form,
+    on the variant and view the editor had open; hostile text stays text."""
+    typed = {"section": "events", "title": 'The "AGM" <script>alert(1)</script>',
+             "link": "https://www.example.org/agm",
+             "teaser": "Bring *everyone* & friends </textarea><b>bold</b>",
+             "image_url": "http://insecure.example/hall.jpg", "image_alt": "The hall",
+             "starts": "2026-12-03T18:30", "where": "Vienna", "lead": "yes",
+             "sponsored": "yes"}
+    r = signed_in.post(f"{ISSUE}/content/add", segment="liver", view="mobile", **typed)
+    assert r.status_code == 400
+    form = add_form(r.text)
+    assert "<strong>Not added.</strong> Image: an address starting with https://" in \
+        refusal(form, "add-item-refused")
+    assert 'value="The &#34;AGM&#34; &lt;script&gt;alert(1)&lt;/script&gt;"' in form
+    assert "<script>alert" not in r.text and "<b>bold</b>" not in r.text
+    assert ('>Bring *everyone* &amp; friends &lt;/textarea&gt;&lt;b&gt;bold&lt;/b&gt;'
+            "</textarea>") in form
+    for name in ("link", "image_url", "image_alt", "starts", "where"):
+        assert f'name="{name}"' in form and f'value="{html.escape(typed[name])}"' in form
+    assert '<option value="events" selected>' in form
+    assert 'name="lead" value="yes" checked' in form
+    assert 'name="sponsored" value="yes" checked' in form
+    # The browser lands at the form; the page is the one the editor had open, and its
+    # links lead to the issue's page, not to the form's address.
+    assert f'action="{ISSUE}/content/add#add-item"' in form
+    assert 'name="segment" value="liver"' in form and 'name="view" value="mobile"' in form
+    assert "<strong>liver</strong>" in r.text and f'href="{ISSUE}?segment=general' in r.text
+    assert "Not added" not in page(signed_in)  # kept for that response only
+    assert 'value="The &#34;AGM&#34;' not in page(signed_in)
+    # Corrected and sent again, the item is added.
+    r = signed_in.post(f"{ISSUE}/content/add",
+                       **{**typed, "image_url": IMAGE, "title": "The AGM"})
+    assert r.status_code == 303 and "#item-" in r.headers["location"]
 
 
 def test_an_event_added_in_the_newsletters_time(signed_in):
@@ -117,8 +163,17 @@ def test_edit_a_headline_shows_the_feeds_original_beside_it(signed_in):
     assert 'value="A better headline"' in shown and "Edited for this issue" in shown
     signed_in.post(f"{ISSUE}/content/{item.id}/text", title=item.title, teaser="")
     assert item.title in general(signed_in).text
-    r = signed_in.post(f"{ISSUE}/content/{item.id}/text", title="x" * 300)
-    assert "title: 300 characters, at most 200" in flash(signed_in)
+    r = signed_in.post(f"{ISSUE}/content/{item.id}/text", title="x" * 300,
+                       teaser="A teaser *kept* <i>as typed</i>")
+    assert r.status_code == 400
+    row = r.text.split(f'<tr id="item-{item.id}"')[1].split("</tr>")[0]
+    assert "Title: 300 characters, at most 200" in refusal(row, f"edit-refused-{item.id}")
+    assert '<details class="edit-item" open>' in row  # the form open, at the item
+    assert f'action="{ISSUE}/content/{item.id}/text#item-{item.id}"' in row
+    assert f'value="{"x" * 300}"' in row
+    assert ">A teaser *kept* &lt;i&gt;as typed&lt;/i&gt;</textarea>" in row
+    assert r.text.count("<details class=\"edit-item\" open>") == 1  # only that item's
+    assert "A teaser *kept*" not in general(signed_in).text  # nothing saved
 
 
 def test_lead_remove_sections_and_headers(signed_in):

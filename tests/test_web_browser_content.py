@@ -43,8 +43,19 @@ def test_an_editor_adds_an_item_edits_a_headline_sets_the_lead_and_approves(serv
         page.fill("#add-title", ADDED)
         page.fill("#add-link", "https://www.example.org/president")
         page.fill("#add-teaser", "We *grow*: see [the plan](https://www.example.org/plan).")
-        page.fill("#add-image", IMAGE)
+        page.fill("#add-image", IMAGE.replace("https://", "http://"))
         page.fill("#add-alt", ALT)
+        page.click("#add-item-submit")
+        # refused (an http image): at the form, everything typed still there
+        page.wait_for_url("**/content/add#add-item")
+        assert page.locator("#add-item-refused").is_visible()
+        assert "Not added. Image: an address starting with https://" in page.locator(
+            "#add-item-refused").inner_text()
+        assert page.input_value("#add-title") == ADDED
+        assert page.input_value("#add-teaser").startswith("We *grow*")
+        assert page.input_value("#add-alt") == ALT
+        assert page.evaluate("window.scrollY") > 0  # scrolled down to the form
+        page.fill("#add-image", IMAGE)
         page.click("#add-item-submit")
         page.wait_for_url(re.compile(r".*#item-\d+$"))
         added_id = int(page.url.rsplit("#item-", 1)[1])

@@ -6,7 +6,7 @@ what may be done to an issue's timeline when, through pipeline.issue_actions."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import wraps
 from typing import Any
@@ -207,9 +207,19 @@ def failed_required_sources(w: Web) -> list[tuple[str, str]]:
 
 @editor_only
 async def issue_page(request: Request, editor: str) -> Response:
+    return await show_issue(request, editor, request.query_params,
+                            flash=request.session.pop("flash", None))
+
+
+async def show_issue(request: Request, editor: str, asked: Mapping[str, Any], *,
+                     status_code: int = 200, flash: Sequence[str] | None = None,
+                     kept: Mapping[str, Any] | None = None) -> Response:
+    """The issue's page, its `segment` and `view` as `asked` (the query string, or the
+    form of a refused edit); `kept`: what the editor typed into a form that was refused,
+    shown in it again (templates/web/admin_content.html.j2)."""
     w = web(request)
     issue_id = request.path_params["issue_id"]
-    view = request.query_params.get("view", "desktop")
+    view = str(asked.get("view", "desktop"))
     view = view if view in VIEWS else "desktop"
 
     def gather() -> dict[str, Any]:
@@ -218,7 +228,7 @@ async def issue_page(request: Request, editor: str) -> Response:
             raise HTTPException(404, f"No issue {issue_id}.")
         variants = variants_of(w.config, w.store, issue)
         by_segment = {v.segment: v for v in variants}
-        segment = request.query_params.get("segment") or w.config.variant_names[0]
+        segment = str(asked.get("segment", "")) or w.config.variant_names[0]
         variant = by_segment.get(segment) or variants[0]
         sample = personal_values(w.config, w.tokens, editor, "Alex", test=True)
         sections = w.store.issue_sections(issue_id)
@@ -250,8 +260,8 @@ async def issue_page(request: Request, editor: str) -> Response:
         }
 
     data = await run_in_threadpool(gather)
-    return w.page(request, "admin_issue.html.j2", view=view, width=VIEWS[view],
-                  views=VIEWS, flash=request.session.pop("flash", None), **data)
+    return w.page(request, "admin_issue.html.j2", status_code, view=view, width=VIEWS[view],
+                  views=VIEWS, flash=flash, kept=kept or {}, **data)
 
 
 def _totals(progress: dict[str, dict[str, int]]) -> dict[str, int]:

@@ -2,19 +2,24 @@
 edit an item's headline and teaser for this issue, remove an added item, choose the lead
 story, move a section, write the subject and preheader. Each post carries the session's
 CSRF token (editor_only checks it) and calls one function of pipeline.content_edits;
-what the editor typed is checked there, and a refusal comes back as the page's message.
+what the editor typed is checked there, and a refusal comes back as the page's message
+(an added item or a headline refused: at the form, which keeps what the editor typed).
 Every edit returns to the item (or form) it changed."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import content_edits
+from ..errors import InsightsError
 from ..issue_actions import parse_local
-from .admin import apply_change, back_to, editor_only, flash
+from .admin import apply_change, back_to, editor_only, flash, show_issue
 from .common import web
 
 FIELD_CHARS = 4000  # no field of these forms needs more (the teaser's limit is 2,000)
@@ -27,46 +32,58 @@ def _field(request: Request, name: str) -> str:
     return value
 
 
+ADD_FIELDS = ("section", "title", "link", "teaser", "image_url", "image_alt", "starts",
+              "where", "lead", "sponsored")
+
+
+async def refused(request: Request, editor: str, why: str, kept: dict[str, Any]) -> Response:
+    """A refused add or edit: the issue's page again, at once (400, no redirect), with
+    the form as the editor filled it and the refusal beside it. What they typed goes
+    back only in this response, escaped by the templates; nothing of it is stored."""
+    return await show_issue(request, editor, request.state.form, status_code=400,
+                            kept={**kept, "error": why})
+
+
 @editor_only
 async def add_item(request: Request, editor: str) -> Response:
     w = web(request)
     issue_id = request.path_params["issue_id"]
-    starts = _field(request, "starts").strip()
+    typed = {"form": "add", **{name: _field(request, name) for name in ADD_FIELDS}}
+    starts = typed["starts"].strip()
     try:
         when = parse_local(starts, w.config.newsletter.tz) if starts else None
     except ValueError as e:
-        flash(request, f"starts: {e}", "error")
-        return back_to(issue_id, request, "add-item")
+        return await refused(request, editor, f"starts: {e}", typed)
     new = content_edits.NewItem(
-        section=_field(request, "section"), title=_field(request, "title"),
-        link=_field(request, "link"), teaser=_field(request, "teaser"),
-        image_url=_field(request, "image_url"), image_alt=_field(request, "image_alt"),
-        lead=_field(request, "lead") == "yes", sponsored=_field(request, "sponsored") == "yes",
-        starts=when, where=_field(request, "where"))
-    added: list[int] = []
-
-    def change() -> None:
-        added.append(content_edits.add_item(w.config, w.store, issue_id, new, editor,
-                                            w.clock())[1])
-
-    response = await apply_change(request, change, "Item added; every variant re-rendered.",
-                                  "add-item")
-    if added:  # back to the new item, not to the form
-        return back_to(issue_id, request, f"item-{added[0]}")
-    return response
+        section=typed["section"], title=typed["title"], link=typed["link"],
+        teaser=typed["teaser"], image_url=typed["image_url"], image_alt=typed["image_alt"],
+        lead=typed["lead"] == "yes", sponsored=typed["sponsored"] == "yes",
+        starts=when, where=typed["where"])
+    try:
+        _, added = await run_in_threadpool(
+            content_edits.add_item, w.config, w.store, issue_id, new, editor, w.clock())
+    except InsightsError as e:
+        return await refused(request, editor, str(e), typed)
+    flash(request, "Item added; every variant re-rendered.")
+    return back_to(issue_id, request, f"item-{added}")  # to the new item, not the form
 
 
 @editor_only
 async def edit_text(request: Request, editor: str) -> Response:
     w = web(request)
     issue_id, item_id = request.path_params["issue_id"], request.path_params["item_id"]
-    title = _field(request, "title").strip() or None
-    teaser = "" if _field(request, "no_teaser") == "yes" else (
-        _field(request, "teaser").strip() or None)
-    return await apply_change(request, lambda: content_edits.edit_item_text(
-        w.config, w.store, issue_id, item_id, title, teaser, editor, w.clock()),
-        f"Item {item_id}: headline and teaser saved; every variant re-rendered.",
-        f"item-{item_id}")
+    typed = {"form": "text", "item": item_id, "title": _field(request, "title"),
+             "teaser": _field(request, "teaser"),
+             "no_teaser": _field(request, "no_teaser") == "yes"}
+    title = typed["title"].strip() or None
+    teaser = "" if typed["no_teaser"] else (typed["teaser"].strip() or None)
+    try:
+        await run_in_threadpool(content_edits.edit_item_text, w.config, w.store, issue_id,
+                                item_id, title, teaser, editor, w.clock())
+    except InsightsError as e:
+        return await refused(request, editor, str(e), typed)
+    flash(request, f"Item {item_id}: headline and teaser saved; every variant re-rendered.")
+    return back_to(issue_id, request, f"item-{item_id}")
 
 
 @editor_only

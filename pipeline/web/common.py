@@ -127,6 +127,8 @@ class Web:
         self.env.filters["when"] = lambda at: notices.when(at, self.config.newsletter.tz)
         self.env.filters["count"] = lambda n: f"{n:,}"
         self.env.filters["code"] = code_spans
+        # "title: write something" as a sentence after "Not added."
+        self.env.filters["capitalize_first"] = lambda text: text[:1].upper() + text[1:]
         self.env.filters["event_when"] = self.event_when
 
     def period_label(self, issue: Any) -> str:
