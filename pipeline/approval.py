@@ -1,5 +1,6 @@
-"""Approval as data: a hash of exactly what was approved, the readable part of it, and
-the diff an editor sees after a later change. Pure: no I/O."""
+"""Approval as data: a hash of exactly what was approved, the readable part of it and the
+issue's editorial shape, and what an editor sees after a later change: the changes in
+words (approval_words) over the text diff. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from .approval_words import Editorial, Shape, describe_changes, editorial_from_json, editorial_json
 from .models import Issue, RenderedVariant
 from .states import IssueStatus
+
+# The editorial shape's key in approved_content, beside the segments' texts: no segment
+# is named so (config: segment names begin with a lower-case letter or a digit).
+SHAPE_KEY = "_editorial"
 
 
 def content_hash(variants: Sequence[RenderedVariant]) -> str:
@@ -40,6 +46,45 @@ def readable_content(variants: Sequence[RenderedVariant]) -> dict[str, Any]:
                         "text": v.text} for v in variants}
 
 
+def approval_record(variants: Sequence[RenderedVariant], shape: Editorial) -> dict[str, Any]:
+    """What an approval keeps to describe later changes: readable_content and the
+    issue's editorial shape (pipeline.render.issue.editorial_shape)."""
+    return {**readable_content(variants), SHAPE_KEY: editorial_json(shape)}
+
+
+def _approved_texts(issue: Issue) -> dict[str, Any]:
+    return {segment: texts for segment, texts in (issue.approved_content or {}).items()
+            if segment != SHAPE_KEY and isinstance(texts, dict)}
+
+
+def _shape(texts: dict[str, Any], editorial: Editorial | None) -> Shape:
+    return Shape(subjects={s: str(t.get("subject", "")) for s, t in texts.items()},
+                 preheaders={s: str(t["preheader"]) for s, t in texts.items()
+                             if "preheader" in t},
+                 editorial=editorial)
+
+
+NOT_ITEMISED = ("Items were not recorded with this approval (it was made before they "
+                "were): the text diff says what changed")
+TEXT_ONLY = ("No editorial change: the rendered email differs (a feed's text, the "
+             "templates or the config changed?)")
+
+
+def approval_summary(issue: Issue, variants: Sequence[RenderedVariant],
+                     shape: Editorial) -> list[str]:
+    """What changed since the approval, in editors' words (approval_words), `shape`
+    being the issue's editorial shape now; empty when nothing was approved or nothing
+    changed."""
+    if not issue.approved_content or content_hash(variants) == issue.approved_hash:
+        return []
+    before = editorial_from_json(issue.approved_content.get(SHAPE_KEY))
+    phrases = describe_changes(_shape(_approved_texts(issue), before),
+                               _shape(readable_content(variants), shape))
+    if before is None:
+        return [*phrases, NOT_ITEMISED]
+    return phrases or [TEXT_ONLY]
+
+
 def changes_since_approval(issue: Issue, variants: Sequence[RenderedVariant]) -> dict[str, str]:
     """segment -> unified diff of subject and text against the approved version, for
     every variant that differs (empty when nothing was approved or nothing changed)."""
@@ -47,8 +92,9 @@ def changes_since_approval(issue: Issue, variants: Sequence[RenderedVariant]) ->
         return {}
     out = {}
     now = readable_content(variants)
-    for segment in sorted(set(now) | set(issue.approved_content)):
-        before = issue.approved_content.get(segment, {"subject": "", "text": ""})
+    approved = _approved_texts(issue)
+    for segment in sorted(set(now) | set(approved)):
+        before = approved.get(segment, {"subject": "", "text": ""})
         after = now.get(segment, {"subject": "", "text": ""})
         old = [f"Subject: {before['subject']}", *before["text"].splitlines()]
         new = [f"Subject: {after['subject']}", *after["text"].splitlines()]

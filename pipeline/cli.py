@@ -67,6 +67,24 @@ class State:
 pass_state = click.make_pass_decorator(State)
 
 
+def print_changes(heading: str, changes: list[str]) -> None:
+    """What changed since an approval, in editors' words, one a line. Titles are feed
+    text: printed as they are, never read as the console's markup."""
+    if changes:
+        console.print(heading, highlight=False)
+        for change in changes:
+            console.print(f"  - {change}", markup=False, highlight=False, soft_wrap=True)
+
+
+def print_changes_since_approval(state: State, issue_id: str) -> None:
+    """After an edit: what now differs from the approved issue (nothing if it never was)."""
+    from .editing import changes_in_words
+
+    with state.store() as store:
+        changes = changes_in_words(state.config, store, issue_id)
+    print_changes("Changed since it was approved (approve it again to send it):", changes)
+
+
 def parse_now(value: str | None, config: Config) -> datetime:
     """--now: an ISO date-time; without an offset it is read in the newsletter's zone."""
     if not value:
@@ -255,6 +273,7 @@ def note(state: State, issue_id: str, note_file: TextIO | None, note_text: str |
         issue = edit_note(state.config, store, issue_id, text, datetime.now(UTC))
     console.print(f"Note set on {issue_id} (now {issue.status}); "
                   f"{len(state.config.variant_names)} variants re-rendered.")
+    print_changes_since_approval(state, issue_id)
 
 
 @cli.command()

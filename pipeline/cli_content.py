@@ -7,15 +7,16 @@ from datetime import UTC, datetime
 
 import click
 
-from .cli import State, console, parse_now, pass_state
+from .cli import State, console, parse_now, pass_state, print_changes_since_approval
 
 _AS = click.option("--as", "actor", default="cli", show_default=True,
                    help="Who makes the change (an editor's address): in the audit log.")
 
 
-def _done(state: State, what: str, status: str) -> None:
+def _done(state: State, issue_id: str, what: str, status: str) -> None:
     console.print(f"{what} (now {status}); {len(state.config.variant_names)} variants "
                   "re-rendered.", highlight=False, soft_wrap=True)
+    print_changes_since_approval(state, issue_id)
 
 
 @click.group()
@@ -55,7 +56,7 @@ def items_add(state: State, issue_id: str, section: str, title: str, link: str, 
                   starts=parse_now(starts, config) if starts else None, where=where)
     with state.store() as store:
         issue, item_id = add_item(config, store, issue_id, new, actor, datetime.now(UTC))
-    _done(state, f"Item {item_id} added to {issue_id} ({section})", issue.status)
+    _done(state, issue_id, f"Item {item_id} added to {issue_id} ({section})", issue.status)
 
 
 @items.command("edit")
@@ -84,7 +85,7 @@ def items_edit(state: State, issue_id: str, item_id: int, title: str | None,
             current.teaser if current else None)
         issue = edit_item_text(state.config, store, issue_id, item_id, new_title,
                                new_teaser, actor, datetime.now(UTC))
-    _done(state, f"Item {item_id} edited in {issue_id}", issue.status)
+    _done(state, issue_id, f"Item {item_id} edited in {issue_id}", issue.status)
 
 
 @items.command("remove")
@@ -98,7 +99,7 @@ def items_remove(state: State, issue_id: str, item_id: int, actor: str) -> None:
 
     with state.store() as store:
         issue = remove_item(state.config, store, issue_id, item_id, actor, datetime.now(UTC))
-    _done(state, f"Item {item_id} removed from {issue_id}", issue.status)
+    _done(state, issue_id, f"Item {item_id} removed from {issue_id}", issue.status)
 
 
 @items.command("lead")
@@ -116,7 +117,8 @@ def items_lead(state: State, issue_id: str, item_id: int | None, no_lead: bool,
         raise click.UsageError("give ITEM or --none")
     with state.store() as store:
         issue = set_lead(state.config, store, issue_id, item_id, actor, datetime.now(UTC))
-    _done(state, f"Lead story of {issue_id}: {item_id if item_id else 'none'}", issue.status)
+    _done(state, issue_id, f"Lead story of {issue_id}: {item_id if item_id else 'none'}",
+          issue.status)
 
 
 @click.command("issue-headers")
@@ -147,4 +149,4 @@ def issue_headers(state: State, issue_id: str, subject: str | None, preheader: s
         if sections is not None:
             order = [s.strip() for s in sections.split(",") if s.strip()]
             issue = set_section_order(state.config, store, issue_id, order, actor, now)
-    _done(state, f"Issue {issue_id} updated", issue.status)
+    _done(state, issue_id, f"Issue {issue_id} updated", issue.status)

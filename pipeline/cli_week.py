@@ -10,7 +10,16 @@ from datetime import UTC, datetime
 
 import click
 
-from .cli import State, cli, console, editors_add, err_console, parse_now, pass_state
+from .cli import (
+    State,
+    cli,
+    console,
+    editors_add,
+    err_console,
+    parse_now,
+    pass_state,
+    print_changes,
+)
 from .config import Config, load_config
 
 
@@ -221,7 +230,7 @@ def approve(state: State, issue_id: str, approver: str, seen_hash: str | None,
     tick, if the slot passed less than `late_by` ago). What is approved is recorded by
     hash: any later change returns it to draft. An issue already sent, or approved as
     it stands, is left as it is (said in one line)."""
-    from .editing import approval_moot
+    from .editing import approval_moot, changes_in_words
     from .editing import approve as approve_issue
     from .notices import when
     from .timeline import issue_slot
@@ -233,10 +242,12 @@ def approve(state: State, issue_id: str, approver: str, seen_hash: str | None,
         if moot:
             console.print(moot, highlight=False, soft_wrap=True)
             return
+        changes = changes_in_words(config, store, issue_id)  # since the last approval
         issue = approve_issue(config, store, issue_id, approver, moment,
                               seen_hash=seen_hash)
     console.print(f"Issue {issue_id} approved by {approver} "
                   f"(content {(issue.approved_hash or '')[:12]}).", highlight=False)
+    print_changes("Approved with these changes since its last approval:", changes)
     slot, deadline = issue_slot(config.timeline, issue.period_start, issue.send_at)
     tz = config.newsletter.tz
     if moment < slot:

@@ -7,11 +7,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from . import editor_input
-from .approval import approval_refused, content_hash, nothing_to_approve, readable_content
+from .approval import (
+    approval_record,
+    approval_refused,
+    approval_summary,
+    content_hash,
+    nothing_to_approve,
+)
 from .config import Config
 from .errors import InsightsError
 from .models import Issue
-from .render.issue import render_issue, variants_of
+from .render.issue import editorial_shape, render_issue, variants_of
 from .states import IssueStatus
 from .store.store import Store
 
@@ -36,10 +42,23 @@ def approve(config: Config, store: Store, issue_id: str, approver: str, now: dat
     refused = approval_refused(issue_id, seen_hash, current, variants)
     if refused:
         raise InsightsError(refused)
-    store.approve_issue(issue_id, approver, now, current, readable_content(variants))
+    shape = editorial_shape(config, issue, store.issue_sections(issue_id),
+                            store.issue_edits(issue_id))
+    store.approve_issue(issue_id, approver, now, current, approval_record(variants, shape))
     # The audit log is the issue's history (who did what, when), shown on its page.
     store.audit(approver, issue_id, "approve", f"approved content {current[:12]}", now)
     return _issue(store, issue_id)
+
+
+def changes_in_words(config: Config, store: Store, issue_id: str) -> list[str]:
+    """What changed since the issue was last approved, in editors' words
+    (approval.approval_summary): empty when it never was, or nothing changed."""
+    issue = _issue(store, issue_id)
+    if not issue.approved_content:
+        return []
+    shape = editorial_shape(config, issue, store.issue_sections(issue_id),
+                            store.issue_edits(issue_id))
+    return approval_summary(issue, variants_of(config, store, issue), shape)
 
 
 def approval_moot(config: Config, store: Store, issue_id: str) -> str | None:

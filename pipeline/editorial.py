@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from .approval import approval_summary
 from .checks import checks_report, run_checks
 from .checks.targets import Verdict
 from .compose import events_only, period_for
@@ -49,7 +50,7 @@ from .notices import (
     when,
 )
 from .render.brand import newsletter_view
-from .render.issue import overrides_of, render_issue, variant_spec, variants_of
+from .render.issue import editorial_shape, overrides_of, render_issue, variant_spec, variants_of
 from .store.checks import CheckResult
 from .store.store import Store
 from .timeline import held_draft_key
@@ -181,10 +182,11 @@ def _notify_once(config: Config, store: Store, key: str, notice: Notice,
 
 def summarize(config: Config, store: Store, issue: Issue) -> IssueSummary:
     """What an editor wants to know of an issue: items, who receives which variant,
-    and whether the pre-send gate lets it go."""
+    whether the pre-send gate lets it go, and what changed since its last approval."""
     sections = store.issue_sections(issue.id)
     variants = variants_of(config, store, issue)
-    overrides = overrides_of(issue, store.issue_edits(issue.id))
+    edits = store.issue_edits(issue.id)
+    overrides = overrides_of(issue, edits)
     kept = {s: [i for i in sections.get(s, []) if i.id not in issue.dropped]
             for s in SECTIONS}
     # Who would receive it (one pass over the list), as the run's report counts them.
@@ -203,7 +205,8 @@ def summarize(config: Config, store: Store, issue: Issue) -> IssueSummary:
     return IssueSummary(
         issue, {s: len(v) for s, v in kept.items()},
         headlines({s: [i.title for i in v] for s, v in kept.items()}), lines,
-        check_issue(config, variants))
+        check_issue(config, variants),
+        approval_summary(issue, variants, editorial_shape(config, issue, sections, edits)))
 
 
 def notify_editors(config: Config, store: Store, notice: Notice, now: datetime) -> int:

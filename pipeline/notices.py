@@ -137,6 +137,9 @@ class IssueSummary:
     headlines: dict[str, list[str]]  # the first titles per section (untrusted text)
     segments: list[SegmentLine]
     problems: list[str]  # the pre-send gate's verdict: empty when it may go
+    # What changed since its last approval, in editors' words (approval.approval_summary):
+    # empty when it was never approved, or is approved as it stands.
+    changed: list[str] = field(default_factory=list)
 
 
 # -- the email -----------------------------------------------------------------------
@@ -263,6 +266,15 @@ def links_sentence(links: LinkCheck) -> str | None:
     return " ".join(parts)
 
 
+def _changed_line(name: str, summary: IssueSummary | None) -> str | None:
+    """An issue approved and then changed is not "not approved by anybody": say what
+    changed since (its titles are untrusted: the templates escape them)."""
+    if summary is None or not summary.changed:
+        return None
+    return (f"{name} was approved, then changed, so the approval no longer holds. What "
+            f"changed: {'; '.join(summary.changed)}.")
+
+
 def notice_view(room: Newsroom, notice: Notice, summary: IssueSummary | None) -> NoticeView:
     """The notice's email, as data. Pure."""
     tz = room.tz
@@ -307,7 +319,9 @@ def notice_view(room: Newsroom, notice: Notice, summary: IssueSummary | None) ->
                 kind, f"Reminder: {name} is not approved; send {short_when(slot, tz)}",
                 f"Approve it before {when(slot, tz)}.", "warning",
                 f"{name} is waiting for approval",
-                [f"Nobody has approved {name} yet, and its send slot is {when(slot, tz)}."]
+                ([f"Nobody has approved {name} yet, and its send slot is {when(slot, tz)}."]
+                 if not (changed := _changed_line(name, summary)) else
+                 [changed, f"Its send slot is {when(slot, tz)}."])
                 + ([p] if (p := _problems_line(summary)) else []),
                 [Fact("Approve by (the send slot)", when(slot, tz)),
                  Fact("Late approvals until", when(deadline, tz))],
@@ -323,7 +337,8 @@ def notice_view(room: Newsroom, notice: Notice, summary: IssueSummary | None) ->
                 f"Approve by {when(deadline, tz)} or it is not sent.", "alert",
                 f"{name} is held",
                 [f"Its send slot was {when(slot, tz)} and nobody had approved it: nothing "
-                 "was sent."],
+                 "was sent."] if not (changed := _changed_line(name, summary)) else
+                [f"Its send slot was {when(slot, tz)}: nothing was sent.", changed],
                 [Fact("Approve by", when(deadline, tz)),
                  Fact("Send slot (missed)", when(slot, tz))],
                 [f"Approve it by {when(deadline, tz)}: it goes at the next scheduler tick "

@@ -71,3 +71,30 @@ def test_refusals_are_one_line(drafted):
     assert r.exit_code == 2 and "give --title, --teaser or --no-teaser" in r.output
     r = run(project, "issue-headers", "2026-W48", "--sections", "news,news")
     assert "each of news, research, events once" in str(r.exception)
+
+
+def test_an_edit_after_approval_says_what_changed_and_so_does_the_next_approval(drafted):
+    project, config = drafted
+    assert "Changed since" not in run(project, "issue-headers", "2026-W48", "--subject",
+                                      "Before any approval").output
+    assert run(project, "approve", "2026-W48", "--as", "ed@example.org").exit_code == 0
+    _, sections, _ = general(config)
+    lead = sections["news"][2]
+    r = run(project, "items", "edit", "2026-W48", str(lead.id), "--title",
+            "[bold red]Grants[/] <b>now</b>")
+    assert r.exit_code == 0, r.output
+    r = run(project, "items", "lead", "2026-W48", str(lead.id))
+    lines = r.output.splitlines()
+    assert lines[1] == "Changed since it was approved (approve it again to send it):"
+    # the console's markup in a title is printed as it is, never read
+    assert f"  - Headline changed: {lead.title} → [bold red]Grants[/] <b>now</b>" in lines
+    assert "  - Lead story: [bold red]Grants[/] <b>now</b>" in lines
+    r = run(project, "note", "2026-W48", "--text", "See you in Vienna.")
+    assert "  - Note added\n" in r.output
+    r = run(project, "approve", "2026-W48", "--as", "ed@example.org")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[1] == "Approved with these changes since its last approval:"
+    assert f"  - Headline changed: {lead.title} → [bold red]Grants[/] <b>now</b>" in lines
+    assert "  - Note added" in lines
+    assert "Changed since" not in run(project, "approve", "2026-W48").output  # as it stands

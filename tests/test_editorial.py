@@ -254,6 +254,26 @@ def test_each_notice_says_what_happens_next(config: Config, drafted: Store, noti
             assert phrase in body
 
 
+@pytest.mark.parametrize("notice", [Reminder("2026-W49", SLOT, DEADLINE),
+                                    HeldAtSlot("2026-W49", SLOT, DEADLINE)])
+def test_an_issue_changed_after_its_approval_is_not_said_to_be_unapproved(
+        config: Config, drafted: Store, notice) -> None:
+    from pipeline.editing import approve, edit_item, edit_note
+
+    approve(config, drafted, "2026-W49", EDITORS[0], THURSDAY)
+    dropped = drafted.issue_sections("2026-W49")["news"][0]
+    edit_item(config, drafted, "2026-W49", dropped.id, "drop", THURSDAY)
+    edit_note(config, drafted, "2026-W49", "Back on Monday.", THURSDAY)
+    assert notify_editors(config, drafted, notice, THURSDAY) == 2
+    for body in parts(outbox(config)[0]):
+        assert "IO Insights no. 1 was approved, then changed, so the approval no longer " \
+            "holds. What changed: Dropped: " in body
+        assert "Note added" in body and "obody ha" not in body
+    text, html = parts(outbox(config)[0])
+    assert f"Dropped: {dropped.title};" in text
+    assert f"Dropped: {dropped.title};".replace("'", "&#39;") in html
+
+
 def test_a_notice_takes_the_issue_itself(config: Config, drafted: Store) -> None:
     issue = drafted.get_issue("2026-W49")
     assert issue is not None

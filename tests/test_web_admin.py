@@ -270,15 +270,15 @@ def test_a_sent_issue_shows_its_progress_and_cannot_be_edited(project, store_url
     page = admin.client.get("/admin/issues/2026-W48").text
     assert "<strong id=\"status\">sent</strong>" in page and "Approve this issue" not in page
     row = page.split("<td>trainees</td>")[1].split("</tr>")[0]
-    assert re.findall(r"<td>(\d+)</td>", row)[0] == "71"  # sent to 71 trainees
+    assert re.findall(r'<td class="n">(\d+)</td>', row)[0] == "71"  # sent to 71 trainees
     admin.store.record_events([
         MailEvent(f"ev{i}", name, "2026-W48", "trainees", f"hash{i % 2}", MONDAY)
-        for i, name in enumerate(["delivered", "delivered", "open", "open", "open", "click",
-                                  "bounce"])], MONDAY)
+        for i, name in enumerate(["delivered", "delivered", "bounce"])], MONDAY)
     row = admin.client.get("/admin/issues/2026-W48").text.split("<td>trainees</td>")[1]
-    cells = re.findall(r"<td>(\d+)</td>", row.split("</tr>")[0])
-    # sent, queued, skipped, failed, held | delivered, opened (people), clicked, bounced...
-    assert cells[5:9] == ["2", "2", "1", "1"]
+    counts = re.findall(r'<td class="n">(\d+)', row.split("</tr>")[0])
+    # sent, delivered, bounced, ... (the outbox counts no opens nor clicks; no recipient
+    # is queued, failed...: tests/test_web_admin_diff.py)
+    assert counts[:3] == ["71", "2", "1"]
     item = admin.store.issue_sections("2026-W48")["news"][0]
     r = admin.post(f"/admin/issues/2026-W48/items/{item.id}", action="drop")
     assert "only a draft or approved issue can be edited" in admin.client.get(
@@ -590,7 +590,7 @@ def test_pause_resume_and_cancel_during_a_send(signed_in):
     assert set().union(*progress.values()) == {"cancelled"}
     assert "was not sent to 320 recipient(s)" in page
     assert 'id="totals"><strong>0</strong> sent · <strong>320</strong> cancelled' in page
-    assert "<th>Cancelled</th>" in page and 'class="state state-cancelled"' in page
+    assert '<th class="n">Cancelled</th>' in page and 'class="state state-cancelled"' in page
     assert [e.action for e in signed_in.store.audit_entries("2026-W48")] == [
         "cancel", "pause", "resume", "approve"]
     # and nothing sends it later

@@ -19,11 +19,18 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ..accounts import check_login
-from ..approval import changes_since_approval, content_hash
+from ..approval import (
+    NOT_ITEMISED,
+    TEXT_ONLY,
+    approval_summary,
+    changes_since_approval,
+    content_hash,
+)
 from ..checks import checks_report
 from ..checks.spam import installed as spam_installed
 from ..deliver.gate import check_issue
 from ..deliver.message import personal_values
+from ..delivery_rates import delivery_rows, tracking_off
 from ..editing import ITEM_ACTIONS, approve, edit_item, edit_note
 from ..errors import InsightsError
 from ..issue_actions import (
@@ -38,7 +45,7 @@ from ..issue_actions import (
 from ..job import send_tests
 from ..models import SECTION_TITLES, SECTIONS, Issue
 from ..render.context import summary_text
-from ..render.issue import overrides_of, variant_spec, variants_of
+from ..render.issue import editorial_shape, overrides_of, variant_spec, variants_of
 from ..render.placeholders import fill
 from ..states import IssueStatus
 from ..variants import plan_lead, plan_variant, section_order
@@ -241,6 +248,7 @@ async def show_issue(request: Request, editor: str, asked: Mapping[str, Any], *,
         # Sections listed in this issue's order; each item's own teaser beside the edit.
         order = section_order(SECTIONS, issue.section_order)
         progress = w.store.send_progress(issue_id)
+        rows, total = delivery_rows(progress, w.store.event_counts(issue_id))
         return {
             **timeline_facts(w, issue),
             "progress": progress, "totals": _totals(progress),
@@ -254,7 +262,11 @@ async def show_issue(request: Request, editor: str, asked: Mapping[str, Any], *,
                             for i in items},
             "problems": check_issue(w.config, variants),
             "diff": changes_since_approval(issue, variants),
-            "events": w.store.event_counts(issue_id),
+            "changes": approval_summary(issue, variants,
+                                        editorial_shape(w.config, issue, sections, edits)),
+            "approval_notes": (NOT_ITEMISED, TEXT_ONLY),
+            "delivery_rows": rows, "delivery_total": total,
+            "tracking_off": tracking_off(w.config.delivery),
             "checks": checks_report(w.config, variants, w.store.check_results(issue_id)),
             "spam_checked": spam_installed(),
         }
