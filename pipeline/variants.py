@@ -86,3 +86,21 @@ def plan_lead(sections: Mapping[str, Sequence[Item]], spec: VariantSpec,
     if not spec.sponsors and lead in overrides.sponsored:
         return None
     return next((i for items in sections.values() for i in items if i.id == lead), None)
+
+
+def carriers(sections: Mapping[str, Sequence[Item]], specs: Mapping[str, VariantSpec],
+             overrides: Overrides) -> dict[int, tuple[str, ...]]:
+    """For each stored item of the issue, the variants (keys of `specs`, in their order)
+    that carry it: in one of its sections (plan_variant) or as its lead story (plan_lead).
+    An item no variant carries (dropped, over a cap, in a section no segment reads) maps
+    to ()."""
+    carried: dict[int, list[str]] = {i.id: [] for items in sections.values() for i in items
+                                     if i.id is not None}
+    for name, spec in specs.items():
+        lead = plan_lead(sections, spec, overrides)
+        shown = {i.id for items in plan_variant(sections, spec, overrides).values()
+                 for i in items} | ({lead.id} if lead is not None else set())
+        for item_id, names in carried.items():
+            if item_id in shown:
+                names.append(name)
+    return {item_id: tuple(names) for item_id, names in carried.items()}

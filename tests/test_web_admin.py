@@ -214,7 +214,8 @@ def test_dropping_an_item_needs_csrf_and_rerenders_every_variant(signed_in):
     assert item.id not in signed_in.store.get_issue("2026-W48").dropped
     r = signed_in.post(f"/admin/issues/2026-W48/items/{item.id}", action="drop",
                        segment="general", view="mobile")
-    assert r.status_code == 303 and r.headers["location"].endswith("segment=general&view=mobile")
+    assert r.status_code == 303 and r.headers["location"].endswith(
+        f"segment=general&view=mobile#item-{item.id}")  # back at the item, in the view
     assert item.id in signed_in.store.get_issue("2026-W48").dropped
     assert all(item.link not in v.html for v in signed_in.store.get_variants("2026-W48"))
     page = signed_in.client.get(r.headers["location"]).text

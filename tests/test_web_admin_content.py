@@ -198,3 +198,62 @@ def test_lead_remove_sections_and_headers(signed_in):
     assert 'value="The TACE guideline is out"' in page(signed_in)
     audit = [e.action for e in signed_in.store.audit_entries("2026-W48")]
     assert {"lead", "sections", "headers"} <= set(audit)
+
+
+def row(client, item_id: int) -> str:
+    """The item's row of the issue page, as HTML."""
+    found = re.search(rf'<tr id="item-{item_id}"[^>]*>(.*?)</tr>', page(client), re.S)
+    assert found, f"no row for item {item_id}"
+    return found.group(1)
+
+
+def test_every_edit_returns_to_what_it_changed(signed_in):
+    first, second = news(signed_in)[0].id, news(signed_in)[1].id
+    anchors = [  # (form, fields, where the editor lands)
+        (f"items/{first}", {"action": "pin"}, f"item-{first}"),
+        (f"items/{second}", {"action": "up"}, f"item-{second}"),
+        (f"items/{first}", {"action": "drop"}, f"item-{first}"),
+        (f"items/{first}", {"action": "restore"}, f"item-{first}"),
+        (f"content/{second}/text", {"title": "Better", "teaser": ""}, f"item-{second}"),
+        (f"content/{second}/lead", {}, f"item-{second}"),
+        ("content/sections", {"section": "research", "move": "up"}, "section-research"),
+        ("note", {"note": "Hello"}, "note"),
+        ("content/headers", {"subject": "S", "preheader": ""}, "headers"),
+    ]
+    for form, fields, anchor in anchors:
+        r = signed_in.post(f"{ISSUE}/{form}", segment="liver", view="mobile", **fields)
+        assert r.status_code == 303, form
+        assert r.headers["location"] == f"{ISSUE}?segment=liver&view=mobile#{anchor}", form
+        landed = signed_in.client.get(r.headers["location"]).text
+        assert f'id="{anchor}"' in landed and '<p class="flash" role="status">' in landed, form
+    r = signed_in.post(f"{ISSUE}/content/add", section="events", title="Members' evening",
+                       link="https://www.example.org/evening", starts="2026-12-03T18:30")
+    added = int(r.headers["location"].rsplit("#item-", 1)[1])  # the new item
+    assert f'id="item-{added}"' in page(signed_in)
+    r = signed_in.post(f"{ISSUE}/content/{added}/remove")  # gone: back to its section
+    assert r.headers["location"].endswith("#section-events")
+
+
+def test_each_item_row_shows_its_teaser_link_topics_and_the_variants_it_is_in(signed_in):
+    sections = signed_in.store.issue_sections("2026-W48")
+    item = next(i for i in sections["news"] if i.topics)
+    shown = row(signed_in, item.id)
+    host_path = item.link.split("://", 1)[1].split("?")[0].rstrip("/")
+    link = re.search(r'<a class="item-link" ([^>]*)>([^<]*)</a>', shown)
+    assert link.group(2) == host_path
+    assert f'href="{html.escape(item.link)}"' in link.group(1)
+    assert 'rel="noopener noreferrer"' in link.group(1) and 'target="_blank"' in link.group(1)
+    assert [html.unescape(t) for t in re.findall(r'<span class="tag"[^>]*>([^<]*)</span>',
+                                                 shown)] == list(item.topics)
+    assert "In every variant" in shown
+    feed_teaser = html.unescape(re.search(r'<p class="item-teaser">([^<]*)</p>',
+                                          shown).group(1))
+    assert feed_teaser and feed_teaser[:40] in general(signed_in).text.replace("\n  ", " ")
+    # industry reads four research items: the fifth is in every variant but that one
+    fifth = sections["research"][4]
+    assert "In: trainees, nurses-techs, liver, lung, general" in row(signed_in, fifth.id)
+    # an editor's teaser is the one shown; a dropped item is in no variant
+    signed_in.post(f"{ISSUE}/content/{item.id}/text", title="", teaser="Now **short**.")
+    assert '<p class="item-teaser">Now short.</p>' in row(signed_in, item.id)
+    signed_in.post(f"{ISSUE}/items/{item.id}", action="drop")
+    assert "In no variant" in row(signed_in, item.id)

@@ -45,12 +45,13 @@ from ..issue_actions import (
 from ..job import send_tests
 from ..models import SECTION_TITLES, SECTIONS, Issue
 from ..render.context import summary_text
-from ..render.issue import editorial_shape, overrides_of, variant_spec, variants_of
+from ..render.issue import editorial_shape, variants_of
 from ..render.placeholders import fill
 from ..states import IssueStatus
-from ..variants import plan_lead, plan_variant, section_order
+from ..variants import section_order
 from ..week import read_facts
 from .common import SESSION_HOURS, Web, check_csrf, client_key, csrf_token, read_form, web
+from .issue_items import item_facts
 
 Handler = Callable[[Request, str], Awaitable[Response]]
 VIEWS = {"desktop": 680, "mobile": 375}  # iframe widths, px
@@ -240,11 +241,6 @@ async def show_issue(request: Request, editor: str, asked: Mapping[str, Any], *,
         sample = personal_values(w.config, w.tokens, editor, "Alex", test=True)
         sections = w.store.issue_sections(issue_id)
         edits = w.store.issue_edits(issue_id)
-        overrides, spec = overrides_of(issue, edits), variant_spec(w.config, variant.segment)
-        shown = plan_variant(sections, spec, overrides)
-        lead = plan_lead(sections, spec, overrides)
-        shown_ids = {i.id for items in shown.values() for i in items} | (
-            {lead.id} if lead else set())
         # Sections listed in this issue's order; each item's own teaser beside the edit.
         order = section_order(SECTIONS, issue.section_order)
         progress = w.store.send_progress(issue_id)
@@ -257,7 +253,8 @@ async def show_issue(request: Request, editor: str, asked: Mapping[str, Any], *,
             "preview_html": fill(variant.html, sample.values),
             "preview_text": fill(variant.text, sample.values),
             "sections": {name: sections[name] for name in order if name in sections},
-            "section_titles": SECTION_TITLES, "shown_ids": shown_ids, "edits": edits,
+            "section_titles": SECTION_TITLES, "edits": edits,
+            "facts": item_facts(w.config, issue, sections, edits),
             "own_teasers": {i.id: summary_text(i) for items in sections.values()
                             for i in items},
             "problems": check_issue(w.config, variants),
@@ -338,7 +335,7 @@ async def item_action(request: Request, editor: str) -> Response:
     item_id = request.path_params["item_id"]
     return await apply_change(
         request, lambda: edit_item(w.config, w.store, issue_id, item_id, action, w.clock()),
-        f"Item {item_id}: {action} done; every variant re-rendered.")
+        f"Item {item_id}: {action} done; every variant re-rendered.", f"item-{item_id}")
 
 
 @editor_only
@@ -350,7 +347,7 @@ async def save_note(request: Request, editor: str) -> Response:
         raise HTTPException(400, "The note is over 10,000 characters.")
     return await apply_change(
         request, lambda: edit_note(w.config, w.store, issue_id, note, w.clock()),
-        "Note saved; every variant re-rendered.")
+        "Note saved; every variant re-rendered.", "note")
 
 
 @editor_only

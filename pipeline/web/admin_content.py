@@ -90,9 +90,14 @@ async def edit_text(request: Request, editor: str) -> Response:
 async def remove_item(request: Request, editor: str) -> Response:
     w = web(request)
     issue_id, item_id = request.path_params["issue_id"], request.path_params["item_id"]
+    # The item is gone afterwards: back to the section it was in.
+    sections = await run_in_threadpool(w.store.issue_sections, issue_id)
+    section = next((name for name, items in sections.items()
+                    if any(i.id == item_id for i in items)), None)
     return await apply_change(request, lambda: content_edits.remove_item(
         w.config, w.store, issue_id, item_id, editor, w.clock()),
-        f"Item {item_id} removed; every variant re-rendered.", "items")
+        f"Item {item_id} removed; every variant re-rendered.",
+        f"section-{section}" if section and section.isalpha() else "items")
 
 
 @editor_only
