@@ -134,7 +134,7 @@ def test_a_refused_add_keeps_what_the_editor_typed_escaped(signed_in):
     # links lead to the issue's page, not to the form's address.
     assert f'action="{ISSUE}/content/add#add-item"' in form
     assert 'name="segment" value="liver"' in form and 'name="view" value="mobile"' in form
-    assert "<strong>liver</strong>" in r.text and f'href="{ISSUE}?segment=general' in r.text
+    assert '<strong aria-current="page">liver</strong>' in r.text and f'href="{ISSUE}?segment=general' in r.text
     assert "Not added" not in page(signed_in)  # kept for that response only
     assert 'value="The &#34;AGM&#34;' not in page(signed_in)
     # Corrected and sent again, the item is added.
