@@ -106,10 +106,12 @@ def test_a_hub_that_never_answers_times_out_and_is_tried_again():
     assert "did not answer (ReadTimeout" in problem and problem.endswith("(2 tries)")
 
 
-@pytest.mark.parametrize("hub", ["", "not a url", "ftp://hub.example/"])
-def test_a_hub_url_that_cannot_be_asked_is_a_problem(hub):
-    [problem] = ping_hub(hub, URLS[:1], attempts=1, wait=0)
-    assert problem.startswith(f"WebSub ping for {URLS[0]}: ")
+@pytest.mark.parametrize("hub", ["", "not a url", "ftp://hub.example/", "http://[::1/hub"])
+def test_a_hub_url_that_cannot_be_asked_is_one_problem_not_retried(hub):
+    started = time.monotonic()
+    [problem] = ping_hub(hub, URLS[:1], attempts=3, wait=1.0)
+    assert problem.startswith(f"WebSub ping for {URLS[0]}: the hub {hub!r} could not be asked")
+    assert time.monotonic() - started < 0.5  # no backoff for what no retry can mend
 
 
 def test_no_feed_no_ping():

@@ -74,6 +74,8 @@ def ping_feed(hub: str, feed_url: str, client: httpx.Client, *, attempts: int = 
     def post_once() -> str | None:
         try:
             response = client.post(hub, data={"hub.mode": "publish", "hub.url": feed_url})
+        except httpx.UnsupportedProtocol as e:  # not an http(s) URL: no try would do
+            return f"the hub {hub!r} could not be asked: {_said(str(e))}"
         except httpx.TransportError as e:  # refused, reset, timed out, TLS...
             raise _Retry(f"the hub {hub} did not answer ({type(e).__name__}: "
                          f"{_said(str(e)) or 'no detail'})") from e
