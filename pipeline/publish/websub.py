@@ -65,6 +65,10 @@ def _answer(response: httpx.Response) -> str:
     return f"{status}: {said}" if said else status
 
 
+def _unaskable(hub: str, e: Exception) -> str:
+    return f"the hub {hub!r} could not be asked: {_said(str(e))}"
+
+
 def ping_feed(hub: str, feed_url: str, client: httpx.Client, *, attempts: int = 3,
               wait: float = 1.0) -> str | None:
     """Tell `hub` that `feed_url` changed; None when it took the ping (2xx: hubs answer
@@ -75,7 +79,7 @@ def ping_feed(hub: str, feed_url: str, client: httpx.Client, *, attempts: int = 
         try:
             response = client.post(hub, data={"hub.mode": "publish", "hub.url": feed_url})
         except httpx.UnsupportedProtocol as e:  # not an http(s) URL: no try would do
-            return f"the hub {hub!r} could not be asked: {_said(str(e))}"
+            return _unaskable(hub, e)
         except httpx.TransportError as e:  # refused, reset, timed out, TLS...
             raise _Retry(f"the hub {hub} did not answer ({type(e).__name__}: "
                          f"{_said(str(e)) or 'no detail'})") from e
@@ -96,7 +100,7 @@ def ping_feed(hub: str, feed_url: str, client: httpx.Client, *, attempts: int = 
         tries = e.last_attempt.attempt_number
         problem = f"{last} ({tries} {'try' if tries == 1 else 'tries'})"
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as e:  # a hub URL httpx refuses
-        problem = f"the hub {hub!r} could not be asked: {_said(str(e))}"
+        problem = _unaskable(hub, e)
     return None if problem is None else f"WebSub ping for {feed_url}: {problem}"
 
 
