@@ -20,20 +20,22 @@ from ..errors import StoreUnavailable
 from ..store.store import Store
 from . import admin, admin_checks, admin_content, admin_timeline, public, webhooks
 from .common import SESSION_HOURS, Web, store_unavailable
+from .embed import content_security_policy
 from .static import static_mount
 
-# Email previews (in sandboxed srcdoc iframes) show remote images such as the logo; no
-# page runs scripts, and no page may be framed by another site.
+# No page runs scripts, and none may be framed by another site but the sign-up form
+# embedded where [syndication] embed_origins allows (embed.py).
 SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
-     b"script-src 'none'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"),
+    (b"content-security-policy", content_security_policy().encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),  # tokens travel in our URLs
 ]
 
 
 class SecurityHeaders:
+    """SECURITY_HEADERS on every response; a header a response set itself is kept (the
+    embeddable sign-up form names the sites that may frame it)."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -44,8 +46,10 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
+                headers = list(message.get("headers", []))
+                own = {name.lower() for name, _ in headers}
+                message["headers"] = headers + [
+                    (name, value) for name, value in SECURITY_HEADERS if name not in own]
             await send(message)
 
         await self.app(scope, receive, with_headers)

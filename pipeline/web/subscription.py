@@ -24,6 +24,7 @@ from ..deliver.backends import make_backend
 from ..errors import DeliveryError
 from ..signup import mail_confirmation, sign_up
 from .common import Web, client_ip, client_key, web, with_store_retries
+from .embed import EMBED_FIELD, embed_origins, framed_by
 from .links import Link, message, token_guarded
 
 log = logging.getLogger(__name__)
@@ -106,10 +107,10 @@ async def confirm(request: Request, link: Link) -> Response:
                   done=True, already=outcome == "already")
 
 
-# -- /subscribe: the sign-up form --------------------------------------------------------
+# -- /subscribe: the sign-up form, and /subscribe/embed: the same for other sites' pages --
 
 def _subscribe_form(request: Request, status_code: int = 200, error: str = "",
-                    values: dict[str, Any] | None = None) -> Response:
+                    values: dict[str, Any] | None = None, *, embed: bool = False) -> Response:
     w = web(request)
     values = values or {}
     return w.page(request, "public_subscribe.html.j2", status_code=status_code, error=error,
@@ -117,36 +118,58 @@ def _subscribe_form(request: Request, status_code: int = 200, error: str = "",
                   values={"email": values.get("email", ""), "name": values.get("name", ""),
                           "list": values.get("list", w.config.lists[0].name),
                           "interests": values.get("interests", [])},
-                  honeypot=HONEYPOT_FIELD)
+                  honeypot=HONEYPOT_FIELD, embed=embed, embed_field=EMBED_FIELD)
+
+
+def _embedded(request: Request, response: Response) -> Response:
+    """An answer of the embeddable form: frameable by the configured sites."""
+    return framed_by(response, embed_origins(web(request).config))
+
+
+async def subscribe_embed(request: Request) -> Response:
+    """The sign-up form, compact (for a frame about 360 x 420), that other sites may
+    frame; it posts to /subscribe, whose answer shows in the same frame."""
+    return _embedded(request, _subscribe_form(request, embed=True))
 
 
 async def subscribe(request: Request) -> Response:
-    w = web(request)
     if request.method != "POST":  # GET, and HEAD (link scanners send both)
         return _subscribe_form(request)
-    if not w.subscribe_limit.allow(client_key(request)):
-        return message(request, "Too many sign-ups",
-                       "Too many sign-ups came from your network in the last hour. Please "
-                       "try again later.", 429)
+    # The embed form says so in its query too: the rate limit answers before the body
+    # is read, and its page must show in the frame.
+    embed = request.query_params.get(EMBED_FIELD) == "1"
+    if not web(request).subscribe_limit.allow(client_key(request)):
+        refused = message(request, "Too many sign-ups",
+                          "Too many sign-ups came from your network in the last hour. Please "
+                          "try again later.", 429, embed=embed)
+        return _embedded(request, refused) if embed else refused
     form = await request.form(max_files=0, max_fields=20, max_part_size=4096)
+    embed = embed or form.get(EMBED_FIELD) == "1"
+    answer = await _sign_up(request, form, embed)
+    return _embedded(request, answer) if embed else answer
+
+
+async def _sign_up(request: Request, form: Any, embed: bool) -> Response:
+    w = web(request)
     values: dict[str, Any] = {
         "email": str(form.get("email") or "")[:320], "name": clean_name(form.get("name")),
         "list": str(form.get("list") or ""),
         "interests": [i for i in w.config.interest_choices if i in form.getlist("interest")],
     }
     if form.get(HONEYPOT_FIELD):
-        return _check_inbox(request)  # a bot: told what a person would be; nothing happens
+        return _check_inbox(request, embed)  # a bot: told what a person would be; nothing happens
     try:
         email = normalise_email(values["email"])
     except ValueError:
         return _subscribe_form(request, 400, "Please enter a valid email address, such as "
-                               "name@example.org.", values)
+                               "name@example.org.", values, embed=embed)
     if values["list"] not in {entry.name for entry in w.config.lists}:
-        return _subscribe_form(request, 400, "Please choose what you want to receive.", values)
+        return _subscribe_form(request, 400, "Please choose what you want to receive.", values,
+                               embed=embed)
 
     if not w.subscribe_limit.allow(f"address:{email_hash(email)}"):
         # Many networks asking to mail one address: a flood aimed at someone's inbox.
-        return _check_inbox(request)
+        return _check_inbox(request, embed)
 
     def send_quietly(address: str, list_name: str) -> None:
         try:
@@ -168,16 +191,17 @@ async def subscribe(request: Request) -> Response:
         send_confirmation=send_after_answer, source="web:subscribe", now=w.clock(),
         name=values["name"], ip=client_ip(request),
         attributes={"interests": values["interests"]} if values["interests"] else None))
-    answer = _check_inbox(request)
+    answer = _check_inbox(request, embed)
     if after_answer:
         answer.background = after_answer[0]
     return answer
 
 
-def _check_inbox(request: Request) -> Response:
+def _check_inbox(request: Request, embed: bool = False) -> Response:
     return message(request, "Check your inbox",
                    "If this address can receive our emails, a message asking you to confirm "
-                   "is on its way. Your subscription starts when you click the link in it.")
+                   "is on its way. Your subscription starts when you click the link in it.",
+                   embed=embed)
 
 
 async def manage_help(request: Request) -> Response:

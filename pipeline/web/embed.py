@@ -1,0 +1,54 @@
+"""Which pages other sites may frame: only the embeddable sign-up form
+(/subscribe/embed) and the answer to its POST, and only by the origins in
+`[syndication] embed_origins`. Every other response keeps `frame-ancestors 'self'`
+(SecurityHeaders in app.py), so no other page of ours can be clickjacked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.responses import Response
+
+from ..publish.http import embed_origin
+
+log = logging.getLogger(__name__)
+EMBED_FIELD = "embed"  # "1" in the embed form's POST (and its query): answer compactly
+FRAME_SELF = "'self'"
+
+
+def content_security_policy(frame_ancestors: Sequence[str] = (FRAME_SELF,)) -> str:
+    """Every page's policy: no script anywhere, forms post only to us, and framed only
+    by `frame-ancestors` (ourselves: email previews in the admin are our own frames).
+    Remote images are allowed because email previews show them (the logo)."""
+    return ("default-src 'self'; img-src 'self' https: data:; style-src 'self' "
+            "'unsafe-inline'; script-src 'none'; frame-ancestors "
+            f"{' '.join(frame_ancestors)}; form-action 'self'; base-uri 'none'")
+
+
+def embed_origins(config: Any) -> tuple[str, ...]:
+    """The origins that may frame the sign-up form, from `[syndication] embed_origins`.
+
+    Merge seam: the config section comes from another branch, so it is read
+    defensively here (no section, or no key: nobody but us). Once `[syndication]` is in
+    Config, this is `config.syndication.embed_origins`, which its validator (calling
+    publish.http.embed_origin) has already checked; until then a value that is not an
+    https origin is left out, with a warning, rather than written into a header."""
+    syndication = getattr(config, "syndication", None)
+    values = getattr(syndication, "embed_origins", None) or ()
+    origins: list[str] = []
+    for value in values:
+        try:
+            origins.append(embed_origin(value))
+        except ValueError as e:
+            log.warning("[syndication] embed_origins: %s; left out", e)
+    return tuple(dict.fromkeys(origins))
+
+
+def framed_by(response: Response, origins: Sequence[str]) -> Response:
+    """`response`, frameable by us and `origins` only. SecurityHeaders keeps a policy a
+    response sets itself, so this is the response's one CSP header."""
+    response.headers["content-security-policy"] = content_security_policy(
+        (FRAME_SELF, *origins))
+    return response

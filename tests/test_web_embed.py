@@ -1,0 +1,193 @@
+"""The embeddable sign-up form (/subscribe/embed): compact, posting to /subscribe with
+the same honeypot and limits, and frameable by `[syndication] embed_origins` only, as
+are the answers to its POST; every other page stays frameable by us alone."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from starlette.testclient import TestClient
+
+from pipeline.web import create_app
+
+from .helpers import MONDAY, use_store
+from .test_web_public import ETHAN, KEY, Site, add_list, open_site
+
+ORIGINS = ["https://society.example", "https://www.partner.example:8443"]
+FRAMED = "frame-ancestors 'self' https://society.example https://www.partner.example:8443;"
+OURS_ONLY = "frame-ancestors 'self';"
+THANKS = "Check your inbox"
+
+
+def with_origins(opened: Site, origins: list[str]) -> Site:
+    """The site with `[syndication] embed_origins`. Merge seam: the section is another
+    branch's; once Config has it, write it into config.toml instead."""
+    config = opened.config.model_copy(
+        update={"syndication": SimpleNamespace(embed_origins=origins)})
+    opened.config = config
+    opened.client = TestClient(create_app(config, store=opened.store, clock=lambda: MONDAY),
+                               base_url="https://testserver")
+    return opened
+
+
+@pytest.fixture
+def web_project(project: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("INSIGHTS_SECRET_KEY", KEY)
+    use_store(project, store_url)
+    return project
+
+
+@pytest.fixture
+def site(web_project: Path) -> Iterator[Site]:
+    opened = with_origins(open_site(web_project), ORIGINS)
+    yield opened
+    opened.store.close()
+
+
+def policy(response) -> str:
+    [csp] = response.headers.get_list("content-security-policy")  # exactly one
+    return csp
+
+
+def frame_ancestors(response) -> str:
+    found = re.search(r"frame-ancestors [^;]*;", policy(response))
+    assert found, policy(response)
+    return found.group(0)
+
+
+def compact(response) -> bool:
+    """The embed layout: no header bar, no card, no script."""
+    html = response.text
+    assert "<script" not in html.lower()
+    return "<header>" not in html and 'class="card"' not in html
+
+
+def test_the_embed_form_may_be_framed_by_the_configured_origins_exactly(site):
+    page = site.client.get("/subscribe/embed")
+    assert page.status_code == 200 and compact(page)
+    assert frame_ancestors(page) == FRAMED
+    # the rest of the policy is every page's: no script, forms post only to us
+    assert policy(page).replace(FRAMED, OURS_ONLY) == \
+        policy(site.client.get("/subscribe"))
+    assert "script-src 'none'" in policy(page) and "form-action 'self'" in policy(page)
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "set-cookie" not in page.headers
+    assert len(page.content) < 6000  # a frame's worth
+
+
+def test_every_other_page_is_framed_by_us_alone(site):
+    token = site.tokens.manage(ETHAN)
+    for path in ("/subscribe", "/subscribe?embed=1", "/manage", f"/u/{token}", f"/p/{token}",
+                 "/admin/login", "/no/such/page", "/static/io-insights-logo.svg",
+                 "/subscribe/embed/"):
+        answer = site.client.get(path, follow_redirects=False)
+        assert frame_ancestors(answer) == OURS_ONLY, path
+    plain = site.client.post("/subscribe", data={"email": "plain@example.org",
+                                                 "list": "members"})
+    assert THANKS in plain.text and not compact(plain) and frame_ancestors(plain) == OURS_ONLY
+
+
+def test_without_embed_origins_nobody_else_may_frame_it(web_project):
+    opened = open_site(web_project)  # no [syndication] at all
+    try:
+        assert frame_ancestors(opened.client.get("/subscribe/embed")) == OURS_ONLY
+        with_origins(opened, [])
+        assert frame_ancestors(opened.client.get("/subscribe/embed")) == OURS_ONLY
+    finally:
+        opened.store.close()
+
+
+def test_a_value_that_is_not_an_https_origin_never_reaches_the_header(web_project):
+    opened = with_origins(open_site(web_project), [
+        "https://ok.example/", "https://evil.example; script-src *", "http://plain.example",
+        "https://ok.example", "https://x.example/path", "'unsafe-inline'", "*"])
+    try:
+        assert frame_ancestors(opened.client.get("/subscribe/embed")) == \
+            "frame-ancestors 'self' https://ok.example;"
+    finally:
+        opened.store.close()
+
+
+def test_the_embed_form_posts_to_subscribe_with_the_honeypot(site):
+    html = site.client.get("/subscribe/embed").text
+    assert '<form method="post" action="/subscribe?embed=1">' in html
+    assert '<input type="hidden" name="embed" value="1">' in html
+    assert 'name="website"' in html and 'class="hp"' in html
+    assert 'name="email"' in html and 'name="name"' in html and 'name="interest"' in html
+
+
+def embed_post(site: Site, **data: str | list[str]):
+    return site.client.post("/subscribe?embed=1", data={"embed": "1", **data})
+
+
+def test_signing_up_through_the_embed_form_answers_in_the_frame(site):
+    answer = embed_post(site, email="Framed.Reader@Example.org", name="Framed Reader",
+                        list="members", interest=["liver"], website="")
+    assert answer.status_code == 200 and THANKS in answer.text and compact(answer)
+    assert frame_ancestors(answer) == FRAMED
+    person = site.audience.get("framed.reader@example.org")
+    assert person.lists == {"members": "unconfirmed"} and person.name == "Framed Reader"
+    assert person.attributes == {"interests": ["liver"]}
+    [sent] = site.transactional()
+    assert sent["To"].addresses[0].addr_spec.casefold() == "framed.reader@example.org"
+    # the form's field alone says so too (a site that copied the form without the query)
+    bare = site.client.post("/subscribe", data={"embed": "1", "email": "bare@example.org",
+                                                "list": "members"})
+    assert THANKS in bare.text and compact(bare) and frame_ancestors(bare) == FRAMED
+
+
+def test_the_honeypot_works_through_the_embed_form(site):
+    answer = embed_post(site, email="bot@example.org", list="members",
+                        website="https://spam.example")
+    assert answer.status_code == 200 and THANKS in answer.text and compact(answer)
+    assert frame_ancestors(answer) == FRAMED
+    assert site.audience.get("bot@example.org") is None and site.transactional() == []
+
+
+def test_a_refused_address_comes_back_compact_with_what_was_typed(site):
+    answer = embed_post(site, email="not an address", name="<b>X</b>", list="members")
+    assert answer.status_code == 400 and compact(answer)
+    assert "Please enter a valid email address" in answer.text
+    assert 'value="not an address"' in answer.text and "<b>X</b>" not in answer.text
+    assert '<input type="hidden" name="embed" value="1">' in answer.text  # still embedded
+    assert frame_ancestors(answer) == FRAMED
+
+
+def test_the_rate_limits_apply_through_the_embed_form(site):
+    for n in range(5):
+        assert embed_post(site, email=f"r{n}@example.org", list="members").status_code == 200
+    refused = embed_post(site, email="r5@example.org", list="members")
+    assert refused.status_code == 429 and "Too many sign-ups" in refused.text
+    assert compact(refused) and frame_ancestors(refused) == FRAMED
+    assert site.audience.get("r5@example.org") is None
+    # and the one limit counts both forms: the full page is refused as well
+    full = site.client.post("/subscribe", data={"email": "r6@example.org", "list": "members"})
+    assert full.status_code == 429 and not compact(full) and frame_ancestors(full) == OURS_ONLY
+
+
+def test_the_per_address_limit_applies_through_the_embed_form(site):
+    target, sent = "flooded@example.org", []
+    for n in range(6):  # each from another network: only the address's limit is met
+        network = TestClient(site.client.app, base_url="https://testserver",
+                             client=(f"203.0.113.{n}", 50000))
+        answer = network.post("/subscribe?embed=1", data={"embed": "1", "email": target,
+                                                          "list": "members"})
+        assert answer.status_code == 200 and THANKS in answer.text and compact(answer)
+        assert frame_ancestors(answer) == FRAMED
+        sent.append(len(site.transactional()))
+    assert sent[4] > 0 and sent[5] == sent[4]  # the sixth asking mailed nobody
+
+
+def test_the_embed_form_offers_each_list(web_project):
+    add_list(web_project, "trainees", "IO Insights for trainees", True)
+    opened = with_origins(open_site(web_project), ORIGINS)
+    try:
+        html = opened.client.get("/subscribe/embed").text
+        assert html.count('type="radio" name="list"') == 2
+        assert "IO Insights for trainees" in html
+    finally:
+        opened.store.close()
