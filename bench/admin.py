@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from pipeline.draft import build_issue  # noqa: E402
 from pipeline.gather import gather  # noqa: E402
 from pipeline.render.issue import render_issue  # noqa: E402
 from pipeline.store.events import MailEvent, insert_events  # noqa: E402
-from pipeline.store.schema import issues, send_batches  # noqa: E402
+from pipeline.store.schema import issues, send_batches, send_totals  # noqa: E402
 from pipeline.store.store import Store  # noqa: E402
 from subscribers.store import Audience  # noqa: E402
 from tests.helpers import MONDAY, copy_project, edit_config  # noqa: E402
@@ -86,11 +87,19 @@ def _write_ledgers(store: Store, sent_ids: list[str], segments: list[str], subsc
     at = datetime(2026, 1, 1, tzinfo=UTC)
     with store.engine.begin() as conn:
         for issue_id in sent_ids:
-            conn.execute(send_batches.insert(), [
+            batches = [
                 {"issue_id": issue_id, "segment": segments[b % len(segments)], "seq": b + 1,
                  "state": "accepted", "size": min(BATCH, subscribers - b * BATCH),
                  "message_id": f"bench-{issue_id}-{b}", "created_at": at, "updated_at": at}
-                for b in range(batches_per_issue)])
+                for b in range(batches_per_issue)]
+            conn.execute(send_batches.insert(), batches)
+            # The running totals the ledger keeps as it records and accepts batches.
+            accepted = Counter[str]()
+            for batch in batches:
+                accepted[batch["segment"]] += batch["size"]
+            conn.execute(send_totals.insert(), [
+                {"issue_id": issue_id, "segment": segment, "accepted": n, "not_accepted": 0}
+                for segment, n in accepted.items()])
     raw = store.engine.raw_connection()
     try:
         cursor = raw.cursor()

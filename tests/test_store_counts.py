@@ -1,5 +1,5 @@
-"""The running counts the admin reads (mail events per issue), on SQLite and PostgreSQL:
-always what counting the stored rows again gives."""
+"""The running counts the admin reads (mail events per issue, send progress), on SQLite
+and PostgreSQL: always what counting the stored rows again gives, also after a crash."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import threading
 import time
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import text
 
+from pipeline.models import Recipient
 from pipeline.store import db
 from pipeline.store.events import MailEvent, insert_events
 from pipeline.store.store import Store
@@ -118,5 +120,163 @@ def test_the_migration_counts_the_events_stored_before_it(store_url):
                              mail("e9", "click", "bob", segment=None)], NOW)
         assert store.event_counts(ISSUE) == recount(store.engine, ISSUE)
         assert store.event_counts(ISSUE)["trainees"]["open_unique"] == 3
+    finally:
+        store.close()
+
+
+def test_a_crash_between_storing_and_counting_events_leaves_neither(store_url, monkeypatch):
+    """Killed mid-request, the transaction is rolled back: SendGrid's retry then stores
+    and counts the events once."""
+    from pipeline.store import events
+
+    store = Store.open(store_url)
+    try:
+        batch = [mail("d1", "delivered", "ann"), mail("o1", "open", "ann")]
+
+        def killed(conn, new):
+            raise RuntimeError("killed")
+
+        with monkeypatch.context() as m:
+            m.setattr(events, "_count", killed)
+            with pytest.raises(RuntimeError):
+                store.record_events(batch, NOW)
+        assert store.event_counts(ISSUE) == recount(store.engine, ISSUE) == {}
+        assert store.record_events(batch, NOW) == 2
+        assert store.event_counts(ISSUE) == recount(store.engine, ISSUE) == {
+            "trainees": {"delivered": 1, "open": 1, "open_unique": 1}}
+    finally:
+        store.close()
+
+
+# -- send progress --------------------------------------------------------------------------
+
+def progress_recount(engine, issue_id: str) -> dict[str, dict[str, int]]:
+    """Every recipient's outcome counted from the ledger's rows (a queued recipient of an
+    accepted batch was sent with it)."""
+    out: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for segment, state, n in conn.execute(text(
+                "SELECT b.segment, CASE WHEN r.state = 'queued' AND b.state = 'accepted' "
+                "THEN 'sent' ELSE r.state END AS outcome, COUNT(*) FROM send_recipients r "
+                "JOIN send_batches b ON b.id = r.batch_id WHERE b.issue_id = :i "
+                "GROUP BY b.segment, outcome"), {"i": issue_id}):
+            out.setdefault(segment, {})[state] = n
+    return out
+
+
+def people(first: int, n: int, segment: str = "general") -> list[Recipient]:
+    return [Recipient(i, f"p{i}@example.org", "P", segment) for i in range(first, first + n)]
+
+
+def test_send_progress_equals_a_recount_through_every_change_of_the_ledger(store_url):
+    store = Store.open(store_url)
+    steps: list[str] = []
+
+    def check(step: str) -> None:
+        steps.append(step)
+        assert store.send_progress(ISSUE) == progress_recount(store.engine, ISSUE), steps
+        assert store.send_progress_of([ISSUE, OTHER]) == {
+            issue: progress for issue, progress in (
+                (ISSUE, progress_recount(store.engine, ISSUE)),
+                (OTHER, progress_recount(store.engine, OTHER))) if progress}, steps
+
+    try:
+        for issue in (ISSUE, OTHER):
+            store.create_issue(issue, NOW, NOW, {}, frozenset(), NOW)
+        a, _ = store.record_batch(ISSUE, "general", people(0, 3), NOW)
+        b, _ = store.record_batch(ISSUE, "nurses", people(10, 2, "nurses"), NOW)
+        store.record_batch(OTHER, "general", people(0, 4), NOW)
+        check("recorded")
+        assert store.record_batch(ISSUE, "general", people(0, 3), NOW) is None  # all known
+        resized, fresh = store.record_batch(ISSUE, "general", people(2, 3), NOW)
+        assert resized.size == len(fresh) == 2
+        check("a resumed send recorded two of three")
+        store.set_recipients_state(a.id, "skipped", subscriber_ids=[1], note="left")
+        assert store.claim_batch(a.id, NOW)
+        assert store.finish_batch(a.id, NOW, "msg-a") == "accepted"
+        check("accepted with one skipped")
+        assert store.claim_batch(b.id, NOW)
+        store.hold_batch(b.id, "no answer")
+        check("held")
+        store.set_batch_state(b.id, "pending", NOW)
+        assert store.claim_batch(b.id, NOW)
+        store.set_recipient(b.id, 10, "sent", None)  # a per-recipient backend
+        check("one sent one by one")
+        store.set_recipient(b.id, 11, "unknown", None)
+        assert store.finish_batch(b.id, NOW, None) == "unknown"
+        store.move_recipients(b.id, "sent", ("unknown",))
+        assert store.finish_batch(b.id, NOW, None) == "accepted"
+        check("resolved, then accepted")
+        big, _ = store.record_batch(ISSUE, "general", people(20, 5), NOW)
+        assert store.claim_batch(big.id, NOW)
+        halves = store.split_batch(big, NOW)
+        check("split")
+        assert store.claim_batch(halves[0].id, NOW)
+        assert store.finish_batch(halves[0].id, NOW, "msg-h") == "accepted"
+        store.set_batch_state(halves[1].id, "failed", NOW, error="400")
+        check("one half accepted, one refused")
+        store.set_batch_state(a.id, "unknown", NOW)  # out of 'accepted' again, by hand
+        check("an accepted batch held by hand")
+        store.record_batch(ISSUE, "general", people(30, 2), NOW)
+        assert store.cancel_unsent(ISSUE, NOW) == 4  # the resumed two and these two
+        assert store.record_cancelled(ISSUE, "nurses", people(40, 3, "nurses"), NOW) == 3
+        check("cancelled")
+        # general: p0, p2 queued again in the batch held by hand, p1 skipped; p3, p4
+        # and p30, p31 cancelled; p20, p21 sent in the accepted half, p22-24 in the
+        # refused one, queued (for --retry-failed).
+        assert store.send_progress(ISSUE) == {
+            "general": {"skipped": 1, "queued": 5, "sent": 2, "cancelled": 4},
+            "nurses": {"sent": 2, "cancelled": 3}}
+    finally:
+        store.close()
+
+
+def test_a_crash_in_a_change_of_a_batch_changes_neither_it_nor_the_totals(store_url,
+                                                                          monkeypatch):
+    from contextlib import contextmanager
+
+    from pipeline.store import ledger, send_totals
+
+    store = Store.open(store_url)
+    try:
+        store.create_issue(ISSUE, NOW, NOW, {}, frozenset(), NOW)
+        batch, _ = store.record_batch(ISSUE, "general", people(0, 3), NOW)
+        assert store.claim_batch(batch.id, NOW)
+
+        @contextmanager
+        def killed_before_the_recount(conn, batch_id):
+            with send_totals.recounting(conn, batch_id):
+                yield
+                raise RuntimeError("killed")
+
+        with monkeypatch.context() as m:
+            m.setattr(ledger, "recounting", killed_before_the_recount)
+            with pytest.raises(RuntimeError):
+                store.finish_batch(batch.id, NOW, "msg")
+        assert [b.state for b in store.batches(ISSUE)] == ["in_flight"]
+        assert store.send_progress(ISSUE) == progress_recount(store.engine, ISSUE) == {
+            "general": {"queued": 3}}
+        assert store.finish_batch(batch.id, NOW, "msg") == "accepted"  # the resumed send
+        assert store.send_progress(ISSUE) == {"general": {"sent": 3}}
+    finally:
+        store.close()
+
+
+def test_the_migration_totals_the_batches_recorded_before_it(store_url):
+    from alembic import command
+
+    store = Store.open(store_url)
+    try:
+        store.create_issue(ISSUE, NOW, NOW, {}, frozenset(), NOW)
+        sent, _ = store.record_batch(ISSUE, "general", people(0, 4), NOW)
+        store.set_recipients_state(sent.id, "skipped", subscriber_ids=[0])
+        store.finish_batch(sent.id, NOW, "msg")
+        big, _ = store.record_batch(ISSUE, "nurses", people(10, 4, "nurses"), NOW)
+        store.split_batch(big, NOW)
+        expected = progress_recount(store.engine, ISSUE)
+        assert expected == {"general": {"sent": 3, "skipped": 1}, "nurses": {"queued": 4}}
+        command.downgrade(db._alembic_config(store.engine), "0010")
+        db.upgrade(store.engine)
+        assert store.send_progress(ISSUE) == expected
     finally:
         store.close()

@@ -180,6 +180,22 @@ send_batches = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("issue_id", "segment", "seq", name="uq_send_batches_issue_segment_seq"),
+    # The batches of an issue not (yet) accepted, found without reading the others.
+    Index("ix_send_batches_issue_state", "issue_id", "state"),
+)
+
+# Running totals of batch sizes per issue and segment, changed in the transaction that
+# records a batch, resizes it or moves it into or out of 'accepted' (store.send_totals):
+# the admin's send progress reads a row per segment, not a thousand batches per issue.
+# accepted: recipients in accepted batches; not_accepted: in batches of any other state
+# but split (a split batch's recipients are counted in its two halves).
+send_totals = Table(
+    "send_totals",
+    metadata,
+    Column("issue_id", String(20), ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True),
+    Column("segment", String(100), primary_key=True),
+    Column("accepted", Integer, nullable=False),
+    Column("not_accepted", Integer, nullable=False),
 )
 
 send_recipients = Table(

@@ -1,5 +1,6 @@
-"""running counts for the admin: mail events per issue and segment (event_counts),
-counted once from the stored events here and kept by every webhook since
+"""running counts for the admin, counted here from what is stored and kept since by
+the writes they count: mail events per issue and segment (event_counts, the webhook),
+batch sizes per issue and segment (send_totals, the send ledger)
 
 Revision ID: 0011
 Revises: 0010
@@ -32,7 +33,27 @@ def upgrade() -> None:
         "CASE WHEN event IN ('open', 'click') THEN COUNT(DISTINCT email_hash) ELSE 0 END "
         "FROM mail_events WHERE issue_id IS NOT NULL "
         "GROUP BY issue_id, COALESCE(segment, ''), event")
+    op.create_index("ix_send_batches_issue_state", "send_batches", ["issue_id", "state"])
+    op.create_table(
+        "send_totals",
+        sa.Column("issue_id", sa.String(length=20), nullable=False),
+        sa.Column("segment", sa.String(length=100), nullable=False),
+        sa.Column("accepted", sa.Integer(), nullable=False),
+        sa.Column("not_accepted", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["issue_id"], ["issues.id"], ondelete="CASCADE",
+                                name=op.f("fk_send_totals_issue_id_issues")),
+        sa.PrimaryKeyConstraint("issue_id", "segment", name=op.f("pk_send_totals")),
+    )
+    # As store.send_totals counts: a split batch's recipients are in its halves.
+    op.execute(
+        "INSERT INTO send_totals (issue_id, segment, accepted, not_accepted) "
+        "SELECT issue_id, segment, "
+        "SUM(CASE WHEN state = 'accepted' THEN size ELSE 0 END), "
+        "SUM(CASE WHEN state IN ('accepted', 'split') THEN 0 ELSE size END) "
+        "FROM send_batches GROUP BY issue_id, segment")
 
 
 def downgrade() -> None:
+    op.drop_table("send_totals")
+    op.drop_index("ix_send_batches_issue_state", table_name="send_batches")
     op.drop_table("event_counts")
