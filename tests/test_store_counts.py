@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -150,6 +152,21 @@ def test_a_crash_between_storing_and_counting_events_leaves_neither(store_url, m
 
 # -- send progress --------------------------------------------------------------------------
 
+@contextmanager
+def killed_before_the_recount(monkeypatch, module, recounting) -> Iterator[None]:
+    """Within: `module`'s changes die after their write and before their recount, as a
+    killed process would (its transaction is rolled back)."""
+    @contextmanager
+    def killed(conn, which):
+        with recounting(conn, which):
+            yield
+            raise RuntimeError("killed")
+
+    with monkeypatch.context() as m, pytest.raises(RuntimeError, match="killed"):
+        m.setattr(module, "recounting", killed)
+        yield
+
+
 def progress_recount(engine, issue_id: str) -> dict[str, dict[str, int]]:
     """Every recipient's outcome counted from the ledger's rows (a queued recipient of an
     accepted batch was sent with it)."""
@@ -233,8 +250,6 @@ def test_send_progress_equals_a_recount_through_every_change_of_the_ledger(store
 
 def test_a_crash_in_a_change_of_a_batch_changes_neither_it_nor_the_totals(store_url,
                                                                           monkeypatch):
-    from contextlib import contextmanager
-
     from pipeline.store import ledger, send_totals
 
     store = Store.open(store_url)
@@ -243,16 +258,8 @@ def test_a_crash_in_a_change_of_a_batch_changes_neither_it_nor_the_totals(store_
         batch, _ = store.record_batch(ISSUE, "general", people(0, 3), NOW)
         assert store.claim_batch(batch.id, NOW)
 
-        @contextmanager
-        def killed_before_the_recount(conn, batch_id):
-            with send_totals.recounting(conn, batch_id):
-                yield
-                raise RuntimeError("killed")
-
-        with monkeypatch.context() as m:
-            m.setattr(ledger, "recounting", killed_before_the_recount)
-            with pytest.raises(RuntimeError):
-                store.finish_batch(batch.id, NOW, "msg")
+        with killed_before_the_recount(monkeypatch, ledger, send_totals.recounting):
+            store.finish_batch(batch.id, NOW, "msg")
         assert [b.state for b in store.batches(ISSUE)] == ["in_flight"]
         assert store.send_progress(ISSUE) == progress_recount(store.engine, ISSUE) == {
             "general": {"queued": 3}}
@@ -278,5 +285,96 @@ def test_the_migration_totals_the_batches_recorded_before_it(store_url):
         command.downgrade(db._alembic_config(store.engine), "0010")
         db.upgrade(store.engine)
         assert store.send_progress(ISSUE) == expected
+    finally:
+        store.close()
+
+
+# -- members per list -----------------------------------------------------------------------
+
+LISTS, STATUSES = ("members", "other"), ("confirmed", "unconfirmed", "unsubscribed")
+
+
+def assert_members_recounted(audience) -> None:
+    with audience.engine.connect() as conn:
+        stored = {(name, status): n for name, status, n in conn.execute(text(
+            "SELECT list_name, status, COUNT(*) FROM memberships GROUP BY list_name, status"))}
+    assert {(name, status): audience.count(name, status)
+            for name in LISTS for status in STATUSES} == {
+        (name, status): stored.get((name, status), 0) for name in LISTS for status in STATUSES}
+
+
+def test_each_lists_count_equals_a_recount_through_every_change_of_consent(store_url):
+    from subscribers.formats import Row
+
+    store = Store.open(store_url)
+    audience = store.audience()
+    try:
+        def row(i: int, status: str | None = None) -> Row:
+            return Row(i + 2, f"p{i}@example.org", f"P{i}", {}, status)
+
+        audience.import_rows([row(i) for i in range(5)] + [row(5, "unsubscribed")],
+                             "members", status="confirmed", source="t", now=NOW)
+        assert audience.count("members") == 5
+        later = NOW.replace(hour=15)  # another import: its people are not this one's
+        audience.import_rows([row(0), row(1)], "other", status="confirmed", source="t",
+                             now=later)
+        assert audience.count("other") == 2
+        audience.import_rows([row(2, "unsubscribed")], "members", status="confirmed",
+                             source="t", now=NOW)
+        assert_members_recounted(audience)
+        audience.add("p6@example.org", "members", status="unconfirmed", source="t", now=NOW)
+        audience.add("p0@example.org", "members", status="confirmed", source="t", now=NOW)
+        assert audience.sign_up("p7@example.org", "other", source="t", now=NOW) == "confirm"
+        assert_members_recounted(audience)
+        assert audience.confirm("p6@example.org", "members", source="t", now=NOW)
+        assert audience.confirm("p2@example.org", "members", source="t", now=NOW)
+        assert_members_recounted(audience)
+        audience.unsubscribe("p0@example.org", "members", source="t", now=NOW)
+        audience.unsubscribe("p1@example.org", None, source="t", now=NOW)
+        audience.unsubscribe("p1@example.org", None, source="t", now=NOW)  # twice: no change
+        assert_members_recounted(audience)
+        audience.suppress("p3@example.org", "unsubscribed", "by hand", NOW)
+        assert audience.sign_up("p3@example.org", "members", source="t", now=NOW) == "confirm"
+        assert audience.forget("p4@example.org", NOW)
+        assert_members_recounted(audience)
+        # p0 left, p1 left everything, p3 must confirm again, p4 is erased; p2 and p6
+        # confirmed themselves.
+        assert audience.count("members") == 2 and audience.count("other") == 1
+    finally:
+        store.close()
+
+
+def test_a_crash_in_a_change_of_consent_changes_neither_it_nor_the_counts(store_url,
+                                                                         monkeypatch):
+    from subscribers import members
+    from subscribers import store as audience_store
+
+    store = Store.open(store_url)
+    audience = store.audience()
+    try:
+        audience.add("ann@example.org", "members", status="confirmed", source="t", now=NOW)
+
+        with killed_before_the_recount(monkeypatch, audience_store, members.recounting):
+            audience.unsubscribe("ann@example.org", "members", source="t", now=NOW)
+        assert audience.get("ann@example.org").lists == {"members": "confirmed"}
+        assert_members_recounted(audience)
+        assert audience.count("members") == 1
+    finally:
+        store.close()
+
+
+def test_the_migration_counts_the_members_stored_before_it(store_url):
+    from alembic import command
+
+    store = Store.open(store_url)
+    audience = store.audience()
+    try:
+        for i, status in enumerate(["confirmed", "confirmed", "unconfirmed"]):
+            audience.add(f"p{i}@example.org", "members", status=status, source="t", now=NOW)
+        audience.unsubscribe("p1@example.org", "members", source="t", now=NOW)
+        command.downgrade(db._alembic_config(store.engine), "0010")
+        db.upgrade(store.engine)
+        assert_members_recounted(audience)
+        assert audience.count("members") == 1
     finally:
         store.close()

@@ -118,7 +118,7 @@ def select_in(conn: Connection, columns: Sequence[Column[Any]], key: Column[Any]
 def insert_ignoring_duplicates(conn: Connection, key: Column[Any]) -> Insert:
     """INSERT into key's table that skips rows whose key is already stored, atomically:
     the same event or suppression may arrive twice at the same moment."""
-    return _upserting(conn, key.table).on_conflict_do_nothing(index_elements=[key])
+    return upserting(conn, key.table).on_conflict_do_nothing(index_elements=[key])
 
 
 def add_to_counts(conn: Connection, table: Table, keys: Sequence[str],
@@ -129,7 +129,7 @@ def add_to_counts(conn: Connection, table: Table, keys: Sequence[str],
     the same counts on PostgreSQL wait for each other instead of deadlocking."""
     if not rows:
         return
-    statement = _upserting(conn, table)
+    statement = upserting(conn, table)
     added = [c for c in rows[0] if c not in keys]
     statement = statement.on_conflict_do_update(
         index_elements=[table.c[k] for k in keys],
@@ -137,7 +137,8 @@ def add_to_counts(conn: Connection, table: Table, keys: Sequence[str],
     conn.execute(statement, sorted(rows, key=itemgetter(*keys)))
 
 
-def _upserting(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+def upserting(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """INSERT into `table` with the backend's ON CONFLICT clauses."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)

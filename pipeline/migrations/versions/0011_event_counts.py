@@ -1,6 +1,7 @@
 """running counts for the admin, counted here from what is stored and kept since by
 the writes they count: mail events per issue and segment (event_counts, the webhook),
-batch sizes per issue and segment (send_totals, the send ledger)
+batch sizes per issue and segment (send_totals, the send ledger), members per list and
+status (list_members, the audience)
 
 Revision ID: 0011
 Revises: 0010
@@ -51,9 +52,19 @@ def upgrade() -> None:
         "SUM(CASE WHEN state = 'accepted' THEN size ELSE 0 END), "
         "SUM(CASE WHEN state IN ('accepted', 'split') THEN 0 ELSE size END) "
         "FROM send_batches GROUP BY issue_id, segment")
+    op.create_table(
+        "list_members",
+        sa.Column("list_name", sa.String(length=100), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("members", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("list_name", "status", name=op.f("pk_list_members")),
+    )
+    op.execute("INSERT INTO list_members (list_name, status, members) "
+               "SELECT list_name, status, COUNT(*) FROM memberships GROUP BY list_name, status")
 
 
 def downgrade() -> None:
+    op.drop_table("list_members")
     op.drop_table("send_totals")
     op.drop_index("ix_send_batches_issue_state", table_name="send_batches")
     op.drop_table("event_counts")
