@@ -17,12 +17,13 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
 from pipeline.store.bulk import bulk_insert, select_in
 
 from .formats import Invalid, Row
 from .import_plan import ChunkPlan, Existing, Known, classify, screen
+from .members import count_new, recounting
 from .model import ImportSummary, clean_name, email_hash
 from .schema import consent_events, memberships, subscribers, suppressions
 
@@ -120,6 +121,7 @@ def write_plan(conn: Connection, plan: ChunkPlan, list_name: str, source: str,
             [{"b_id": sid, "b_name": name, "b_attributes": attributes, "b_now": now}
              for sid, name, attributes in plan.changes])
     if joins:
+        count_new(conn, list_name, Counter(s for _, _, s in joins))
         plain = [(sid, row, s) for sid, row, s in joins if row.consent_at is None]
         dated = [(sid, row, s) for sid, row, s in joins if row.consent_at is not None]
         if plain:
@@ -135,9 +137,11 @@ def write_plan(conn: Connection, plan: ChunkPlan, list_name: str, source: str,
                          for sid, row, s in dated],
                         list_name=list_name, changed_at=now, consent_source=source)
     if plan.leaves:
-        conn.execute(update(memberships).where(
-            memberships.c.subscriber_id.in_(plan.leaves), memberships.c.list_name == list_name)
-            .values(status="unsubscribed", changed_at=now))
+        leaving = and_(memberships.c.subscriber_id.in_(plan.leaves),
+                       memberships.c.list_name == list_name)
+        with recounting(conn, leaving):
+            conn.execute(update(memberships).where(leaving)
+                         .values(status="unsubscribed", changed_at=now))
         conn.execute(insert(consent_events), [
             {"subscriber_id": sid, "list_name": list_name, "action": "unsubscribed",
              "source": source, "at": now} for sid in plan.leaves])

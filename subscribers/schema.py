@@ -39,7 +39,18 @@ memberships = Table(
     Column("consent_at", UTCDateTime),
     Column("consent_ip", String(64)),
     # No (list, status) index: sends read memberships per subscriber (the primary key),
-    # and every extra index slows a large import.
+    # and every extra index slows a large import. Counts come from list_members.
+)
+
+# How many memberships each list has in each status, changed in the transaction of every
+# membership written, changed or deleted (subscribers/members.py): the admin's "would go
+# to" reads a row, where counting a million memberships took 0.2 s per view.
+list_members = Table(
+    "list_members",
+    metadata,
+    Column("list_name", String(100), primary_key=True),
+    Column("status", String(12), primary_key=True),
+    Column("members", Integer, nullable=False),
 )
 
 consent_events = Table(

@@ -7,12 +7,13 @@ preferences centre).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
 from pipeline.errors import AudienceError
 from pipeline.models import Recipient
@@ -20,6 +21,7 @@ from pipeline.store.bulk import insert_ignoring_duplicates, new_id
 
 from . import importer, resolve
 from .formats import Invalid, Row, parsed_chunks, read_file
+from .members import count_new, recounting
 from .model import (
     ImportSummary,
     Subscriber,
@@ -29,7 +31,7 @@ from .model import (
     normalise_email,
 )
 from .resolve import Candidate
-from .schema import consent_events, memberships, subscribers, suppressions
+from .schema import consent_events, list_members, memberships, subscribers, suppressions
 from .segments import Rule
 
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024
@@ -167,10 +169,14 @@ class Audience:
         return out
 
     def count(self, list_name: str | None = None, status: str = "confirmed") -> int:
-        query = select(func.count(func.distinct(memberships.c.subscriber_id))).where(
-            memberships.c.status == status)
+        """People on `list_name` (on any list: counted once) in `status`. A list's count
+        is kept running (subscribers/members.py); everyone's is counted, people once."""
         if list_name:
-            query = query.where(memberships.c.list_name == list_name)
+            query = select(list_members.c.members).where(
+                list_members.c.list_name == list_name, list_members.c.status == status)
+        else:
+            query = select(func.count(func.distinct(memberships.c.subscriber_id))).where(
+                memberships.c.status == status)
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
@@ -213,6 +219,7 @@ class Audience:
                     conn.execute(insert(consent_events).values(
                         subscriber_id=sid, list_name=list_name, action="subscribed",
                         source=source, ip=ip, at=now))
+                    count_new(conn, list_name, Counter([status]))
                     outcome = "added"
                 else:
                     outcome = "refused" if current == "unsubscribed" else "already"
@@ -250,9 +257,11 @@ class Audience:
             if current == "confirmed":
                 # Left everything yet still marked a member: unconfirmed (no difference
                 # while suppressed), so their click goes through `confirm`, which lifts it.
-                conn.execute(update(memberships).where(
-                    memberships.c.subscriber_id == sid, memberships.c.list_name == list_name)
-                    .values(status="unconfirmed", changed_at=now))
+                membership = and_(memberships.c.subscriber_id == sid,
+                                  memberships.c.list_name == list_name)
+                with recounting(conn, membership):
+                    conn.execute(update(memberships).where(membership)
+                                 .values(status="unconfirmed", changed_at=now))
             elif current is None:
                 conn.execute(insert(memberships).values(
                     subscriber_id=sid, list_name=list_name, status="unconfirmed",
@@ -260,6 +269,7 @@ class Audience:
                 conn.execute(insert(consent_events).values(
                     subscriber_id=sid, list_name=list_name, action="subscribed",
                     source=source, ip=ip, at=now))
+                count_new(conn, list_name, Counter(["unconfirmed"]))
             return "confirm"
 
     def update_profile(self, email: str, *, name: str | None, attributes: dict[str, Any],
@@ -292,11 +302,13 @@ class Audience:
                 subscribers.c.email_key == email_key(email))).scalar()
             if sid is None:
                 return False
-            changed = conn.execute(update(memberships).where(
-                memberships.c.subscriber_id == sid, memberships.c.list_name == list_name,
-                memberships.c.status != "confirmed").values(
-                status="confirmed", changed_at=now, consent_source=source, consent_at=now,
-                consent_ip=ip)).rowcount
+            membership = and_(memberships.c.subscriber_id == sid,
+                              memberships.c.list_name == list_name)
+            with recounting(conn, membership):
+                changed = conn.execute(update(memberships).where(
+                    membership, memberships.c.status != "confirmed").values(
+                    status="confirmed", changed_at=now, consent_source=source,
+                    consent_at=now, consent_ip=ip)).rowcount
             if changed:
                 conn.execute(delete(suppressions).where(
                     suppressions.c.email_hash == email_hash(email),
@@ -317,11 +329,14 @@ class Audience:
                 _suppress(conn, email, "unsubscribed", source, now)
             if sid is None:
                 return list_name is None
-            query = update(memberships).where(memberships.c.subscriber_id == sid,
-                                              memberships.c.status != "unsubscribed")
+            theirs = memberships.c.subscriber_id == sid
             if list_name is not None:
-                query = query.where(memberships.c.list_name == list_name)
-            if conn.execute(query.values(status="unsubscribed", changed_at=now)).rowcount:
+                theirs = and_(theirs, memberships.c.list_name == list_name)
+            with recounting(conn, theirs):
+                left = conn.execute(update(memberships).where(
+                    theirs, memberships.c.status != "unsubscribed").values(
+                    status="unsubscribed", changed_at=now)).rowcount
+            if left:
                 conn.execute(insert(consent_events).values(
                     subscriber_id=sid, list_name=list_name or "*", action="unsubscribed",
                     source=source, ip=ip, at=now))
@@ -344,7 +359,9 @@ class Audience:
             if sid is None:
                 return False
             conn.execute(delete(consent_events).where(consent_events.c.subscriber_id == sid))
-            conn.execute(delete(memberships).where(memberships.c.subscriber_id == sid))
+            theirs = memberships.c.subscriber_id == sid
+            with recounting(conn, theirs):
+                conn.execute(delete(memberships).where(theirs))
             conn.execute(delete(subscribers).where(subscribers.c.id == sid))
         return True
 

@@ -1,5 +1,5 @@
 """Property tests: resolution puts every eligible subscriber in exactly one variant and
-nobody else; export then import changes nothing."""
+nobody else; export then import changes nothing; a list's count is always a recount."""
 
 from __future__ import annotations
 
@@ -104,6 +104,50 @@ def test_export_then_import_changes_nothing(tmp_path_factory, people):
     after = io.StringIO()
     write_export(audience, "members", "csv", after)
     assert after.getvalue() == before.getvalue()
+
+
+# -- each list's running count: whatever happens, what counting the memberships gives ------
+
+consent_change = st.tuples(
+    st.sampled_from(["add", "sign_up", "confirm", "unsubscribe", "leave_all", "forget",
+                     "suppress", "import", "import_left"]),
+    st.integers(0, 4), st.sampled_from(["members", "other"]),
+    st.sampled_from(["confirmed", "unconfirmed"]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(consent_change, max_size=30))
+def test_each_lists_count_is_what_counting_its_memberships_gives(changes):
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    audience = fresh_audience()
+    for step, (change, who, list_name, status) in enumerate(changes):
+        email, now = f"p{who}@example.org", NOW + timedelta(minutes=step)
+        if change == "add":
+            audience.add(email, list_name, status=status, source="t", now=now)
+        elif change == "sign_up":
+            audience.sign_up(email, list_name, source="t", now=now)
+        elif change == "confirm":
+            audience.confirm(email, list_name, source="t", now=now)
+        elif change in ("unsubscribe", "leave_all"):
+            audience.unsubscribe(email, list_name if change == "unsubscribe" else None,
+                                 source="t", now=now)
+        elif change == "forget":
+            audience.forget(email, now)
+        elif change == "suppress":
+            audience.suppress(email, "unsubscribed", "t", now)
+        else:
+            left = "unsubscribed" if change == "import_left" else None
+            audience.import_rows([Row(2, email, "", {}, left)], list_name, status=status,
+                                 source="t", now=now)
+    with audience.engine.connect() as conn:
+        stored = {(name, status): n for name, status, n in conn.execute(text(
+            "SELECT list_name, status, COUNT(*) FROM memberships GROUP BY list_name, status"))}
+    for name in ("members", "other"):
+        for status in ("confirmed", "unconfirmed", "unsubscribed"):
+            assert audience.count(name, status) == stored.get((name, status), 0), changes
 
 
 # -- CSV that cannot harm: hostile values survive export -> import exactly -----------------

@@ -118,9 +118,30 @@ def select_in(conn: Connection, columns: Sequence[Column[Any]], key: Column[Any]
 def insert_ignoring_duplicates(conn: Connection, key: Column[Any]) -> Insert:
     """INSERT into key's table that skips rows whose key is already stored, atomically:
     the same event or suppression may arrive twice at the same moment."""
+    return upserting(conn, key.table).on_conflict_do_nothing(index_elements=[key])
+
+
+def add_to_counts(conn: Connection, table: Table, keys: Sequence[str],
+                  rows: Sequence[Mapping[str, Any]]) -> None:
+    """Add each row's other columns to the stored row with its `keys` (primary key),
+    inserting it the first time, in one statement: a running count kept in the same
+    transaction as what it counts. Rows go in key order, so two transactions adding to
+    the same counts on PostgreSQL wait for each other instead of deadlocking."""
+    if not rows:
+        return
+    statement = upserting(conn, table)
+    added = [c for c in rows[0] if c not in keys]
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={c: table.c[c] + statement.excluded[c] for c in added})
+    conn.execute(statement, sorted(rows, key=itemgetter(*keys)))
+
+
+def upserting(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """INSERT into `table` with the backend's ON CONFLICT clauses."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(key.table).on_conflict_do_nothing(index_elements=[key])
+        return postgresql.insert(table)
     if dialect == "sqlite":
-        return sqlite.insert(key.table).on_conflict_do_nothing(index_elements=[key])
-    raise StoreError(f"insert-or-ignore is not supported on {dialect}")
+        return sqlite.insert(table)
+    raise StoreError(f"insert ... on conflict is not supported on {dialect}")

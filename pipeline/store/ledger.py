@@ -14,9 +14,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     String,
-    and_,
     bindparam,
-    case,
     delete,
     func,
     insert,
@@ -27,10 +25,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import StoreError
-from ..states import RecipientState
+from ..states import BatchState
 from .bulk import insert_new
 from .records import Batch
 from .schema import issues, send_batches, send_recipients
+from .send_totals import BY_BATCH, OUTCOME, count_batch, recounting
 from .types import UTCDateTime
 
 STALE_AFTER = timedelta(minutes=10)
@@ -65,7 +64,10 @@ def _insert_batch(conn: Connection, issue_id: str, segment: str, size: int,
 
 
 # The statements run once per batch are built once: building one costs about what
-# running it does.
+# running it does. Claiming a batch (and releasing it) moves it between states that
+# send_totals counts alike, so those change no total; a new batch is counted with
+# send_totals.count_batch, any other change of a batch's state or size is made inside
+# send_totals.recounting.
 _c = send_batches.c
 _NEW_BATCH = insert(send_batches).from_select(
     ["issue_id", "segment", "seq", "state", "size", "created_at", "updated_at"],
@@ -88,22 +90,6 @@ _HELD_OR_REFUSED = select(_r.state, func.count()).where(
 _FINISH = update(send_batches).where(_c.id == bindparam("b_id")).values(
     state=bindparam("state"), updated_at=bindparam("now"), message_id=bindparam("message_id"),
     error=bindparam("error"))
-# A recipient's outcome. Backends that deliver a batch in one request (SendGrid, the
-# outbox) leave their recipients 'queued': each is sent when the batch is accepted.
-# Rewriting a million recipient rows to say so took a sixth of a send's time.
-# Per-recipient backends (SMTP) record each outcome, 'sent' included.
-OUTCOME = case((and_(_r.state == "queued", _c.state == "accepted"), literal("sent")),
-               else_=_r.state)
-# Recipients with their batch. Counting an issue's, filter on the batch's issue_id: the
-# planner then goes batch by batch through the batch_id index, which keeps each batch's
-# recipients together (through the primary key they come in address order, from all
-# over the table: 1.0 s rather than 0.4 s to count a million).
-_BY_BATCH = send_batches.join(send_recipients, _r.batch_id == _c.id)
-# What a recipient can be besides queued and sent (see send_progress_of).
-_OTHER_STATES = [s.value for s in RecipientState if s not in (RecipientState.QUEUED,
-                                                                RecipientState.SENT)]
-
-
 class LedgerMixin:
     engine: Engine
 
@@ -149,7 +135,7 @@ class LedgerMixin:
         """Every issue this address was put in (for `subscribers show`)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(_r.issue_id, _r.segment, OUTCOME.label("state"),
-                                       _r.note).select_from(_BY_BATCH)
+                                       _r.note).select_from(BY_BATCH)
                                 .where(_r.email_key == email_key).order_by(_r.issue_id))
             return [dict(r._mapping) for r in rows]
 
@@ -215,19 +201,20 @@ class LedgerMixin:
                     return None
                 conn.execute(update(send_batches).where(send_batches.c.id == batch_id)
                              .values(size=len(fresh)))
+            count_batch(conn, issue_id, segment, BatchState.PENDING, len(fresh))
         batch = Batch(batch_id, issue_id, segment, seq, "pending", len(fresh), None, None)
         return batch, list(fresh)
 
     def set_batch_state(self, batch_id: int, state: str, now: datetime, *,
                         message_id: str | None = None, error: str | None = None) -> None:
-        with self.engine.begin() as conn:
+        with self.engine.begin() as conn, recounting(conn, batch_id):
             conn.execute(update(send_batches).where(send_batches.c.id == batch_id).values(
                 state=state, updated_at=now, message_id=message_id, error=error))
 
     def hold_batch(self, batch_id: int, error: str) -> None:
         """in_flight -> unknown: the request went out and no answer is known. The time
         it went out (set when it was claimed) is kept, for the operator's report."""
-        with self.engine.begin() as conn:
+        with self.engine.begin() as conn, recounting(conn, batch_id):
             conn.execute(update(send_batches).where(send_batches.c.id == batch_id).values(
                 state="unknown", error=error))
 
@@ -303,8 +290,9 @@ class LedgerMixin:
             state = "unknown" if held else "failed" if refused else "accepted"
             error = (f"{held} recipient(s) of unknown outcome" if held else
                      f"{refused} recipient(s) refused by the server" if refused else note)
-            conn.execute(_FINISH, {"b_id": batch_id, "state": state, "now": now,
-                                   "message_id": message_id, "error": error})
+            with recounting(conn, batch_id):
+                conn.execute(_FINISH, {"b_id": batch_id, "state": state, "now": now,
+                                       "message_id": message_id, "error": error})
         return state
 
     def split_batch(self, batch: Batch, now: datetime) -> list[Batch]:
@@ -317,15 +305,20 @@ class LedgerMixin:
                 return []
             halves = [ids[: len(ids) // 2], ids[len(ids) // 2:]]
             made = []
-            for half in halves:
-                new_id, seq = _insert_batch(conn, batch.issue_id, batch.segment, len(half), now)
-                conn.execute(update(send_recipients).where(
-                    send_recipients.c.issue_id == batch.issue_id,
-                    send_recipients.c.email_key.in_(half)).values(batch_id=new_id))
-                made.append(Batch(new_id, batch.issue_id, batch.segment, seq, "pending",
-                                  len(half), None, None))
-            conn.execute(update(send_batches).where(send_batches.c.id == batch.id).values(
-                state="split", updated_at=now, error=f"split into {made[0].id}, {made[1].id}"))
+            with recounting(conn, batch.id):
+                for half in halves:
+                    new_id, seq = _insert_batch(conn, batch.issue_id, batch.segment,
+                                                len(half), now)
+                    conn.execute(update(send_recipients).where(
+                        send_recipients.c.issue_id == batch.issue_id,
+                        send_recipients.c.email_key.in_(half)).values(batch_id=new_id))
+                    count_batch(conn, batch.issue_id, batch.segment, BatchState.PENDING,
+                                len(half))
+                    made.append(Batch(new_id, batch.issue_id, batch.segment, seq, "pending",
+                                      len(half), None, None))
+                conn.execute(update(send_batches).where(send_batches.c.id == batch.id).values(
+                    state="split", updated_at=now,
+                    error=f"split into {made[0].id}, {made[1].id}"))
         return made
 
     def cancel_unsent(self, issue_id: str, now: datetime) -> int:
@@ -333,6 +326,7 @@ class LedgerMixin:
         batches and their waiting recipients become 'cancelled', never sent; a batch
         left in flight by a crash is held (its request may have gone). How many
         recipients were cancelled."""
+        # pending -> cancelled and in_flight -> unknown: states send_totals counts alike.
         waiting = select(send_batches.c.id).where(send_batches.c.issue_id == issue_id,
                                                   send_batches.c.state == "pending")
         with self.engine.begin() as conn:
@@ -352,11 +346,11 @@ class LedgerMixin:
                          now: datetime) -> int:
         """Record recipients the cancelled send never reached, as 'cancelled' (so the
         report counts them and nothing can send them later); how many were new."""
-        recorded = self.record_batch(issue_id, segment, recipients, now)
-        if recorded is None:
+        made = self.record_batch(issue_id, segment, recipients, now)
+        if made is None:
             return 0
-        batch, fresh = recorded
-        with self.engine.begin() as conn:
+        batch, fresh = made
+        with self.engine.begin() as conn:  # pending -> cancelled: no total changes
             conn.execute(update(send_recipients).where(send_recipients.c.batch_id == batch.id)
                          .values(state="cancelled", note="the send was cancelled"))
             conn.execute(update(send_batches).where(send_batches.c.id == batch.id).values(
@@ -368,63 +362,3 @@ class LedgerMixin:
             return list(conn.execute(select(send_recipients.c.email).where(
                 send_recipients.c.batch_id == batch_id,
                 send_recipients.c.state == "unknown")).scalars())
-
-    def delivered_count(self, issue_id: str) -> dict[str, int]:
-        """Recipients the provider accepted, by segment."""
-        query = (select(_c.segment, func.count()).select_from(_BY_BATCH)
-                 .where(_c.issue_id == issue_id, OUTCOME == "sent").group_by(_c.segment))
-        with self.engine.connect() as conn:
-            return {seg: int(n) for seg, n in conn.execute(query)}
-
-    def send_progress(self, issue_id: str) -> dict[str, dict[str, int]]:
-        """segment -> recipients by state (queued, sent, skipped, failed, unknown,
-        cancelled)."""
-        return self.send_progress_of([issue_id]).get(issue_id, {})
-
-    def send_progress_of(self, issue_ids: Sequence[str]) -> dict[str, dict[str, dict[str, int]]]:
-        """issue -> send_progress, counted without reading the queued recipients: a
-        batch's size is how many it holds (record_batch and split_batch keep it so), so
-        only the recipients in another state are counted, through their index. Of an
-        accepted batch the queued and the sent both count as sent (OUTCOME), so its
-        sent recipients are not counted either: a million-address issue costs its
-        batches, not its million rows. A split batch holds only what was not moved."""
-        if not issue_ids:
-            return {}
-        ids = list(issue_ids)
-        accepted = _c.state == "accepted"
-        kind = case((accepted, literal("accepted")), (_c.state == "split", literal("split")),
-                    else_=literal("open"))
-        sizes = (select(_c.issue_id, _c.segment, kind, func.sum(_c.size))
-                 .where(_c.issue_id.in_(ids)).group_by(_c.issue_id, _c.segment, kind))
-        # Recipients in states other than queued and sent, by their batch's kind.
-        others = (select(_r.issue_id, _c.segment, kind, _r.state, func.count())
-                  .select_from(_BY_BATCH)
-                  .where(_r.issue_id.in_(ids), _r.state.in_(_OTHER_STATES))
-                  .group_by(_r.issue_id, _c.segment, kind, _r.state))
-        # Recipients sent one by one in batches not (yet) accepted.
-        open_batches = select(_c.id).where(_c.issue_id.in_(ids), ~accepted)
-        sent_open = (select(_r.issue_id, _c.segment, kind, func.count())
-                     .select_from(_BY_BATCH)
-                     .where(_r.issue_id.in_(ids), _r.state == "sent",
-                            _r.batch_id.in_(open_batches))
-                     .group_by(_r.issue_id, _c.segment, kind))
-        held: dict[tuple[str, str, str], int] = {}  # (issue, segment, kind) -> not queued
-        out: dict[str, dict[str, dict[str, int]]] = {}
-
-        def add(issue: str, segment: str, state: str, n: int) -> None:
-            if n:
-                counts = out.setdefault(issue, {}).setdefault(segment, {})
-                counts[state] = counts.get(state, 0) + n
-
-        with self.engine.connect() as conn:
-            for issue, segment, of, state, n in conn.execute(others):
-                add(issue, segment, state, int(n))
-                held[issue, segment, of] = held.get((issue, segment, of), 0) + int(n)
-            for issue, segment, of, n in conn.execute(sent_open):
-                add(issue, segment, "sent", int(n))
-                held[issue, segment, of] = held.get((issue, segment, of), 0) + int(n)
-            for issue, segment, of, size in conn.execute(sizes):
-                if of != "split":
-                    queued = int(size) - held.get((issue, segment, of), 0)
-                    add(issue, segment, "sent" if of == "accepted" else "queued", queued)
-        return out

@@ -180,6 +180,22 @@ send_batches = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("issue_id", "segment", "seq", name="uq_send_batches_issue_segment_seq"),
+    # The batches of an issue not (yet) accepted, found without reading the others.
+    Index("ix_send_batches_issue_state", "issue_id", "state"),
+)
+
+# Running totals of batch sizes per issue and segment, changed in the transaction that
+# records a batch, resizes it or moves it into or out of 'accepted' (store.send_totals):
+# the admin's send progress reads a row per segment, not a thousand batches per issue.
+# accepted: recipients in accepted batches; not_accepted: in batches of any other state
+# but split (a split batch's recipients are counted in its two halves).
+send_totals = Table(
+    "send_totals",
+    metadata,
+    Column("issue_id", String(20), ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True),
+    Column("segment", String(100), primary_key=True),
+    Column("accepted", Integer, nullable=False),
+    Column("not_accepted", Integer, nullable=False),
 )
 
 send_recipients = Table(
@@ -260,6 +276,21 @@ mail_events = Table(
     Column("received_at", UTCDateTime, nullable=False),
     # With the hash: the admin's counts (unique opens too) come from the index alone.
     Index("ix_mail_events_issue_segment_hash", "issue_id", "segment", "event", "email_hash"),
+)
+
+# Running counts of mail_events per issue, segment and event, written in the transaction
+# that stores the events (store.events.record_events): the issue's page reads a few rows
+# instead of counting its 1.6 million events (a second per view at 1M recipients).
+# `recipients`: how many different people had the event (kept for open and click); a
+# person counts once, at their first such event (found through the index above).
+event_counts = Table(
+    "event_counts",
+    metadata,
+    Column("issue_id", String(20), primary_key=True),  # no foreign key, as mail_events
+    Column("segment", String(100), primary_key=True),  # "" for events without one
+    Column("event", String(30), primary_key=True),
+    Column("total", Integer, nullable=False),
+    Column("recipients", Integer, nullable=False),
 )
 
 # The scheduler's actions (draft, remind, send, hold, late: pipeline/timeline.py), one row

@@ -21,6 +21,7 @@ from .items import ItemsMixin
 from .ledger import LedgerMixin
 from .records import Batch, SaveResult, SourceState
 from .schedule import ScheduleMixin
+from .send_totals import ProgressMixin
 
 if TYPE_CHECKING:
     from subscribers.store import Audience
@@ -28,11 +29,11 @@ if TYPE_CHECKING:
 __all__ = ["Batch", "SaveResult", "SourceState", "Store"]
 
 
-class Store(ItemsMixin, ContentMixin, IssuesMixin, LedgerMixin, EventsMixin, EditorsMixin,
-            ScheduleMixin, ChecksMixin):
+class Store(ItemsMixin, ContentMixin, IssuesMixin, LedgerMixin, ProgressMixin, EventsMixin,
+            EditorsMixin, ScheduleMixin, ChecksMixin):
     """The pipeline's storage: one class per domain (items, issues, editors' content,
-    ledger, events, editors, the scheduler's leases and the audit log, checks), composed
-    here, as in lemon24/reader. Everything above talks to Store only."""
+    ledger, send progress, events, editors, the scheduler's leases and the audit log,
+    checks), composed here, as in lemon24/reader. Everything above talks to Store only."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
