@@ -60,7 +60,7 @@ def _issue(row: Any) -> PublicIssue:
     return PublicIssue(
         id=row.issue_id, number=row.number, title=row.title, summary=row.summary,
         published=row.published_at, updated=row.updated_at, body_html=row.body_html,
-        image_url=row.image_url, items=tuple(_item(i, row) for i in row.items or ()))
+        image_url=row.image_url, items=tuple(_item(i, row) for i in row._mapping["items"] or ()))
 
 
 class ArchiveMixin:
@@ -91,7 +91,7 @@ class ArchiveMixin:
         return list(islice(self._items_newest_first(), limit))
 
     def _items_newest_first(self) -> Iterator[PublicItem]:
-        columns = [public_issues.c.issue_id, public_issues.c.items,
+        columns = [public_issues.c.issue_id, public_issues.c["items"],
                    public_issues.c.published_at, public_issues.c.updated_at]
         offset = 0
         while True:
@@ -99,7 +99,7 @@ class ArchiveMixin:
                 rows = conn.execute(_newest_first(visible(*columns))
                                     .limit(_ITEMS_PAGE).offset(offset)).all()
             for row in rows:
-                yield from (_item(data, row) for data in row.items or ())
+                yield from (_item(data, row) for data in row._mapping["items"] or ())
             if len(rows) < _ITEMS_PAGE:
                 return
             offset += _ITEMS_PAGE
