@@ -242,17 +242,6 @@ def db_upgrade(state: State) -> None:
     engine.dispose()
 
 
-@cli.command("issues")
-@pass_state
-def list_issues(state: State) -> None:
-    """List the issues: period, number, status and when each was sent."""
-    with state.store() as store:
-        issues = store.list_issues()
-    for issue in issues:
-        sent = f"sent {issue.sent_at:%Y-%m-%d %H:%M} UTC" if issue.sent_at else ""
-        console.print(f"{issue.id}  no. {issue.number:<4} {issue.status:<9} {sent}")
-
-
 @cli.command()
 @click.argument("issue_id")
 @click.option("--file", "note_file", type=click.File("r", encoding="utf-8"),
@@ -375,8 +364,11 @@ def editors_list(state: State) -> None:
 def _register_subcommands() -> None:
     from subscribers.cli import segments, subscribers
 
+    from .cli_archive import issues, publish
     from .cli_content import issue_headers, items
 
+    cli.add_command(issues)
+    cli.add_command(publish)
     cli.add_command(subscribers)
     cli.add_command(segments)
     cli.add_command(items)

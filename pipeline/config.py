@@ -66,6 +66,17 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _https_or_loopback(value: str) -> str:
+    """An https URL; plain http only to this machine (a test double, a local relay)."""
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return value
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return value
+    raise ValueError(f"expected an https:// URL (http:// only for a loopback host such as "
+                     f"http://127.0.0.1:8025), got {value!r}")
+
+
 class Newsletter(_Strict):
     name: str = Field(min_length=1)
     from_email: EmailStr
@@ -240,18 +251,9 @@ class SendGridOptions(_Strict):
     open_tracking: StrictBool = False
     ip_pool_name: str | None = None
 
-    @field_validator("host")
-    @classmethod
-    def _https_unless_loopback(cls, value: str) -> str:
-        # The API key travels in every request's Authorization header: over plain http
-        # only to a server on this machine (a test double or a local relay).
-        parts = urlsplit(value)
-        if parts.scheme == "https" and parts.hostname:
-            return value
-        if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
-            return value
-        raise ValueError(f"expected an https:// URL (http:// only for a loopback host such as "
-                         f"http://127.0.0.1:8025), got {value!r}")
+    # The API key travels in every request's Authorization header: over plain http
+    # only to a server on this machine (a test double or a local relay).
+    _https_unless_loopback = field_validator("host")(_https_or_loopback)
 
 
 class SmtpOptions(_Strict):
@@ -468,6 +470,53 @@ class Checks(_Strict):
     at_draft: StrictBool = False
 
 
+def _origin(index: int, value: str) -> str:
+    """"https://society.example.org" as a browser names an origin: scheme, host and
+    port only, lower case."""
+    parts = urlsplit(value.strip())
+    try:
+        valid_port = parts.port is None or parts.port > 0
+    except ValueError:  # not a number, or out of range
+        valid_port = False
+    if (not valid_port or not parts.hostname or parts.path.strip("/") or parts.query
+            or parts.fragment or parts.username or parts.password):
+        raise ValueError(f"[{index}] {value!r}: expected an origin such as "
+                         '"https://society.example.org" (no path)')
+    try:
+        _https_or_loopback(value.strip())
+    except ValueError as e:
+        raise ValueError(f"[{index}] {e}") from None
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+class Syndication(_Strict):
+    """The [syndication] section: the public archive of sent issues, its feeds and their
+    static export (pipeline/publish). Without it: the archive shows the first variant,
+    tells no hub and exports nowhere."""
+
+    # The variant the archive shows: a segment's name (or default_segment); "" the first.
+    public_variant: str = ""
+    # A WebSub hub told whenever a feed changes (https); "" tells none.
+    websub_hub: str = ""
+    # Where `insights publish` (and every publish after a send) writes the static site,
+    # relative to the config file; "" writes none unless `--out` says where.
+    publish_dir: str = ""
+    # Sites that may frame /subscribe/embed (https origins); none by default.
+    embed_origins: list[str] = Field(default_factory=list)
+    # The landing page's and the feeds' subtitle.
+    description: str = Field(default="", max_length=1000)
+
+    @field_validator("websub_hub")
+    @classmethod
+    def _hub(cls, value: str) -> str:
+        return _https_or_loopback(value.strip()) if value.strip() else ""
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [_origin(i, origin) for i, origin in enumerate(value)]
+
+
 DEFAULT_INTERESTS = ("liver", "lung", "kidney", "bone", "immuno-oncology")
 DEFAULT_REGIONS = {
     "north-america": "North America", "latin-america": "Latin America", "europe": "Europe",
@@ -508,6 +557,7 @@ class Config(_Strict):
     gather: Gather = Gather()
     checks: Checks = Checks()
     preferences: Preferences = Preferences()
+    syndication: Syndication = Syndication()
     # Topic name -> keywords, matched on title and summary as whole words, any case.
     topics: dict[str, list[str]] = Field(default_factory=dict)
     # Journal name as a feed gives it (an ISO abbreviation, a variant) -> the full title the
@@ -547,6 +597,10 @@ class Config(_Strict):
             raise ValueError(
                 f"default_segment: {self.default_segment!r} is also a configured segment name"
             )
+        public = self.syndication.public_variant
+        if public and public not in self.variant_names:
+            raise ValueError(f"syndication.public_variant: {public!r} is not a variant "
+                             f"(known: {', '.join(self.variant_names) or 'none'})")
         return self
 
     @field_validator("topics")
@@ -588,6 +642,19 @@ class Config(_Strict):
     def variant_names(self) -> list[str]:
         names = [s.name for s in self.segments]
         return names + ([self.default_segment] if self.default_segment else [])
+
+    @property
+    def public_variant(self) -> str:
+        """The variant the public archive shows: `[syndication] public_variant`, else
+        the first ("" when there is none: the default variant's options)."""
+        names = self.variant_names
+        return self.syndication.public_variant or (names[0] if names else "")
+
+    @property
+    def publish_dir(self) -> Path | None:
+        """Where every publish exports the static site, or None."""
+        folder = self.syndication.publish_dir.strip()
+        return self.resolve(folder) if folder else None
 
     @property
     def interest_choices(self) -> dict[str, str]:

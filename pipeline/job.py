@@ -21,6 +21,7 @@ from .errors import DeliveryError, InsightsError, UnknownName
 from .gather import gather
 from .models import Issue, Recipient, RenderedVariant, RunReport, SegmentReport
 from .notices import DraftReady, when
+from .publish.workflow import publish_after_send
 from .render.issue import overrides_of, render_issue, variant_spec, variants_of
 from .states import IssueStatus, RunStatus
 from .store.store import Store
@@ -246,6 +247,8 @@ def _deliver(config: Config, store: Store, issue: Issue, variants: list[Rendered
             "--resolve-unknown resend|skip` (all of them) or with `--batch N` (repeatable) "
             "for some.")
     _segment_rows(config, store, issue, report, variants, result.delivered)
+    if result.complete:  # sent: its public copy now (never fails nor repeats the send)
+        report.archive = publish_after_send(config, store, clock())
 
 
 def _segment_rows(config: Config, store: Store, issue: Issue, report: RunReport,

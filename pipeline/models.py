@@ -117,6 +117,7 @@ class Issue:
     section_order: tuple[str, ...] = ()
     subject: str | None = None
     preheader: str | None = None
+    archive_hidden: bool = False  # an editor hid it from the public archive
 
 
 # Items an editor added by hand are stored as items of this source (never a feed's name:
@@ -198,3 +199,4 @@ class RunReport:
     message: str = ""
     output: str | None = None
     delivered: int = 0
+    archive: str = ""  # what publishing said after the send completed (pipeline/publish)

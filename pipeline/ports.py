@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .publish.model import PublicArchive, PublicIssue
+
 if TYPE_CHECKING:  # types only: subscribers/ is a leaf that itself imports the pipeline's models
     from subscribers.model import Subscriber
     from subscribers.resolve import Prepare
@@ -67,12 +69,16 @@ class Consent(Protocol):
     def suppress(self, email: str, reason: str, note: str, now: datetime) -> None: ...
 
 
-class IssueVariants(Protocol):
-    """What rendering reads and writes of the store: an issue's sections and variants."""
+class IssueSections(Protocol):
+    """What an issue's content is made of: its sections and the editors' content."""
 
     def issue_sections(self, issue_id: str) -> dict[str, list[Item]]: ...
 
     def issue_edits(self, issue_id: str) -> dict[int, ItemEdit]: ...
+
+
+class IssueVariants(IssueSections, Protocol):
+    """What rendering reads and writes of the store: an issue's sections and variants."""
 
     def get_variants(self, issue_id: str) -> list[RenderedVariant]: ...
 
@@ -90,3 +96,24 @@ class PublishedIssues(Protocol):
     def item_in_issue(self, item_id: int, statuses: Sequence[str]) -> bool: ...
 
     def get_item(self, item_id: int) -> Item | None: ...
+
+
+class Archive(PublicArchive, IssueSections, Protocol):
+    """What publishing (pipeline/publish/workflow.py) reads and writes of the store,
+    beside the public side's PublicArchive (pipeline/publish/model.py): the sent
+    issues and their public copies, who hid which, and which feeds the hub was told of."""
+
+    def get_issue(self, issue_id: str) -> Issue | None: ...
+
+    def save_public_issue(self, issue: PublicIssue, content_hash: str) -> bool: ...
+
+    def unpublished_sent_issue_ids(self) -> list[str]: ...
+
+    def sent_issue_ids(self) -> list[str]: ...
+
+    def set_archive_hidden(self, issue_id: str, hidden: bool, by: str,
+                           now: datetime) -> bool: ...
+
+    def feed_etags(self) -> dict[str, str]: ...
+
+    def record_feed_ping(self, path: str, etag: str, now: datetime) -> None: ...

@@ -55,5 +55,7 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
     style = {"sent": "green", "skipped": "yellow", "already-sent": "yellow"}.get(
         report.status, "red")
     console.print(f"[{style}]{report.message}[/{style}]", soft_wrap=True)
+    if report.archive:
+        console.print(report.archive, soft_wrap=True, highlight=False, markup=False)
     if report.output:
         console.print(f"Output: {report.output}", soft_wrap=True, highlight=False)

@@ -35,6 +35,7 @@ from .issue_actions import issue_timeline
 from .job import send_scheduled
 from .models import Issue
 from .notices import editors_told, when
+from .publish.workflow import publish_pending
 from .states import IssueStatus, RunStatus
 from .store.runlock import exclusive_run
 from .store.schedule import ActionRecord
@@ -105,6 +106,9 @@ class TickReport:
     performed: list[Performed] = field(default_factory=list)
     elsewhere: list[Elsewhere] = field(default_factory=list)
     next: tuple[datetime, list[Action]] | None = None  # if nothing changes meanwhile
+    # Sent issues published now that a send of an earlier tick left without their
+    # public copy (a crash between the two): pipeline/publish/workflow.publish_pending.
+    archive: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -195,6 +199,7 @@ class Tick:
                     report.performed.append(self.carry_out(action))
                 else:
                     report.elsewhere.append(Elsewhere(action, self.record(action.key)))
+        report.archive = publish_pending(self.config, self.store, _real_now())
         report.next = next_due(self.timeline, self.facts(), self.now)
         return report
 
@@ -279,6 +284,8 @@ class Tick:
         lines = tuple(report.message.splitlines()) or (f"send {action.issue}",)
         if report.output:
             lines += (f"output: {report.output}",)
+        if report.archive:
+            lines += (report.archive,)
         if report.status == RunStatus.SENT and report.segments:
             lines += ("by segment: " + ", ".join(f"{s.segment} {s.recipients}"
                                                  for s in report.segments),)

@@ -23,7 +23,8 @@ def tick_lines(report: TickReport) -> list[str]:
         lines += [f"  {line}" for line in done.lines[1:]]
     for other in report.elsewhere:
         lines.append(f"{plan(other.action)}: {_held_by(other.record, report.tz)}")
-    if not report.performed:
+    lines += report.archive
+    if not report.performed and not report.archive:
         lines.append(f"nothing due; {next_line(report.next, report.tz)}")
     else:
         lines.append(next_line(report.next, report.tz))

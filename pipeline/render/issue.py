@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from ..approval_words import Editorial, ShownItem
 from ..config import Config
@@ -84,21 +85,29 @@ def editorial_shape(config: Config, issue: Issue, sections: Mapping[str, Sequenc
         section_order=section_order(SECTIONS, issue.section_order))
 
 
-def render_issue(config: Config, store: IssueVariants, issue: Issue) -> list[RenderedVariant]:
-    """Render every variant of `issue` from its stored sections and the editors'
-    overrides (drops, pins, their own content); store and return them."""
-    edits = store.issue_edits(issue.id)
-    sections = store.issue_sections(issue.id)
+def variant_contexts(config: Config, issue: Issue, sections: Mapping[str, Sequence[Item]],
+                     edits: Mapping[int, ItemEdit]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each variant's segment and the context its templates see: the plan
+    (variant_plans), the items' views and the editors' content. The email's variants
+    and the archive's public copy (pipeline/publish/snapshot.py) are both made of these."""
     list_titles = [entry.title for entry in config.lists]
     descriptions = {s.name: s.description for s in config.segments}
     journals = issue_journals(config, (i for items in sections.values() for i in items))
     view = item_viewer(config, issue, journals)  # the lead stories'
-    rendered = []
     for segment, planned, lead in variant_plans(config, issue, sections, edits):
         readership = Readership(segment, descriptions.get(segment, ""), list_titles)
-        context = with_editor_content(build_context(config, issue, planned, readership, journals),
-                                      issue, view(lead) if lead else None, edits)
-        rendered.append(render_variant(config.resolve(config.render.templates), segment, context))
+        yield segment, with_editor_content(
+            build_context(config, issue, planned, readership, journals), issue,
+            view(lead) if lead else None, edits)
+
+
+def render_issue(config: Config, store: IssueVariants, issue: Issue) -> list[RenderedVariant]:
+    """Render every variant of `issue` from its stored sections and the editors'
+    overrides (drops, pins, their own content); store and return them."""
+    templates = config.resolve(config.render.templates)
+    rendered = [render_variant(templates, segment, context) for segment, context in
+                variant_contexts(config, issue, store.issue_sections(issue.id),
+                                 store.issue_edits(issue.id))]
     store.save_variants(issue.id, rendered, datetime.now(UTC))
     return rendered
 

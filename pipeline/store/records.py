@@ -66,4 +66,5 @@ def _issue_from_row(row: Any) -> Issue:
         send_at=row.send_at, paused_at=row.paused_at, paused_by=row.paused_by,
         lead_item_id=row.lead_item_id, section_order=tuple(row.section_order or ()),
         subject=row.subject, preheader=row.preheader,
+        archive_hidden=bool(row.archive_hidden),
     )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from .types import UTCDateTime
@@ -116,6 +117,9 @@ issues = Table(
     Column("section_order", JSON),
     Column("subject", Text),
     Column("preheader", Text),
+    # An editor hid the issue from the public archive (pipeline/publish): its public
+    # copy stays in public_issues, shown again when they show it.
+    Column("archive_hidden", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 issue_items = Table(
@@ -321,4 +325,35 @@ audit_log = Table(
     Column("action", String(40), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Index("ix_audit_log_issue_id", "issue_id"),
+)
+
+# The public copy of each sent issue (pipeline/publish/snapshot.py): what the archive's
+# pages, feeds and static export show, so nothing public is rendered from a draft.
+# `updated_at` moves only when `content_hash` does (a feed's "updated").
+public_issues = Table(
+    "public_issues",
+    metadata,
+    Column("issue_id", String(20), ForeignKey("issues.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("number", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("image_url", Text),
+    # Each item the copy shows, in its order (publish.model.PublicItem, times left out).
+    Column("items", JSON, nullable=False, default=list),
+    Column("published_at", UTCDateTime, nullable=False),  # the issue's sent_at
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Index("ix_public_issues_published_at", "published_at"),
+)
+
+# Which bytes of each feed the WebSub hub was last told of (by their ETag): a publish
+# pings the hub only for a feed whose bytes changed.
+feed_pings = Table(
+    "feed_pings",
+    metadata,
+    Column("path", String(200), primary_key=True),  # "/archive/feed.xml"
+    Column("etag", String(100), nullable=False),
+    Column("pinged_at", UTCDateTime, nullable=False),
 )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from . import db
+from .archive import ArchiveMixin
 from .checks import ChecksMixin
 from .content import ContentMixin
 from .editors import EditorsMixin
@@ -30,10 +31,11 @@ __all__ = ["Batch", "SaveResult", "SourceState", "Store"]
 
 
 class Store(ItemsMixin, ContentMixin, IssuesMixin, LedgerMixin, ProgressMixin, EventsMixin,
-            EditorsMixin, ScheduleMixin, ChecksMixin):
+            EditorsMixin, ScheduleMixin, ChecksMixin, ArchiveMixin):
     """The pipeline's storage: one class per domain (items, issues, editors' content,
     ledger, send progress, events, editors, the scheduler's leases and the audit log,
-    checks), composed here, as in lemon24/reader. Everything above talks to Store only."""
+    checks, the public archive), composed here, as in lemon24/reader. Everything above
+    talks to Store only."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -18,7 +18,15 @@ from subscribers.tokens import Tokens, secret_key
 from ..config import Config
 from ..errors import StoreUnavailable
 from ..store.store import Store
-from . import admin, admin_checks, admin_content, admin_timeline, public, webhooks
+from . import (
+    admin,
+    admin_archive,
+    admin_checks,
+    admin_content,
+    admin_timeline,
+    public,
+    webhooks,
+)
 from .common import SESSION_HOURS, Web, store_unavailable
 from .embed import content_security_policy
 from .static import static_mount
@@ -98,7 +106,7 @@ def create_app(config: Config, *, store: Store | None = None,
                 webhook_key=webhook_key or os.environ.get(webhooks.KEY_ENV) or None)
     app = Starlette(
         routes=[*admin.routes, *admin_checks.routes, *admin_timeline.routes,
-                *admin_content.routes, *public.routes, *webhooks.routes,
+                *admin_content.routes, *admin_archive.routes, *public.routes, *webhooks.routes,
                 static_mount(config.resolve(config.render.static))],
         exception_handlers={StoreUnavailable: store_unavailable},
         middleware=[
