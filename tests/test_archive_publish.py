@@ -68,7 +68,7 @@ def test_a_send_publishes_the_public_variant_with_nobodys_links(project):
 
 def test_the_copy_shows_the_editors_headline_teaser_and_lead_image(project):
     require_approval(project)
-    edit_config(project, "[[lists]]", '[syndication]\npublic_variant = "general"\n\n[[lists]]')
+    edit_config(project, "[syndication]\n", '[syndication]\npublic_variant = "general"\n')
     config, report = first_run(project)
     assert report.status == "awaiting-approval"
     store = store_of(config)
