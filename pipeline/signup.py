@@ -36,6 +36,9 @@ Asker = Literal["operator", "form", "reader"]
 Outcome = Literal["joined", "confirming", "already", "refused"]
 # (email, list name) -> where the confirmation went (the backend's answer)
 ConfirmationSender = Callable[[str, str], str]
+# A sign-up form's trap: a field hidden from people by CSS, which bots fill like every
+# other (/subscribe and the public pages' forms carry it; the web handler reads it).
+HONEYPOT_FIELD = "website"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 from starlette.applications import Starlette
@@ -17,6 +18,8 @@ from subscribers.tokens import Tokens, secret_key
 
 from ..config import Config
 from ..errors import StoreUnavailable
+from ..publish.model import PublicArchive
+from ..publish.site import archive_pages
 from ..store.store import Store
 from . import (
     admin,
@@ -27,6 +30,7 @@ from . import (
     public,
     webhooks,
 )
+from .archive import routes as archive_routes
 from .common import SESSION_HOURS, Web, store_unavailable
 from .embed import content_security_policy
 from .static import static_mount
@@ -97,16 +101,24 @@ class RedirectsStayHome:
 
 def create_app(config: Config, *, store: Store | None = None,
                clock: Callable[[], datetime] | None = None,
-               webhook_key: str | None = None) -> Starlette:
+               webhook_key: str | None = None,
+               archive: PublicArchive | None = None) -> Starlette:
     """The app for `config`. The signing key (INSIGHTS_SECRET_KEY) signs both the
-    session cookies and the links in emails, so it is required here."""
+    session cookies and the links in emails, so it is required here. The public pages
+    read `archive` (default: the store's public copies)."""
     key = secret_key(required=True)
-    state = Web(config=config, store=store or Store.open(config.store_url), tokens=Tokens(key),
+    store = store or Store.open(config.store_url)
+    # MERGE: the store implements PublicArchive with #18's store branch
+    # (pipeline/store/archive.py); drop the cast then, so mypy checks that it does.
+    public_archive = archive if archive is not None else cast(PublicArchive, store)
+    state = Web(config=config, store=store, tokens=Tokens(key),
                 clock=clock or (lambda: datetime.now(UTC)),
-                webhook_key=webhook_key or os.environ.get(webhooks.KEY_ENV) or None)
+                webhook_key=webhook_key or os.environ.get(webhooks.KEY_ENV) or None,
+                pages=archive_pages(config, public_archive))
     app = Starlette(
         routes=[*admin.routes, *admin_checks.routes, *admin_timeline.routes,
-                *admin_content.routes, *admin_archive.routes, *public.routes, *webhooks.routes,
+                *admin_content.routes, *admin_archive.routes, *public.routes, *archive_routes,
+                *webhooks.routes,
                 static_mount(config.resolve(config.render.static))],
         exception_handlers={StoreUnavailable: store_unavailable},
         middleware=[

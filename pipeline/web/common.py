@@ -31,6 +31,7 @@ from ..config import Config
 from ..errors import StoreUnavailable
 from ..models import Item
 from ..ports import Consent
+from ..publish.model import SitePages
 from ..render.when import item_when
 from ..store.store import Store
 
@@ -113,6 +114,7 @@ class Web:
     tokens: Tokens
     clock: Callable[[], datetime]
     webhook_key: str | None = None  # SendGrid's public key (base64 DER), from the environment
+    pages: SitePages | None = None  # the public archive (pipeline/publish/site.py)
     login_limit: RateLimiter = field(default_factory=lambda: RateLimiter(5, 300))
     subscribe_limit: RateLimiter = field(default_factory=lambda: RateLimiter(5, 3600))
     webhook_bodies: asyncio.Semaphore = field(

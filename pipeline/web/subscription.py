@@ -22,7 +22,7 @@ from subscribers.model import email_hash, normalise_email
 
 from ..deliver.backends import make_backend
 from ..errors import DeliveryError
-from ..signup import mail_confirmation, sign_up
+from ..signup import HONEYPOT_FIELD, mail_confirmation, sign_up
 from .common import Web, client_ip, client_key, web, with_store_retries
 from .embed import EMBED_FIELD, embed_origins, framed_by
 from .links import Link, message, token_guarded
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 # Suppression reasons that only the person's own act may lift; any other reason
 # (bounce, complaint, manual, forgotten) means we never write to the address again.
 LIFTABLE = (None, "unsubscribed")
-HONEYPOT_FIELD = "website"  # hidden from people by CSS; bots fill every field
 BLOCKED_REASONS = {
     "bounce": "mail to it bounced", "complaint": "it reported our mail as spam",
     "manual": "it was blocked on request", "forgotten": "its data was erased on request",
