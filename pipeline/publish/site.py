@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from ..config import Config
 from ..signup import HONEYPOT_FIELD
+from . import feeds, seo
 from .model import (
     ARCHIVE,
     FEED_ISSUES,
@@ -59,16 +60,14 @@ CACHED_PAGES = 64
 def site_of(config: Config) -> Site:
     """The newsletter as its public pages and feeds name it."""
     nl = config.newsletter
-    # [syndication] comes with the snapshot branch (pipeline/config.py); read it this way
-    # until it is merged, then as config.syndication.description / .websub_hub.
-    syndication = getattr(config, "syndication", None)
+    syndication = config.syndication
     return Site(
         base_url=nl.base_url.rstrip("/"), name=nl.name, society=nl.society or nl.name,
-        description=str(getattr(syndication, "description", "") or ""),
+        description=syndication.description,
         language=nl.language,
         # Config makes a logo path ("/static/logo.png") absolute on base_url already.
         logo_url=nl.logo_url,
-        websub_hub=str(getattr(syndication, "websub_hub", "") or "") or None)
+        websub_hub=syndication.websub_hub or None)
 
 
 @dataclass(frozen=True)
@@ -281,14 +280,12 @@ class ArchivePages:
     # -- feeds, sitemap, robots: pipeline.publish.feeds / seo ------------------------
 
     def _issue_feed(self, *, atom: bool) -> Page:
-        from . import feeds  # type: ignore[attr-defined,unused-ignore]  # merge: f-feeds
 
         issues = self.archive.public_issues(FEED_ISSUES, 0)
         body = (feeds.atom_issues if atom else feeds.json_feed_issues)(self.site, issues)
         return Page(body, ATOM if atom else JSON_FEED, _newest(issues))
 
     def _item_feed(self, *, atom: bool) -> Page:
-        from . import feeds  # type: ignore[attr-defined,unused-ignore]  # merge: f-feeds
 
         items = self.archive.public_items(FEED_ITEMS)
         body = (feeds.atom_items if atom else feeds.json_feed_items)(self.site, items)
@@ -296,15 +293,12 @@ class ArchivePages:
                     max((item.updated for item in items), default=None))
 
     def _sitemap(self, version: str) -> Page:
-        from . import seo  # type: ignore[attr-defined,unused-ignore]  # merge: f-feeds
 
         issues = self._issues(version)
         pages = [LANDING, *(archive_page_path(n) for n in range(1, page_count(len(issues)) + 1))]
         return Page(seo.sitemap(self.site, list(issues), pages), XML, _newest(issues))
 
     def _robots(self) -> Page:
-        from . import seo  # type: ignore[attr-defined,unused-ignore]  # merge: f-feeds
-
         return Page(seo.robots(self.site), TEXT)
 
 

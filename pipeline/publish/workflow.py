@@ -8,24 +8,28 @@ of the PublishReport, logged, and said by the send's report and the tick."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import httpx
 
 from ..config import Config
 from ..errors import InsightsError
 from ..ports import Archive
+from .export import export
+from .site import archive_pages
 from .snapshot import copy_hash, public_copy
+from .websub import changed_feeds, ping_feed
 
 if TYPE_CHECKING:
     from .model import SitePages
 
 log = logging.getLogger("insights.publish")
 
+PING_SECONDS = 10.0  # each request to the hub
 # The feeds a WebSub hub is told of when their bytes change (pipeline/web/archive.py).
 FEED_PATHS = ("/archive/feed.xml", "/archive/feed.json", "/archive/items.xml",
               "/archive/items.json")
@@ -135,76 +139,49 @@ def set_hidden(config: Config, store: Archive, issue_id: str, hidden: bool, by: 
     return Visibility(message, publish(config, store, now, out=out, changed=changed))
 
 
-def etag(body: bytes) -> str:
-    """A page's or feed's ETag: the quoted sha256 of its bytes."""
-    return f'"{hashlib.sha256(body).hexdigest()}"'
-
-
-# -- the seam to the export and the hub -----------------------------------------------
-# pipeline/publish/site.py, export.py and websub.py are written beside this module (issue
-# #18). Until they are merged, `_merged` finds them at run time and each step is skipped
-# while its module is missing. MERGE: import them plainly and drop `_merged`.
-
-
-def _merged(name: str) -> Any | None:
-    """pipeline.publish.<name>, or None while it is not there (only its own absence:
-    a module that fails to import for another reason still raises)."""
-    module = f"{__package__}.{name}"
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name != module:
-            raise
-        return None
+# -- the export and the hub: reported, never raised ------------------------------------
 
 
 def site_pages(config: Config, store: Archive, report: PublishReport) -> SitePages | None:
-    """Every public path and its bytes (site.py), made from the kept copies."""
-    site = _merged("site")
-    if site is None:
-        return None
+    """Every public path and its bytes (site.py), made from the kept copies: the same
+    map the web app serves, so the export is the served bytes."""
     try:
-        pages: SitePages = site.site_pages(config, store)
-        return pages
-    except Exception as e:  # foreign code: reported, never raised
+        return archive_pages(config, store)
+    except Exception as e:  # a template or the store: reported, the next publish retries
         report.problems.append(f"the site could not be read: {e}")
         return None
 
 
 def export_site(pages: SitePages, out: Path, report: PublishReport) -> None:
-    exporter = _merged("export")
-    if exporter is None:
-        return
     try:
-        exporter.export(pages, out)
-        report.exported = str(out)
+        exported = export(pages, out)
     except Exception as e:  # the disk, permissions: reported, the next publish retries
         report.problems.append(f"export to {out} failed: {e}")
+        return
+    report.problems += [f"export to {out}: {p}" for p in exported.problems]
+    report.exported = (f"{out} ({exported.written} written, {exported.unchanged} unchanged, "
+                       f"{exported.removed} removed)")
 
 
 def ping_changed_feeds(config: Config, store: Archive, pages: SitePages, now: datetime,
                        report: PublishReport) -> None:
-    """Tell the hub of each feed whose bytes differ from those it was last told of."""
+    """Tell the hub of each feed whose bytes differ from those it was last told of; a
+    feed the hub did not take is told again at the next publish."""
     hub = config.syndication.websub_hub
-    websub = _merged("websub") if hub else None
-    if websub is None:
+    if not hub:
         return
     try:
-        told = store.feed_etags()
-        changed: dict[str, str] = {}
-        for path in FEED_PATHS:
-            page = pages.render(path)
-            if page is not None and told.get(path) != etag(page.body):
-                changed[path] = etag(page.body)
+        changed = changed_feeds(pages, FEED_PATHS, store.feed_etags())
         if not changed:
             return
-        urls = [config.newsletter.base_url + path for path in changed]
-        problems = list(websub.ping(hub, urls))
-        if problems:  # not recorded: the next publish tells the hub again
-            report.problems += [f"WebSub hub: {p}" for p in problems]
-            return
-        for path, tag in changed.items():
-            store.record_feed_ping(path, tag, now)
-        report.pinged = urls
+        with httpx.Client(timeout=PING_SECONDS) as client:
+            for path, tag in changed.items():
+                url = config.newsletter.base_url + path
+                problem = ping_feed(hub, url, client)
+                if problem:
+                    report.problems.append(f"WebSub hub: {problem}")
+                    continue
+                store.record_feed_ping(path, tag, now)
+                report.pinged.append(url)
     except Exception as e:  # a hub or a bug: reported, the send is done
         report.problems.append(f"telling the WebSub hub failed: {e}")

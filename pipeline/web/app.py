@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 from starlette.applications import Starlette
@@ -108,9 +107,7 @@ def create_app(config: Config, *, store: Store | None = None,
     read `archive` (default: the store's public copies)."""
     key = secret_key(required=True)
     store = store or Store.open(config.store_url)
-    # MERGE: the store implements PublicArchive with #18's store branch
-    # (pipeline/store/archive.py); drop the cast then, so mypy checks that it does.
-    public_archive = archive if archive is not None else cast(PublicArchive, store)
+    public_archive: PublicArchive = archive if archive is not None else store
     state = Web(config=config, store=store, tokens=Tokens(key),
                 clock=clock or (lambda: datetime.now(UTC)),
                 webhook_key=webhook_key or os.environ.get(webhooks.KEY_ENV) or None,

@@ -4,16 +4,13 @@ bytes for the path (what `insights publish --out` writes too); this only serves 
 
 from __future__ import annotations
 
-from datetime import UTC
-from email.utils import format_datetime
-from hashlib import sha256
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..publish.model import ARCHIVE, Page, issue_path
+from ..publish.http import page_response
+from ..publish.model import ARCHIVE, issue_path
 from ..publish.site import FEEDS, LANDING, ROBOTS, SITEMAP
 from .common import web
 from .links import message
@@ -27,20 +24,7 @@ async def public_page(request: Request) -> Response:
         return message(request, "Not found",
                        "There is no page here. Every issue we sent is in the archive.", 404,
                        archive=True)
-    return _respond(request, page)
-
-
-# MERGE: replace with pipeline.publish.http.page_response(request, page) (ETag,
-# Last-Modified, If-None-Match and If-Modified-Since); this is only the ETag half.
-def _respond(request: Request, page: Page) -> Response:
-    etag = f'"{sha256(page.body).hexdigest()}"'
-    headers = {"etag": etag, "cache-control": "public, no-cache"}
-    if page.last_modified is not None:
-        headers["last-modified"] = format_datetime(page.last_modified.astimezone(UTC),
-                                                   usegmt=True)
-    if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    return Response(page.body, media_type=page.content_type, headers=headers)
+    return page_response(request, page)
 
 
 async def first_archive_page(request: Request) -> Response:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from starlette.responses import Response
 
-from ..publish.http import embed_origin
+from ..config import Config
 
 log = logging.getLogger(__name__)
 EMBED_FIELD = "embed"  # "1" in the embed form's POST (and its query): answer compactly
@@ -27,23 +26,10 @@ def content_security_policy(frame_ancestors: Sequence[str] = (FRAME_SELF,)) -> s
             f"{' '.join(frame_ancestors)}; form-action 'self'; base-uri 'none'")
 
 
-def embed_origins(config: Any) -> tuple[str, ...]:
-    """The origins that may frame the sign-up form, from `[syndication] embed_origins`.
-
-    Merge seam: the config section comes from another branch, so it is read
-    defensively here (no section, or no key: nobody but us). Once `[syndication]` is in
-    Config, this is `config.syndication.embed_origins`, which its validator (calling
-    publish.http.embed_origin) has already checked; until then a value that is not an
-    https origin is left out, with a warning, rather than written into a header."""
-    syndication = getattr(config, "syndication", None)
-    values = getattr(syndication, "embed_origins", None) or ()
-    origins: list[str] = []
-    for value in values:
-        try:
-            origins.append(embed_origin(value))
-        except ValueError as e:
-            log.warning("[syndication] embed_origins: %s; left out", e)
-    return tuple(dict.fromkeys(origins))
+def embed_origins(config: Config) -> tuple[str, ...]:
+    """The origins that may frame the sign-up form, `[syndication] embed_origins`
+    (checked by the config's validator, publish.http.embed_origin), each once."""
+    return tuple(dict.fromkeys(config.syndication.embed_origins))
 
 
 def framed_by(response: Response, origins: Sequence[str]) -> Response:
