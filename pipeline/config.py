@@ -34,6 +34,7 @@ from pydantic_core import ErrorDetails
 from subscribers.segments import MATCH_ALL, Rule, RuleError, compile_rule
 
 from .errors import ConfigError, UnknownName
+from .publish.http import embed_origin
 from .tracking import DEFAULT_STRIP_PARAMS, DEFAULT_STRIP_PARAMS_BY_HOST, StripRules
 
 if TYPE_CHECKING:
@@ -471,22 +472,13 @@ class Checks(_Strict):
 
 
 def _origin(index: int, value: str) -> str:
-    """"https://society.example.org" as a browser names an origin: scheme, host and
-    port only, lower case."""
-    parts = urlsplit(value.strip())
+    """An origin that may frame the sign-up form, by the one rule the CSP header is
+    written with (publish.http.embed_origin: https only, nothing that could change the
+    policy), with its place in the list."""
     try:
-        valid_port = parts.port is None or parts.port > 0
-    except ValueError:  # not a number, or out of range
-        valid_port = False
-    if (not valid_port or not parts.hostname or parts.path.strip("/") or parts.query
-            or parts.fragment or parts.username or parts.password):
-        raise ValueError(f"[{index}] {value!r}: expected an origin such as "
-                         '"https://society.example.org" (no path)')
-    try:
-        _https_or_loopback(value.strip())
+        return embed_origin(value)
     except ValueError as e:
         raise ValueError(f"[{index}] {e}") from None
-    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 class Syndication(_Strict):

@@ -37,14 +37,14 @@ def test_without_syndication_the_archive_shows_the_first_variant_and_exports_now
 def test_syndication_keys_as_set(project):
     edit_config(project, "[syndication]\n", '[syndication]\npublic_variant = "general"\n'
                 'publish_dir = "public"\nwebsub_hub = "https://hub.example.org/"\n'
-                'embed_origins = ["https://Society.Example.org/", "http://127.0.0.1:8000"]\n'
+                'embed_origins = ["https://Society.Example.org/", "https://partner.example:8443"]\n'
                 'description = "Interventional oncology, weekly"\n')
     config = load_config(project / "config.toml")
     assert config.public_variant == "general"
     assert config.publish_dir == project / "public"  # relative to the config file
     assert config.syndication.websub_hub == "https://hub.example.org/"
     assert config.syndication.embed_origins == ["https://society.example.org",
-                                                "http://127.0.0.1:8000"]
+                                                "https://partner.example:8443"]
     assert config.syndication.description == "Interventional oncology, weekly"
 
 
@@ -98,8 +98,9 @@ def test_link_checks_at_draft_are_off_unless_set(project):
     ("[syndication]\n", '[syndication]\npublic_varient = "general"\n', "syndication.public_varient: unknown key"),
     ("[syndication]\n", '[syndication]\npublic_variant = "nurses"\n', "syndication.public_variant: 'nurses' is not a variant (known: trainees, nurses-techs, industry, liver, lung, general)"),
     ("[syndication]\n", '[syndication]\nwebsub_hub = "http://hub.example.org/"\n', "syndication.websub_hub: expected an https:// URL (http:// only for a loopback host"),
-    ("[syndication]\n", '[syndication]\nembed_origins = ["https://society.example.org/join"]\n', "syndication.embed_origins: [0] 'https://society.example.org/join': expected an origin such as \"https://society.example.org\" (no path)"),
-    ("[syndication]\n", '[syndication]\nembed_origins = ["https://ok.example.org", "http://society.example.org"]\n', "syndication.embed_origins: [1] expected an https:// URL"),
+    ("[syndication]\n", '[syndication]\nembed_origins = ["https://society.example.org/join"]\n', "syndication.embed_origins: [0] 'https://society.example.org/join' has a path, query or fragment: an origin is only https://host[:port]"),
+    ("[syndication]\n", '[syndication]\nembed_origins = ["https://ok.example.org", "http://society.example.org"]\n', "syndication.embed_origins: [1] 'http://society.example.org' is not an https origin"),
+    ("[syndication]\n", '[syndication]\nembed_origins = ["https://ok.example.org; script-src *"]\n', "syndication.embed_origins: [0] 'https://ok.example.org; script-src *' is not an origin"),
     ("[syndication]\n", "[syndication]\ndescription = 42\n", "syndication.description: expected a valid string"),
 ])
 def test_mistakes_name_the_key_and_what_is_expected(project, old, new, expected):

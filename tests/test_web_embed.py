@@ -4,17 +4,18 @@ are the answers to its POST; every other page stays frameable by us alone."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from starlette.testclient import TestClient
 
-from pipeline.web import create_app
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
 
-from .helpers import MONDAY, use_store
+from .helpers import edit_config, use_store
 from .test_web_public import ETHAN, KEY, Site, add_list, open_site
 
 ORIGINS = ["https://society.example", "https://www.partner.example:8443"]
@@ -23,15 +24,10 @@ OURS_ONLY = "frame-ancestors 'self';"
 THANKS = "Check your inbox"
 
 
-def with_origins(opened: Site, origins: list[str]) -> Site:
-    """The site with `[syndication] embed_origins`. Merge seam: the section is another
-    branch's; once Config has it, write it into config.toml instead."""
-    config = opened.config.model_copy(
-        update={"syndication": SimpleNamespace(embed_origins=origins)})
-    opened.config = config
-    opened.client = TestClient(create_app(config, store=opened.store, clock=lambda: MONDAY),
-                               base_url="https://testserver")
-    return opened
+def set_origins(project: Path, origins: list[str]) -> None:
+    """`[syndication] embed_origins` written into the project's config.toml."""
+    edit_config(project, "[syndication]\n",
+                f"[syndication]\nembed_origins = {json.dumps(origins)}\n")
 
 
 @pytest.fixture
@@ -43,7 +39,8 @@ def web_project(project: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.fixture
 def site(web_project: Path) -> Iterator[Site]:
-    opened = with_origins(open_site(web_project), ORIGINS)
+    set_origins(web_project, ORIGINS)
+    opened = open_site(web_project)
     yield opened
     opened.store.close()
 
@@ -92,29 +89,51 @@ def test_every_other_page_is_framed_by_us_alone(site):
 
 
 def test_without_embed_origins_nobody_else_may_frame_it(web_project):
-    opened = open_site(web_project)  # no [syndication] at all
+    opened = open_site(web_project)  # the shipped [syndication]: no embed_origins
     try:
         assert frame_ancestors(opened.client.get("/subscribe/embed")) == OURS_ONLY
-        with_origins(opened, [])
+    finally:
+        opened.store.close()
+    set_origins(web_project, [])
+    opened = open_site(web_project, seeded=False)
+    try:
         assert frame_ancestors(opened.client.get("/subscribe/embed")) == OURS_ONLY
     finally:
         opened.store.close()
 
 
-def test_a_value_that_is_not_an_https_origin_never_reaches_the_header(web_project):
-    opened = with_origins(open_site(web_project), [
-        "https://ok.example/", "https://evil.example; script-src *", "http://plain.example",
-        "https://ok.example", "https://x.example/path", "'unsafe-inline'", "*"])
+def test_origins_are_written_as_a_browser_names_them_each_once(web_project):
+    set_origins(web_project, ["https://Society.Example/", "https://society.example",
+                              "https://www.partner.example:8443", "https://ok.example:443"])
+    opened = open_site(web_project)
     try:
-        assert frame_ancestors(opened.client.get("/subscribe/embed")) == \
-            "frame-ancestors 'self' https://ok.example;"
+        assert frame_ancestors(opened.client.get("/subscribe/embed")) == (
+            "frame-ancestors 'self' https://society.example https://www.partner.example:8443"
+            " https://ok.example;")
     finally:
         opened.store.close()
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("https://evil.example; script-src *", "[1] 'https://evil.example; script-src *' is not an origin"),
+    ("http://plain.example", "[1] 'http://plain.example' is not an https origin"),
+    ("http://127.0.0.1:8000", "[1] 'http://127.0.0.1:8000' is not an https origin"),
+    ("https://x.example/path", "[1] 'https://x.example/path' has a path"),
+    ("'unsafe-inline'", "[1] \"'unsafe-inline'\" is not an origin"),
+    ("*", "[1] '*' is not an origin"),
+])
+def test_a_value_that_is_not_an_https_origin_is_refused_by_the_config(web_project, value, says):
+    """Refused where it is written, naming it: it never reaches a header."""
+    set_origins(web_project, ["https://ok.example/", value])
+    with pytest.raises(ConfigError) as refused:
+        load_config(web_project / "config.toml")
+    assert f"syndication.embed_origins: {says}" in str(refused.value)
 
 
 def test_the_embed_form_posts_to_subscribe_with_the_honeypot(site):
     html = site.client.get("/subscribe/embed").text
-    assert '<form method="post" action="/subscribe?embed=1">' in html
+    # the one sign-up form macro's markup (it has a class besides)
+    assert re.search(r'<form method="post" action="/subscribe\?embed=1"[ >]', html)
     assert '<input type="hidden" name="embed" value="1">' in html
     assert 'name="website"' in html and 'class="hp"' in html
     assert 'name="email"' in html and 'name="name"' in html and 'name="interest"' in html
@@ -184,7 +203,8 @@ def test_the_per_address_limit_applies_through_the_embed_form(site):
 
 def test_the_embed_form_offers_each_list(web_project):
     add_list(web_project, "trainees", "IO Insights for trainees", True)
-    opened = with_origins(open_site(web_project), ORIGINS)
+    set_origins(web_project, ORIGINS)
+    opened = open_site(web_project)
     try:
         html = opened.client.get("/subscribe/embed").text
         assert html.count('type="radio" name="list"') == 2

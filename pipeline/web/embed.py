@@ -28,7 +28,7 @@ def content_security_policy(frame_ancestors: Sequence[str] = (FRAME_SELF,)) -> s
 
 def embed_origins(config: Config) -> tuple[str, ...]:
     """The origins that may frame the sign-up form, `[syndication] embed_origins`
-    (checked by the config's validator, publish.http.embed_origin), each once."""
+    (checked by the config's validator with publish.http.embed_origin), each once."""
     return tuple(dict.fromkeys(config.syndication.embed_origins))
 
 
