@@ -75,9 +75,11 @@ def publish(state: State, out: Path | None, refresh: bool) -> None:
     that changed. Exit 1 if something could not be published."""
     from .publish.workflow import publish as publish_archive
 
+    # Always to publish_dir when set, changed or not: a file lost since, or an export a
+    # send could not finish, is written again here (the send's publish skips an unchanged site).
     with state.store() as store:
-        report = publish_archive(state.config, store, datetime.now(UTC), out=out,
-                                 refresh=refresh)
+        report = publish_archive(state.config, store, datetime.now(UTC),
+                                 out=out or state.config.publish_dir, refresh=refresh)
     if not report.lines():
         console.print("Nothing to publish: every sent issue is in the archive.",
                       highlight=False)
