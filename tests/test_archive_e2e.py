@@ -301,3 +301,40 @@ def test_a_reader_polling_a_feed_gets_304_while_nothing_changed(project):
     finally:
         store.close()
     assert json.loads(first.content)  # the last, items.json, is JSON
+
+
+def test_a_refreshed_copy_keeps_ids_and_tells_the_hub(project, monkeypatch):
+    """`insights publish --refresh` after a template change: the copy comes out
+    different (here its title, as a changed template would make it)."""
+    import pipeline.publish.workflow as workflow
+
+    rendered = workflow.public_copy
+    with HubServer() as hub:
+        config, _ = sent_project(project, f'websub_hub = "{hub.url}"\n')
+        hub.pings.clear()
+        store = Store.open(config.store_url)
+        try:
+            client = served(config, store)
+            page, feed = client.get(f"/archive/{WEEK}/"), client.get("/archive/feed.xml")
+            first = store.public_issue(WEEK).items[0]
+            monkeypatch.setattr(workflow, "public_copy", lambda *a: replace(
+                (copy := rendered(*a)), title="Corrected title",
+                items=(replace(copy.items[0], title="Corrected headline"), *copy.items[1:])))
+            later = MONDAY + timedelta(days=2)
+            report = publish(config, store, later, refresh=True)
+            assert report.refreshed == [WEEK] and report.problems == []
+            assert set(hub.feeds()) == {BASE + p for p in FEEDS}  # each changed, once
+            assert len(hub.pings) == len(FEEDS)
+            new_page, new_feed = client.get(f"/archive/{WEEK}/"), client.get("/archive/feed.xml")
+            items = feedparser.parse(client.get("/archive/items.xml").content)
+        finally:
+            store.close()
+    assert "Corrected title" in new_page.text
+    assert new_page.headers["etag"] != page.headers["etag"]
+    assert new_feed.headers["etag"] != feed.headers["etag"]
+    [old], [new] = (feedparser.parse(f.content).entries for f in (feed, new_feed))
+    assert new.id == old.id == PERMALINK and new.title == "Corrected title"
+    assert new.published_parsed == old.published_parsed
+    assert new.updated_parsed == later.utctimetuple()
+    corrected = next(e for e in items.entries if e.id == f"{PERMALINK}#item-{first.id}")
+    assert corrected.title == "Corrected headline"
