@@ -96,6 +96,10 @@ class FakeArchive:
         issue = self.issues.get(issue_id)
         return issue if issue is not None and issue_id not in self.hidden else None
 
+    def public_issue_list(self) -> list[PublicIssue]:
+        self.calls["public_issue_list"] += 1
+        return [replace(i, body_html="", items=()) for i in self._visible()]
+
     def public_issue_count(self) -> int:
         self.calls["public_issue_count"] += 1
         return len(self._visible())

@@ -88,6 +88,16 @@ def test_issues_newest_first_by_pages(store):
     assert store.public_issue_count() == 25
 
 
+def test_the_list_of_every_issue_is_the_copies_without_their_bodies(store):
+    for n in range(1, 26):
+        kept(store, n)
+    kept(store, 26, "draft")
+    store.set_archive_hidden(week(3), True, "cli", T0)
+    listed = store.public_issue_list()
+    assert listed == [replace(i, body_html="", items=()) for i in store.public_issues(100)]
+    assert [i.number for i in listed] == [n for n in range(25, 0, -1) if n != 3]
+
+
 def test_items_newest_issue_first_each_in_its_order_up_to_the_limit(store):
     for n in range(1, 13):
         kept(store, n)  # two items each

@@ -109,6 +109,11 @@ class PublicArchive(Protocol):
 
     def public_issue_count(self) -> int: ...
 
+    def public_issue_list(self) -> list[PublicIssue]:
+        """Every visible issue without its body and items (body_html "", items ()):
+        what the lists, the neighbours and the sitemap need, at a fraction of the bytes."""
+        ...
+
     def public_items(self, limit: int) -> list[PublicItem]: ...
 
     def archive_version(self) -> str:

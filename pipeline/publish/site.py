@@ -12,7 +12,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -214,9 +214,7 @@ class ArchivePages:
         with self._lock:
             if self._index and self._index[0] == version:
                 return self._index[1]
-        count = self.archive.public_issue_count()
-        issues = tuple(replace(issue, body_html="", items=())
-                       for issue in self.archive.public_issues(count, 0)) if count else ()
+        issues = tuple(self.archive.public_issue_list())
         with self._lock:
             self._index = (version, issues)
         return issues

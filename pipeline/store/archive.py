@@ -81,6 +81,17 @@ class ArchiveMixin:
                 public_issues.c.issue_id == issue_id)).first()
         return _issue(row) if row else None
 
+    def public_issue_list(self) -> list[PublicIssue]:
+        """Every visible issue, newest first, without its body or items: the archive's
+        lists read 500 issues' titles, not their 500 bodies."""
+        listed = [public_issues.c[name] for name in (
+            "issue_id", "number", "title", "summary", "published_at", "updated_at", "image_url")]
+        with self.engine.connect() as conn:
+            return [PublicIssue(
+                id=row.issue_id, number=row.number, title=row.title, summary=row.summary,
+                published=row.published_at, updated=row.updated_at, body_html="",
+                image_url=row.image_url) for row in conn.execute(_newest_first(visible(*listed)))]
+
     def public_issue_count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(visible(func.count())).scalar() or 0)
