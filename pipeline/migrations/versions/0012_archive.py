@@ -21,9 +21,11 @@ _UTC = pipeline.store.types.UTCDateTime
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("issues") as batch:
-        batch.add_column(sa.Column("archive_hidden", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+    # In place on every backend (SQLite's ADD COLUMN takes a constant default): batch
+    # mode copied `issues` on SQLite, and dropping the old table cascaded into the
+    # sends' batches and recipients.
+    op.add_column("issues", sa.Column("archive_hidden", sa.Boolean(), nullable=False,
+                                      server_default=sa.false()))
     op.create_table(
         "public_issues",
         sa.Column("issue_id", sa.String(length=20), nullable=False),
@@ -54,5 +56,10 @@ def downgrade() -> None:
     op.drop_table("feed_pings")
     op.drop_index("ix_public_issues_published_at", table_name="public_issues")
     op.drop_table("public_issues")
-    with op.batch_alter_table("issues") as batch:
-        batch.drop_column("archive_hidden")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite (>= 3.35) drops the column in place: batch mode would copy the table,
+        # and dropping the old `issues` cascades into every table keyed on it (the
+        # send's batches, its recipients): a downgrade must not lose the sends.
+        op.execute("ALTER TABLE issues DROP COLUMN archive_hidden")
+    else:
+        op.drop_column("issues", "archive_hidden")
