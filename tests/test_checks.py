@@ -52,7 +52,7 @@ def test_what_is_worth_checking(href, expected):
     ('<A HREF="https://a.example/">caps</A>', ["https://a.example/"]),
 ])
 def test_hrefs_are_the_anchors_links(html, expected):
-    assert hrefs(html) == expected
+    assert list(hrefs(html)) == expected
 
 
 def variant(segment: str, *links: str) -> RenderedVariant:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urlsplit
 
@@ -41,11 +42,15 @@ class _Hrefs(HTMLParser):
             self.found.extend(value for name, value in attrs if name == "href" and value)
 
 
-def hrefs(html: str) -> list[str]:
+@lru_cache(maxsize=64)
+def hrefs(html: str) -> tuple[str, ...]:
+    """The anchors' links in `html`, kept for the last few variants: the issue page
+    lists its links on every view, and parsing six variants' HTML took about half of
+    the page's time. (A variant's HTML is its whole input: an edit makes a new one.)"""
     parser = _Hrefs()
     parser.feed(html)
     parser.close()
-    return parser.found
+    return tuple(parser.found)
 
 
 def worth_checking(href: str, own_links: Sequence[str] = ()) -> str | None:
